@@ -1,0 +1,44 @@
+"""The department's policy for requests: allowed values, sizes and per-OPD quotas.
+
+Plain data, filled from ``inventories/policy.yaml`` and ``inventories/quotas.yaml`` by
+``sop_pipeline.config``; nothing here reads a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Range:
+    minimum: int
+    maximum: int
+    multiple_of: int = 1
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one OPD may hold in total, over all its requests."""
+
+    max_vms: int
+    vcpu: int
+    memory_mb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    zone: str
+    templates: frozenset[str]
+    stacks: frozenset[str]
+    environments: frozenset[str]
+    sizes: Mapping[str, Range]  # vcpu, memory_mb, disk_gb
+    default_quota: Quota
+    quotas: Mapping[str, Quota] = field(default_factory=dict)  # by OPD code
+    reserved_hostnames: frozenset[str] = frozenset()
+    max_period_days: int = 1096
+    max_file_bytes: int = 64 * 1024
+
+    def quota_for(self, opd_code: str) -> Quota:
+        return self.quotas.get(opd_code, self.default_quota)

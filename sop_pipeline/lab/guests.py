@@ -1,0 +1,28 @@
+"""The seam between the lab's Proxmox API and the lab's real VMs.
+
+The fake Proxmox API (``lab/pve.py``) calls a :class:`GuestBackend` when a guest is started,
+stopped or destroyed, and asks it what the guest agent would answer. The QEMU backend
+(``lab/vms.py``) boots a real Debian VM for each started guest; other backends must answer
+as faithfully as they can from what they have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class GuestBackend(Protocol):
+    """What the lab's Proxmox needs from whatever runs its guests."""
+
+    def start(self, vmid: int, config: Mapping[str, Any]) -> None:
+        """Boot the guest described by its PVE ``config`` (as ``GET .../config`` returns it)."""
+
+    def stop(self, vmid: int) -> None:
+        """Power the guest off. Stopping a guest that is not running is not an error."""
+
+    def destroy(self, vmid: int) -> None:
+        """Stop the guest and remove everything the backend made for it (overlay, seed, tap)."""
+
+    def agent_interfaces(self, vmid: int) -> list[dict[str, Any]] | None:
+        """The guest agent's ``network-get-interfaces`` result, or None while it does not answer."""

@@ -1,0 +1,42 @@
+"""Where ledgers live: ``records/<request-id>.jsonl``, plus pipeline-wide ``records/_<name>.jsonl``."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sop_pipeline.ledger.chain import ChainFault, Ledger, verify_chain
+
+
+class LedgerStore:
+    """The folder of ledgers for one repository."""
+
+    def __init__(self, records_dir: Path) -> None:
+        self.records_dir = records_dir
+
+    def for_request(self, request_id: str) -> Ledger:
+        return Ledger(self.records_dir / f"{request_id}.jsonl", request_id)
+
+    def named(self, name: str) -> Ledger:
+        """A pipeline-wide ledger such as ``consumed-approvals``."""
+        return Ledger(self.records_dir / f"_{name}.jsonl", f"_{name}")
+
+    def request_ids(self) -> list[str]:
+        return sorted(p.stem for p in self.records_dir.glob("*.jsonl") if not p.name.startswith("_"))
+
+    def audit(self) -> dict[Path, list[ChainFault]]:
+        """Every ledger in the folder with its faults (empty list: it holds)."""
+        return {p: verify_chain(p) for p in sorted(self.records_dir.glob("*.jsonl"))}
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """An exclusive lock among processes on this machine, for read-check-append sequences."""
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.records_dir / f".{name}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,422 @@
+"""The one place YAML is parsed: strict, typed, and with every problem reported at once.
+
+PyYAML alone keeps the last of two duplicate keys, expands aliases without limit and reads
+``no``, ``on``, ``010``, ``22:22`` and dates as booleans, numbers and timestamps. This loader
+refuses all of that. It composes the document with libyaml (fast, C) and then builds plain
+Python values itself:
+
+- plain scalars resolve by the YAML 1.2 core rules only: ``true``/``false``, ``null``/``~``,
+  decimal integers without leading zeros; anything YAML 1.1 would read as another type
+  (``yes``, ``off``, ``010``, ``1:30``, ``2026-01-02``, ``1e3``...) is refused: quote it;
+- anchors, aliases, merge keys, explicit tags, duplicate keys and non-string keys are refused;
+- exactly one document; a size cap; UTF-8 only; no control, bidi or invisible characters.
+
+Requests then go through their JSON Schema (fast compiled check, then a full pass listing
+every error when it fails) and the department's policy (``domain.rules``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+import yaml
+
+from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.rules import Problem, check_request
+from sop_pipeline.errors import SopError
+
+try:  # libyaml: the C parser; the pure-Python one gives the same results, slower
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - libyaml is in every wheel we install
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+DEFAULT_MAX_BYTES = 64 * 1024
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_IMPLICIT_TAGS = {
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge",
+    "tag:yaml.org,2002:value",
+}
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+# C0 controls but tab/LF/CR, DEL, C1 controls, zero-width and bidi controls, BOM, and
+# unassigned-looking separators: invisible in an editor, dangerous in a name or a report.
+_FORBIDDEN_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
+_CHAR_NAMES = {
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE", "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE", "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE",
+    "\u200b": "ZERO WIDTH SPACE", "\u200f": "RIGHT-TO-LEFT MARK", "\ufeff": "BYTE ORDER MARK",
+}
+
+
+class RequestInvalid(SopError):
+    """A file that the loader refuses, with every problem found in it."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(self.diagnostics())
+
+    def diagnostics(self) -> str:
+        return "\n".join(format_problem(self.path, p) for p in self.problems)
+
+
+def format_problem(path: Path | str, problem: Problem) -> str:
+    """``file:line: field: message [rule]``: the file first, as every message here starts."""
+    where = f"{path}:{problem.line}" if problem.line else f"{path}"
+    subject = f" {problem.field}:" if problem.field else ""
+    return f"{where}:{subject} {problem.message} [{problem.rule}]"
+
+
+@dataclass
+class Document:
+    """Parsed YAML with the line (1-based) of every value, keyed by dotted path."""
+
+    data: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, path: str) -> int | None:
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if "." not in path:
+                return self.lines.get(path)
+            path = path.rsplit(".", 1)[0]
+
+
+# ---------------------------------------------------------------------------------- bytes
+
+
+def _line_at(raw: bytes | str, offset: int) -> int:
+    if isinstance(raw, str):
+        return raw.count("\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
+    """UTF-8 text of ``raw``, or the problems that stop it from being read."""
+    if len(raw) > max_bytes:
+        return None, [Problem("", "size-cap", f"berkas {len(raw)} bita, melebihi batas "
+                              f"{max_bytes} bita")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, [Problem("", "utf-8", f"bita 0x{raw[err.start]:02x} pada posisi "
+                              f"{err.start} bukan UTF-8 yang sah; simpan berkas sebagai UTF-8",
+                              _line_at(raw, err.start))]
+    problems = []
+    for match in _FORBIDDEN_CHARS.finditer(text):
+        char = match.group()
+        name = _CHAR_NAMES.get(char, f"U+{ord(char):04X}")
+        bidi = "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069" or char in (
+            "\u200e", "\u200f", "\u061c")
+        rule = "bidi-char" if bidi else "control-char"
+        problems.append(Problem("", rule, f"karakter tersembunyi {name} (U+{ord(char):04X}) "
+                                "tidak diizinkan; hapus karakter ini",
+                                _line_at(text, match.start())))
+    return (None if problems else text), problems
+
+
+# ---------------------------------------------------------------------------------- YAML
+
+
+def _has_anchor_or_alias(text: str) -> list[Problem]:
+    """Scan events for anchors and aliases, stopping at the first (no expansion happens)."""
+    problems = []
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            problems.append(Problem("", "no-alias", f"alias '*{event.anchor}' tidak diizinkan; "
+                                    "tulis nilainya langsung", line))
+            break
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            problems.append(Problem("", "no-anchor", f"anchor '&{anchor}' tidak diizinkan; "
+                                    "tulis nilainya langsung", line))
+            break
+    return problems
+
+
+def _scalar(node: yaml.ScalarNode, path: str, problems: list[Problem]) -> Any:
+    line = node.start_mark.line + 1
+    if node.style or node.tag == _STR:  # quoted or block (libyaml: plain is "", else None)
+        if node.tag not in (_STR, *_IMPLICIT_TAGS):
+            problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
+        return node.value
+    value = node.value
+    if node.tag not in _IMPLICIT_TAGS:
+        problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
+        return None
+    if value in ("", "~", "null"):
+        return None
+    if value in ("true", "false"):
+        return value == "true"
+    if _INT.match(value):
+        return int(value)
+    problems.append(Problem(path, "yaml11-coercion", f"nilai '{value}' tanpa tanda kutip akan "
+                            "dibaca sebagai bilangan/boolean/tanggal oleh sebagian pembaca YAML; "
+                            f"tulis \"{value}\" dengan tanda kutip", line))
+    return value
+
+
+def _build(node: yaml.Node, path: str, doc: Document, problems: list[Problem],
+           seen: set[int]) -> Any:
+    if id(node) in seen:  # composer reuses a node only for an alias
+        problems.append(Problem(path, "no-alias", "alias tidak diizinkan",
+                                node.start_mark.line + 1))
+        return None
+    seen.add(id(node))
+    doc.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, path, problems)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ:
+            problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan",
+                                    node.start_mark.line + 1))
+        return [_build(item, f"{path}.{i}" if path else str(i), doc, problems, seen)
+                for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.MappingNode)
+    if node.tag != _MAP:
+        problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan",
+                                node.start_mark.line + 1))
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(path, "string-key", "kunci harus berupa teks biasa", line))
+            continue
+        key = key_node.value
+        child = f"{path}.{key}" if path else key
+        if key_node.tag == "tag:yaml.org,2002:merge" and not key_node.style:
+            problems.append(Problem(path, "no-merge-key", "kunci gabungan '<<' tidak diizinkan",
+                                    line))
+            continue
+        if not key_node.style and key_node.tag != _STR:
+            problems.append(Problem(child, "string-key", f"kunci '{key}' akan dibaca sebagai "
+                                    "bukan teks; pakai nama kunci yang tertulis di skema", line))
+            continue
+        if key in result:
+            problems.append(Problem(child, "duplicate-key", f"kunci '{key}' ditulis dua kali "
+                                    f"(pertama di baris {doc.lines.get(child, '?')})", line))
+            continue
+        doc.lines[child] = line
+        result[key] = _build(value_node, child, doc, problems, seen)
+        doc.lines[child] = line
+    return result
+
+
+def parse_yaml(text: str) -> tuple[Document | None, list[Problem]]:
+    """One strict YAML document from ``text``."""
+    problems: list[Problem] = []
+    if "&" in text or "*" in text:  # only then can there be anchors or aliases
+        try:
+            problems = _has_anchor_or_alias(text)
+        except yaml.YAMLError as err:
+            return None, [_yaml_error(err)]
+        if problems:
+            return None, problems
+    try:
+        node = yaml.compose(text, Loader=_BaseLoader)
+    except yaml.composer.ComposerError as err:
+        if "single document" in str(err.problem or err):
+            return None, [Problem("", "single-document", "berkas hanya boleh berisi satu "
+                                  "dokumen YAML (hapus pemisah '---' tambahan)",
+                                  _mark_line(err.problem_mark))]
+        return None, [_yaml_error(err)]
+    except yaml.YAMLError as err:
+        return None, [_yaml_error(err)]
+    if node is None:
+        return None, [Problem("", "empty", "berkas kosong")]
+    doc = Document(data=None)
+    doc.data = _build(node, "", doc, problems, set())
+    return doc, problems
+
+
+def _mark_line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
+
+
+def _yaml_error(err: yaml.YAMLError) -> Problem:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return Problem("", "yaml-syntax", f"YAML tidak dapat dibaca: {problem}", _mark_line(mark))
+
+
+def load_yaml_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Configuration and other trusted-format files: strict YAML, errors raised at once."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
+    text, problems = decode(raw, max_bytes)
+    doc = None
+    if text is not None:
+        doc, problems = parse_yaml(text)
+    if problems or doc is None:
+        raise RequestInvalid(path, problems)
+    return doc
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+@cache
+def request_schema() -> dict[str, Any]:
+    text = resources.files("sop_pipeline.schema").joinpath("request.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _fast_validator() -> Any:
+    return fastjsonschema.compile(request_schema())
+
+
+@cache
+def _full_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(request_schema())
+
+
+_MESSAGES = {
+    "required": "wajib diisi",
+    "additionalProperties": "kolom tidak dikenal",
+    "type": "jenis nilai salah",
+    "enum": "nilai tidak termasuk pilihan",
+    "const": "nilai harus tepat",
+    "pattern": "format tidak sesuai",
+    "minLength": "terlalu pendek",
+    "maxLength": "terlalu panjang",
+    "minimum": "terlalu kecil",
+    "maximum": "terlalu besar",
+}
+_TYPE_NAMES = {"string": "teks (beri tanda kutip)", "integer": "bilangan bulat",
+               "object": "bagian berisi kolom", "array": "daftar", "boolean": "true/false"}
+
+
+def _schema_problems(data: Any) -> Iterator[Problem]:
+    for error in sorted(_full_validator().iter_errors(data), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in error.absolute_path)
+        rule = str(error.validator)
+        base = _MESSAGES.get(rule, error.message)
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        if rule == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else "?"
+            yield Problem(f"{path}.{missing}" if path else missing, rule,
+                          f"kolom '{missing}' {base}")
+        elif rule == "additionalProperties":
+            extras = sorted(set(error.instance) - set(schema.get("properties", {})))
+            for extra in extras:
+                yield Problem(f"{path}.{extra}" if path else extra, rule,
+                              f"kolom '{extra}' tidak dikenal (tidak ada di skema)")
+        elif rule == "type":
+            wanted = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
+            yield Problem(path, rule, f"{base}: harus {wanted}, tertulis {error.instance!r}")
+        elif rule == "enum":
+            choices = ", ".join(str(c) for c in error.validator_value)
+            yield Problem(path, rule, f"'{error.instance}' {base}: {choices}")
+        elif rule == "pattern":
+            hint = schema.get("description", "")
+            yield Problem(path, rule, f"'{error.instance}' {base}. {hint}".strip())
+        elif rule in ("minimum", "maximum", "minLength", "maxLength"):
+            yield Problem(path, rule, f"{base} (batas {error.validator_value})")
+        else:
+            yield Problem(path, rule, f"{base}: {error.message}")
+
+
+@dataclass(frozen=True)
+class LoadedRequest:
+    """A request that passed every check, with the digests the approvals bind to."""
+
+    request_id: str
+    path: Path
+    raw: bytes
+    digest: str  # sha256 of the exact bytes
+    data: dict[str, Any]
+    attachments: dict[str, str]  # path relative to requests/ -> sha256 declared
+
+    @property
+    def requester(self) -> tuple[str, str]:
+        """The requester's identities (e-mail, NIP): never an approver of this request."""
+        return (self.data["pic"]["email"], self.data["pic"]["nip"])
+
+    @property
+    def fqdn(self) -> str:
+        return str(self.data["hostname"])
+
+
+def check_request_bytes(path: Path, raw: bytes, policy: Policy) -> tuple[Any, list[Problem]]:
+    """Every problem of a request file's bytes, with lines; the data when there are none."""
+    text, problems = decode(raw, policy.max_file_bytes)
+    if text is None:
+        return None, problems
+    doc, problems = parse_yaml(text)
+    if doc is None:
+        return None, problems
+    if not problems:
+        try:
+            _fast_validator()(doc.data)
+        except fastjsonschema.JsonSchemaException:
+            problems = list(_schema_problems(doc.data))
+    if not problems:
+        request_id = path.name.removesuffix(".yaml")
+        problems = check_request(request_id, doc.data, policy)
+    return doc.data, [p.located(doc.line_of(p.field)) for p in problems]
+
+
+def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
+    """The letter must exist next to the request and match its declared sha256."""
+    letter = data["letter"]
+    attached = path.parent / letter["file"]
+    try:
+        actual = hashlib.sha256(attached.read_bytes()).hexdigest()
+    except OSError:
+        return [Problem("letter.file", "attachment-missing",
+                        f"berkas surat '{letter['file']}' tidak ditemukan di samping permintaan")]
+    if actual != letter["sha256"]:
+        return [Problem("letter.sha256", "attachment-digest",
+                        f"sha256 berkas surat adalah {actual}, bukan yang tertulis")]
+    return []
+
+
+def load_request(
+    path: Path, *, policy: Policy, check_attachments: bool = True
+) -> LoadedRequest:
+    """Read and check ``requests/<id>.yaml``; RequestInvalid lists every problem at once."""
+    if path.suffix != ".yaml":
+        raise RequestInvalid(path, [Problem("", "file-name", "berkas permintaan harus berakhiran "
+                                            ".yaml")])
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
+    data, problems = check_request_bytes(path, raw, policy)
+    if not problems and check_attachments:
+        problems = attachment_problems(path, data)
+    if problems:
+        raise RequestInvalid(path, problems)
+    letter = data["letter"]
+    return LoadedRequest(
+        request_id=path.stem,
+        path=path,
+        raw=raw,
+        digest=hashlib.sha256(raw).hexdigest(),
+        data=data,
+        attachments={letter["file"]: letter["sha256"]},
+    )

@@ -1,0 +1,64 @@
+"""Where a request stands: its ledger's step records folded through the SOP state machine.
+
+The ledger is the truth; the state is derived from it every time, never stored apart.
+Recording a step checks the transition first, under the store's lock, so two writers can't
+both record the same step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, initial
+from sop_pipeline.ledger import LedgerStore, Record
+
+STEP_KIND = "step"
+
+
+def event_of(record: Record) -> StepEvent:
+    data = record.data
+    started = data.get("started")
+    return StepEvent(
+        step=int(record.step or 0),
+        outcome=Outcome(data["outcome"]),
+        at=record.time,
+        actor=record.actor,
+        missing=tuple(data.get("missing", ())),
+        reason=str(data.get("reason", "")),
+        started=datetime.fromisoformat(started) if started else None,
+    )
+
+
+def state_of(store: LedgerStore, request_id: str) -> RequestState:
+    state = initial(request_id)
+    for record in store.for_request(request_id).records():
+        if record.kind == STEP_KIND:
+            state = advance(state, event_of(record))
+    return state
+
+
+def record_step(
+    store: LedgerStore,
+    request_id: str,
+    event: StepEvent,
+    *,
+    inputs: Mapping[str, str] | None = None,
+    outputs: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Record:
+    """Append ``event`` if the SOP allows it now; IllegalTransition otherwise."""
+    with store.locked(request_id):
+        advance(state_of(store, request_id), event)  # raises if not allowed
+        data: dict[str, Any] = {"outcome": str(event.outcome), **(extra or {})}
+        if event.missing:
+            data["missing"] = list(event.missing)
+        if event.reason:
+            data["reason"] = event.reason
+        if event.started is not None:
+            data["started"] = event.started.isoformat()
+        return store.for_request(request_id).append(
+            kind=STEP_KIND, step=event.step, actor=event.actor, at=event.at,
+            inputs=inputs, outputs=outputs, data=data,
+        )
