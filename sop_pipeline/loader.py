@@ -32,7 +32,7 @@ import jsonschema
 import yaml
 
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.domain.rules import Problem, check_request
+from sop_pipeline.domain.rules import Problem, check_label, check_request
 from sop_pipeline.errors import SopError
 
 try:  # libyaml: the C parser; the pure-Python one gives the same results, slower
@@ -51,6 +51,12 @@ _IMPLICIT_TAGS = {
     "tag:yaml.org,2002:value",
 }
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+# Plain scalars that some YAML reader (1.1 or 1.2) types as other than a string, even where
+# PyYAML's resolver says "str": leading-zero numbers with 8 or 9, y/n, numbers with "_".
+_AMBIGUOUS = re.compile(
+    r"(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[yYnN]|[0-9]+(?::[0-5]?[0-9])+(?:\.[0-9]*)?)\Z"
+)
 # C0 controls but tab/LF/CR, DEL, C1 controls, zero-width and bidi controls, BOM, and
 # unassigned-looking separators: invisible in an editor, dangerous in a name or a report.
 _FORBIDDEN_CHARS = re.compile(
@@ -111,7 +117,7 @@ def _line_at(raw: bytes | str, offset: int) -> int:
 
 
 def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
-    """UTF-8 text of ``raw``, or the problems that stop it from being read."""
+    """UTF-8 text of ``raw`` (None if it can't be read at all) and the problems found in it."""
     if len(raw) > max_bytes:
         return None, [Problem("", "size-cap", f"berkas {len(raw)} bita, melebihi batas "
                               f"{max_bytes} bita")]
@@ -124,14 +130,14 @@ def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
     problems = []
     for match in _FORBIDDEN_CHARS.finditer(text):
         char = match.group()
-        name = _CHAR_NAMES.get(char, f"U+{ord(char):04X}")
+        name = f"{_CHAR_NAMES.get(char, 'kontrol')} (U+{ord(char):04X})"
         bidi = "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069" or char in (
             "\u200e", "\u200f", "\u061c")
-        rule = "bidi-char" if bidi else "control-char"
-        problems.append(Problem("", rule, f"karakter tersembunyi {name} (U+{ord(char):04X}) "
-                                "tidak diizinkan; hapus karakter ini",
-                                _line_at(text, match.start())))
-    return (None if problems else text), problems
+        control = char < "\xa0"
+        rule = "bidi-char" if bidi else "control-char" if control else "invisible-char"
+        problems.append(Problem("", rule, f"karakter tersembunyi {name} tidak diizinkan; "
+                                "hapus karakter ini", _line_at(text, match.start())))
+    return text, problems
 
 
 # ---------------------------------------------------------------------------------- YAML
@@ -156,11 +162,16 @@ def _has_anchor_or_alias(text: str) -> list[Problem]:
 
 def _scalar(node: yaml.ScalarNode, path: str, problems: list[Problem]) -> Any:
     line = node.start_mark.line + 1
+    value = node.value
+    if node.style == '"' and _FORBIDDEN_CHARS.search(value):  # an escape such as "\x1b"
+        problems.append(Problem(path, "control-char", "nilai memuat karakter kontrol/tersembunyi "
+                                "(ditulis sebagai escape); hapus karakter ini", line))
     if node.style or node.tag == _STR:  # quoted or block (libyaml: plain is "", else None)
         if node.tag not in (_STR, *_IMPLICIT_TAGS):
             problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
-        return node.value
-    value = node.value
+        elif not node.style and _AMBIGUOUS.match(value):
+            problems.append(_coercion(path, value, line))
+        return value
     if node.tag not in _IMPLICIT_TAGS:
         problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
         return None
@@ -170,10 +181,14 @@ def _scalar(node: yaml.ScalarNode, path: str, problems: list[Problem]) -> Any:
         return value == "true"
     if _INT.match(value):
         return int(value)
-    problems.append(Problem(path, "yaml11-coercion", f"nilai '{value}' tanpa tanda kutip akan "
-                            "dibaca sebagai bilangan/boolean/tanggal oleh sebagian pembaca YAML; "
-                            f"tulis \"{value}\" dengan tanda kutip", line))
+    problems.append(_coercion(path, value, line))
     return value
+
+
+def _coercion(path: str, value: str, line: int) -> Problem:
+    return Problem(path, "yaml11-coercion", f"nilai '{value}' tanpa tanda kutip akan dibaca "
+                   "sebagai bilangan/boolean/tanggal oleh sebagian pembaca YAML; tulis "
+                   f"\"{value}\" dengan tanda kutip", line)
 
 
 def _build(node: yaml.Node, path: str, doc: Document, problems: list[Problem],
@@ -235,7 +250,7 @@ def parse_yaml(text: str) -> tuple[Document | None, list[Problem]]:
     try:
         node = yaml.compose(text, Loader=_BaseLoader)
     except yaml.composer.ComposerError as err:
-        if "single document" in str(err.problem or err):
+        if "single document" in str(err.context):
             return None, [Problem("", "single-document", "berkas hanya boleh berisi satu "
                                   "dokumen YAML (hapus pemisah '---' tambahan)",
                                   _mark_line(err.problem_mark))]
@@ -333,7 +348,11 @@ def _schema_problems(data: Any) -> Iterator[Problem]:
             yield Problem(path, rule, f"'{error.instance}' {base}: {choices}")
         elif rule == "pattern":
             hint = schema.get("description", "")
-            yield Problem(path, rule, f"'{error.instance}' {base}. {hint}".strip())
+            value = str(error.instance)
+            if not value.isascii():
+                odd = next(c for c in value if not c.isascii())
+                hint = f"Memuat karakter non-ASCII U+{ord(odd):04X} '{odd}'. {hint}"
+            yield Problem(path, rule, f"'{value}' {base}. {hint}".strip())
         elif rule in ("minimum", "maximum", "minLength", "maxLength"):
             yield Problem(path, rule, f"{base} (batas {error.validator_value})")
         else:
@@ -362,22 +381,33 @@ class LoadedRequest:
 
 
 def check_request_bytes(path: Path, raw: bytes, policy: Policy) -> tuple[Any, list[Problem]]:
-    """Every problem of a request file's bytes, with lines; the data when there are none."""
-    text, problems = decode(raw, policy.max_file_bytes)
-    if text is None:
-        return None, problems
-    doc, problems = parse_yaml(text)
+    """Every problem of a request file's bytes, with lines; the data when there are none.
+
+    Each layer runs as far as it can so that one run reports everything: characters, then
+    YAML, then the schema, then (only on schema-valid data) the department's policy.
+    """
+    request_id = path.name.removesuffix(".yaml")
+    problems = list(check_label(request_id, "", "nama berkas (ID permintaan)"))
+    text, found = decode(raw, policy.max_file_bytes)
+    problems += found
+    if text is None or any(p.rule == "control-char" for p in found):
+        return None, problems  # the YAML reader would refuse raw control characters too
+    if found:  # bidi or invisible characters: already reported, not again as escapes
+        text = _FORBIDDEN_CHARS.sub("", text)
+    doc, found = parse_yaml(text)
+    problems += found
     if doc is None:
         return None, problems
-    if not problems:
-        try:
-            _fast_validator()(doc.data)
-        except fastjsonschema.JsonSchemaException:
-            problems = list(_schema_problems(doc.data))
-    if not problems:
-        request_id = path.name.removesuffix(".yaml")
-        problems = check_request(request_id, doc.data, policy)
-    return doc.data, [p.located(doc.line_of(p.field)) for p in problems]
+    try:
+        _fast_validator()(doc.data)
+        schema_ok = True
+    except fastjsonschema.JsonSchemaException:
+        schema_ok = False
+        problems += _schema_problems(doc.data)
+    if schema_ok:
+        problems += check_request(request_id, doc.data, policy)
+    located = [p.located(doc.line_of(p.field)) for p in problems]
+    return doc.data, sorted(located, key=lambda p: p.line or 0)
 
 
 def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:

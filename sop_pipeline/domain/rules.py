@@ -54,7 +54,6 @@ def _date(value: Any) -> date | None:
 def check_request(request_id: str, data: Mapping[str, Any], policy: Policy) -> list[Problem]:
     """Policy rules on a request that already passed its schema."""
     problems: list[Problem] = []
-    problems += check_label(request_id, "", "nama berkas (ID permintaan)")
     hostname = data["hostname"]
     problems += check_label(hostname, "hostname")
     if hostname in policy.reserved_hostnames:

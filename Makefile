@@ -1,0 +1,31 @@
+# The two commands of this project: `make demo` and `make test`. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+export SOP_CACHE ?= /var/cache/sop-pipeline
+
+.PHONY: help setup lint test test-unit demo bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:  ## Install everything the tests and the demo need (apt, pip, caches)
+	bash .ci/setup/base.sh
+
+lint: setup  ## ruff and mypy (strict) on the package
+	$(PYTHON) -m ruff check sop_pipeline tests bench
+	$(PYTHON) -m mypy
+
+test: setup lint  ## The whole test suite, as CI runs it
+	$(PYTHON) -m pytest
+
+test-unit: setup  ## Only the fast, pure tests
+	$(PYTHON) -m pytest tests/unit
+
+demo: setup  ## Walk the example requests through the SOP in a scratch workspace
+	$(PYTHON) -m sop_pipeline.demo
+
+bench: setup  ## Benchmarks that print figures (see bench/)
+	$(PYTHON) bench/bench_validate.py
+
+clean:  ## Remove caches made by the tests (not $(SOP_CACHE))
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

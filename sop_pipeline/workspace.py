@@ -1,0 +1,36 @@
+"""The folders one repository of requests uses, found from its root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sop_pipeline.ledger import LedgerStore
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def requests_dir(self) -> Path:
+        return self.root / "requests"
+
+    @property
+    def records_dir(self) -> Path:
+        return self.root / "records"
+
+    @property
+    def inventories(self) -> Path:
+        return self.root / "inventories"
+
+    @property
+    def approvers(self) -> Path:
+        return self.root / "approvers"
+
+    @property
+    def ledgers(self) -> LedgerStore:
+        return LedgerStore(self.records_dir)
+
+    def request_path(self, request_id: str) -> Path:
+        return self.requests_dir / f"{request_id}.yaml"
