@@ -46,13 +46,17 @@ def generate(repo: Path, count: int) -> list[Path]:
         folder.mkdir()
         letter = LETTER + f"% {rid}\n".encode()
         (folder / "surat-permintaan.pdf").write_bytes(letter)
-        text = (TEMPLATE.replace("dinkes-simpus/", f"{rid}/")
-                .replace("code: DINKES", f"code: X{i:05d}")
-                .replace("hostname: simpus", f"hostname: app{i:05d}")
-                .replace("stack: php", f"stack: {rng.choice(STACKS)}")
-                .replace("vcpu: 2", f"vcpu: {rng.randint(1, 4)}")
-                .replace("ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a",
-                         hashlib.sha256(letter).hexdigest()))
+        text = (
+            TEMPLATE.replace("dinkes-simpus/", f"{rid}/")
+            .replace("code: DINKES", f"code: X{i:05d}")
+            .replace("hostname: simpus", f"hostname: app{i:05d}")
+            .replace("stack: php", f"stack: {rng.choice(STACKS)}")
+            .replace("vcpu: 2", f"vcpu: {rng.randint(1, 4)}")
+            .replace(
+                "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a",
+                hashlib.sha256(letter).hexdigest(),
+            )
+        )
         path = requests / f"{rid}.yaml"
         path.write_text(text)
         paths.append(path)
@@ -63,8 +67,9 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int, int, str]:
     """Wall seconds, exit code, peak RSS (KiB) of one process pinned to CPU 0."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(["taskset", "-c", "0", *argv], cwd=cwd, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["taskset", "-c", "0", *argv], cwd=cwd, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
@@ -73,13 +78,20 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int, int, str]:
 
 def peak_of(argv: list[str], cwd: Path) -> tuple[float, int, str]:
     """Run in a fresh process so its max RSS is its own (getrusage keeps the max of all)."""
-    probe = ("import resource,subprocess,sys,time;t=time.perf_counter();"
-             "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
-             "w=time.perf_counter()-t;"
-             "print(w, p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
-             "print((p.stdout+p.stderr).strip().splitlines()[-1:])")
-    out = subprocess.run([sys.executable, "-c", probe, "taskset", "-c", "0", *argv], cwd=cwd,
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    probe = (
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "w=time.perf_counter()-t;"
+        "print(w, p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+        "print((p.stdout+p.stderr).strip().splitlines()[-1:])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, "taskset", "-c", "0", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     wall, code, rss = out[0].split()
     if code != "0":
         raise SystemExit(f"{argv[0]} failed: {out[1]}")
@@ -100,23 +112,37 @@ def main() -> None:
             names = [str(p.relative_to(repo)) for p in files]
             ours_wall, ours_rss, _ = peak_of([sop, "validate"], repo)
             theirs_wall, theirs_rss, _ = peak_of([cjs, "--schemafile", str(SCHEMA), *names], repo)
-            print(f"{count:>6} {'sop validate':<28} {ours_wall:>7.2f} {count / ours_wall:>9.0f}"
-                  f" {ours_rss / 1024:>9.1f}")
-            print(f"{count:>6} {'check-jsonschema':<28} {theirs_wall:>7.2f}"
-                  f" {count / theirs_wall:>9.0f} {theirs_rss / 1024:>9.1f}")
-            print(f"{count:>6} {'ratio (sop / check-jsonschema)':<28} "
-                  f"{theirs_wall / ours_wall:>7.1f}x per request")
-            env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
-                   "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+            print(
+                f"{count:>6} {'sop validate':<28} {ours_wall:>7.2f} {count / ours_wall:>9.0f}"
+                f" {ours_rss / 1024:>9.1f}"
+            )
+            print(
+                f"{count:>6} {'check-jsonschema':<28} {theirs_wall:>7.2f}"
+                f" {count / theirs_wall:>9.0f} {theirs_rss / 1024:>9.1f}"
+            )
+            print(
+                f"{count:>6} {'ratio (sop / check-jsonschema)':<28} "
+                f"{theirs_wall / ours_wall:>7.1f}x per request"
+            )
+            env = {
+                **os.environ,
+                "GIT_AUTHOR_NAME": "b",
+                "GIT_AUTHOR_EMAIL": "b@b",
+                "GIT_COMMITTER_NAME": "b",
+                "GIT_COMMITTER_EMAIL": "b@b",
+            }
             for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
                 subprocess.run(["git", *argv], cwd=repo, check=True, env=env)
             for path in files[:10]:
-                path.write_text(path.read_text().replace("vcpu: ", "vcpu: 1#", 1)
-                                .replace("1#", "", 1))
+                path.write_text(
+                    path.read_text().replace("vcpu: ", "vcpu: 1#", 1).replace("1#", "", 1)
+                )
                 path.write_text(path.read_text() + "# diubah\n")
             inc_wall, inc_rss, tail = peak_of([sop, "validate", "--since", "HEAD"], repo)
-            print(f"{count:>6} {'sop validate --since (10)':<28} {inc_wall:>7.2f} "
-                  f"{'':>9} {inc_rss / 1024:>9.1f}  {tail}")
+            print(
+                f"{count:>6} {'sop validate --since (10)':<28} {inc_wall:>7.2f} "
+                f"{'':>9} {inc_rss / 1024:>9.1f}  {tail}"
+            )
 
 
 if __name__ == "__main__":

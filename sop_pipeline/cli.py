@@ -55,9 +55,13 @@ class SopGroup(click.Group):
 
 @click.group(cls=SopGroup, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="sop")
-@click.option("--repo", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("."), show_default=True,
-              help="Root of the requests repository (holds requests/, records/, inventories/).")
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Root of the requests repository (holds requests/, records/, inventories/).",
+)
 @click.pass_context
 def main(ctx: click.Context, repo: Path) -> None:
     """Hosting Website / Aplikasi (SOP 555/129/Dikominfotik-2021) as code.
@@ -82,8 +86,11 @@ def main(ctx: click.Context, repo: Path) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--since", metavar="COMMIT",
-              help="Only request files (and their attachments) changed since COMMIT.")
+@click.option(
+    "--since",
+    metavar="COMMIT",
+    help="Only request files (and their attachments) changed since COMMIT.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def validate(ws: Workspace, paths: tuple[Path, ...], since: str | None, as_json: bool) -> None:
@@ -102,17 +109,25 @@ def validate(ws: Workspace, paths: tuple[Path, ...], since: str | None, as_json:
     results = validate_files(files, policy, check_totals=not paths and not since)
     bad = [r for r in results if not r.ok]
     if as_json:
-        click.echo(json.dumps({
-            "checked": len(results),
-            "invalid": [{"file": str(r.path), "problems": [asdict(p) for p in r.problems]}
-                        for r in bad],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "checked": len(results),
+                    "invalid": [
+                        {"file": str(r.path), "problems": [asdict(p) for p in r.problems]}
+                        for r in bad
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for result in bad:
             for problem in result.problems:
                 click.echo(format_problem(result.path, problem))
-        click.echo(f"{len(results)} berkas diperiksa, {len(results) - len(bad)} sah, "
-                   f"{len(bad)} ditolak.")
+        click.echo(
+            f"{len(results)} berkas diperiksa, {len(results) - len(bad)} sah, {len(bad)} ditolak."
+        )
     sys.exit(2 if bad else 0)
 
 
@@ -139,7 +154,8 @@ def submit(ws: Workspace, request_id: str, at_: str | None) -> None:
     """
     request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
     record = record_step(
-        ws.ledgers, request_id,
+        ws.ledgers,
+        request_id,
         StepEvent(1, Outcome.DONE, _at(at_), actor=request.data["pic"]["email"]),
         inputs={"request": request.digest, **request.attachments},
     )
@@ -157,7 +173,8 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
     """
     request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
     record_step(
-        ws.ledgers, request_id,
+        ws.ledgers,
+        request_id,
         StepEvent(4, Outcome.RESUBMIT, _at(at_), actor=request.data["pic"]["email"]),
         inputs={"request": request.digest, **request.attachments},
     )
@@ -166,8 +183,9 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
 
 @main.command()
 @click.argument("request_id")
-@click.option("--step", "number", type=click.IntRange(1, 12), required=True,
-              help="SOP step number.")
+@click.option(
+    "--step", "number", type=click.IntRange(1, 12), required=True, help="SOP step number."
+)
 @click.option("--actor", required=True, help="Who did it (e-mail or pipeline job).")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
 @click.pass_obj
@@ -177,11 +195,17 @@ def record(ws: Workspace, request_id: str, number: int, actor: str, at_: str | N
     Signed steps (2, 3, 4, 6, 7, 10-12) are recorded only from verified signatures.
     """
     if sop_step(number).signed or number == 1:
-        raise click.UsageError(f"langkah {number} dicatat dari tanda tangan atau `sop submit`, "
-                               "bukan dengan `sop record`")
+        raise click.UsageError(
+            f"langkah {number} dicatat dari tanda tangan atau `sop submit`, "
+            "bukan dengan `sop record`"
+        )
     request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
-    record_step(ws.ledgers, request_id, StepEvent(number, Outcome.DONE, _at(at_), actor=actor),
-                inputs={"request": request.digest})
+    record_step(
+        ws.ledgers,
+        request_id,
+        StepEvent(number, Outcome.DONE, _at(at_), actor=actor),
+        inputs={"request": request.digest},
+    )
     click.echo(f"{request_id}: langkah {number} dicatat.")
 
 
@@ -238,8 +262,13 @@ def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | Non
     """
     calendar = load_calendar(ws.inventories)
     now = _at(now_)
-    ids = [request_id] if request_id else sorted(
-        set(ws.ledgers.request_ids()) | {p.stem for p in request_files(ws.requests_dir)})
+    ids = (
+        [request_id]
+        if request_id
+        else sorted(
+            set(ws.ledgers.request_ids()) | {p.stem for p in request_files(ws.requests_dir)}
+        )
+    )
     summaries = []
     for rid in ids:
         state = state_of(ws.ledgers, rid)
@@ -258,11 +287,12 @@ def _print_overview(summaries: list[dict[str, Any]]) -> None:
     click.echo(f"{'PERMINTAAN':<28} {'STATUS':<20} {'LANGKAH BERIKUT':<28} {'LEWAT':>5}")
     for s in summaries:
         nxt = s["next_step"]
-        following = f"{nxt}. {sop_step(nxt).actor.title}" if nxt else "-"
+        following = f"{nxt}. {sop_step(nxt).actor.label}" if nxt else "-"
         if not s["steps"] and nxt == 1:
             following = "1. belum diajukan"
-        click.echo(f"{s['request_id']:<28} {s['phase_label']:<20} {following:<28} "
-                   f"{s['breaches']:>5}")
+        click.echo(
+            f"{s['request_id']:<28} {s['phase_label']:<20} {following:<28} {s['breaches']:>5}"
+        )
 
 
 def _print_detail(s: dict[str, Any]) -> None:
@@ -271,17 +301,20 @@ def _print_detail(s: dict[str, Any]) -> None:
         click.echo("Kekurangan yang harus dilengkapi OPD: " + "; ".join(s["missing"]))
     if s["reason"]:
         click.echo(f"Alasan: {s['reason']}")
-    click.echo(f"{'NO':>2} {'PELAKSANA':<21} {'SELESAI':<17} {'WAKTU KERJA':>12} "
-               f"{'TARGET':>9}  HASIL")
+    click.echo(
+        f"{'NO':>2} {'PELAKSANA':<21} {'SELESAI':<17} {'WAKTU KERJA':>12} {'TARGET':>9}  HASIL"
+    )
     for row in s["steps"]:
         ended = row["ended"][:16].replace("T", " ") if row["ended"] else "(berjalan)"
         verdict = "LEWAT" if row["breached"] else "ok"
         if row["deadline"] is None:
             verdict = "-"
         attempt = f" (ke-{row['attempt']})" if row["attempt"] > 1 else ""
-        click.echo(f"{row['step']:>2} {Role(row['actor']).title:<21} {ended:<17} "
-                   f"{_duration(row['elapsed_working_seconds']):>12} {row['target']:>9}  "
-                   f"{verdict} {row['outcome'] or ''}{attempt}")
+        click.echo(
+            f"{row['step']:>2} {Role(row['actor']).label:<21} {ended:<17} "
+            f"{_duration(row['elapsed_working_seconds']):>12} {row['target']:>9}  "
+            f"{verdict} {row['outcome'] or ''}{attempt}"
+        )
     if s["paused_working_seconds"]:
         click.echo(f"Waktu di OPD (jam berhenti): {_duration(s['paused_working_seconds'])}")
 
@@ -322,7 +355,7 @@ def steps() -> None:
     """Print the SOP's 12 steps, actors and target times."""
     for s in STEPS:
         mark = " (gerbang)" if s.gate else ""
-        click.echo(f"{s.number:>2}. [{s.actor.title}] {s.activity}{mark} - target {s.target.label}")
+        click.echo(f"{s.number:>2}. [{s.actor.label}] {s.activity}{mark} - target {s.target.label}")
 
 
 if __name__ == "__main__":  # pragma: no cover

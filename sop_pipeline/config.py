@@ -42,8 +42,9 @@ def _quota(value: Any, where: str, path: Path) -> Quota:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: {where}: harus pemetaan [type]")
     try:
-        return Quota(**{k: _get(value, k, int, path) for k in ("max_vms", "vcpu", "memory_mb",
-                                                                "disk_gb")})
+        return Quota(
+            **{k: _get(value, k, int, path) for k in ("max_vms", "vcpu", "memory_mb", "disk_gb")}
+        )
     except TypeError as err:
         raise ConfigError(f"{path}: {where}: {err} [quota]") from err
 
@@ -57,8 +58,9 @@ def load_policy(inventories: Path) -> Policy:
     for name, spec in _get(data, "sizes", dict, path).items():
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: sizes.{name}: harus pemetaan [type]")
-        sizes[name] = Range(_get(spec, "min", int, path), _get(spec, "max", int, path),
-                            spec.get("multiple_of", 1))
+        sizes[name] = Range(
+            _get(spec, "min", int, path), _get(spec, "max", int, path), spec.get("multiple_of", 1)
+        )
     missing = {"vcpu", "memory_mb", "disk_gb"} - sizes.keys()
     if missing:
         raise ConfigError(f"{path}: sizes: kurang {', '.join(sorted(missing))} [required]")
@@ -94,16 +96,22 @@ def load_calendar(inventories: Path) -> WorkingCalendar:
     hours = {}
     for day, span in _get(data, "working_hours", dict, path).items():
         if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
-            raise ConfigError(f"{path}: working_hours.{day}: tulis nama hari (monday..sunday) "
-                              "dan [\"JJ:MM\", \"JJ:MM\"] [working-hours]")
-        hours[WEEKDAYS.index(day)] = (_clock(span[0], f"working_hours.{day}", path),
-                                      _clock(span[1], f"working_hours.{day}", path))
+            raise ConfigError(
+                f"{path}: working_hours.{day}: tulis nama hari (monday..sunday) "
+                'dan ["JJ:MM", "JJ:MM"] [working-hours]'
+            )
+        hours[WEEKDAYS.index(day)] = (
+            _clock(span[0], f"working_hours.{day}", path),
+            _clock(span[1], f"working_hours.{day}", path),
+        )
     holidays = set()
     for value in data.get("holidays") or ():
         try:
             holidays.add(date.fromisoformat(value))
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"{path}: holidays: '{value}' bukan tanggal TTTT-BB-HH [date]") from err
+            raise ConfigError(
+                f"{path}: holidays: '{value}' bukan tanggal TTTT-BB-HH [date]"
+            ) from err
     try:
         return WorkingCalendar(tz=tz, hours=hours, holidays=frozenset(holidays))
     except ValueError as err:

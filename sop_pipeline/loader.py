@@ -43,30 +43,31 @@ except ImportError:  # pragma: no cover - libyaml is in every wheel we install
 DEFAULT_MAX_BYTES = 64 * 1024
 
 _STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-_IMPLICIT_TAGS = {
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge",
-    "tag:yaml.org,2002:value",
-}
+# What YAML 1.2's core schema types as other than a string, in the only spellings we accept.
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
-# Plain scalars that some YAML reader (1.1 or 1.2) types as other than a string, even where
-# PyYAML's resolver says "str": leading-zero numbers with 8 or 9, y/n, numbers with "_".
+# Plain scalars that some YAML reader (1.1 or 1.2) types as a boolean, null, number, date or
+# time: refused unquoted, so a value never changes meaning between tools. This covers every
+# implicit type of PyYAML's 1.1 resolver plus 1.2 forms it lacks (leading-zero decimals, y/n).
 _AMBIGUOUS = re.compile(
-    r"(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[yYnN]|[0-9]+(?::[0-5]?[0-9])+(?:\.[0-9]*)?)\Z"
+    r"(?:(?i:yes|no|on|off|true|false|y|n|null)|~"
+    r"|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+    r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[-+]?\.(?i:inf)|\.(?i:nan)"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?|=|<<)\Z"
 )
-# C0 controls but tab/LF/CR, DEL, C1 controls, zero-width and bidi controls, BOM, and
-# unassigned-looking separators: invisible in an editor, dangerous in a name or a report.
 _FORBIDDEN_CHARS = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
 _CHAR_NAMES = {
-    "\u202e": "RIGHT-TO-LEFT OVERRIDE", "\u202d": "LEFT-TO-RIGHT OVERRIDE",
-    "\u2066": "LEFT-TO-RIGHT ISOLATE", "\u2067": "RIGHT-TO-LEFT ISOLATE",
-    "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE",
-    "\u200b": "ZERO WIDTH SPACE", "\u200f": "RIGHT-TO-LEFT MARK", "\ufeff": "BYTE ORDER MARK",
+    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
+    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
+    "\u2066": "LEFT-TO-RIGHT ISOLATE",
+    "\u2067": "RIGHT-TO-LEFT ISOLATE",
+    "\u2068": "FIRST STRONG ISOLATE",
+    "\u2069": "POP DIRECTIONAL ISOLATE",
+    "\u200b": "ZERO WIDTH SPACE",
+    "\u200f": "RIGHT-TO-LEFT MARK",
+    "\ufeff": "BYTE ORDER MARK",
 }
 
 
@@ -119,149 +120,236 @@ def _line_at(raw: bytes | str, offset: int) -> int:
 def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
     """UTF-8 text of ``raw`` (None if it can't be read at all) and the problems found in it."""
     if len(raw) > max_bytes:
-        return None, [Problem("", "size-cap", f"berkas {len(raw)} bita, melebihi batas "
-                              f"{max_bytes} bita")]
+        return None, [
+            Problem("", "size-cap", f"berkas {len(raw)} bita, melebihi batas {max_bytes} bita")
+        ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return None, [Problem("", "utf-8", f"bita 0x{raw[err.start]:02x} pada posisi "
-                              f"{err.start} bukan UTF-8 yang sah; simpan berkas sebagai UTF-8",
-                              _line_at(raw, err.start))]
+        return None, [
+            Problem(
+                "",
+                "utf-8",
+                f"bita 0x{raw[err.start]:02x} pada posisi "
+                f"{err.start} bukan UTF-8 yang sah; simpan berkas sebagai UTF-8",
+                _line_at(raw, err.start),
+            )
+        ]
     problems = []
     for match in _FORBIDDEN_CHARS.finditer(text):
         char = match.group()
         name = f"{_CHAR_NAMES.get(char, 'kontrol')} (U+{ord(char):04X})"
-        bidi = "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069" or char in (
-            "\u200e", "\u200f", "\u061c")
+        bidi = (
+            "\u202a" <= char <= "\u202e"
+            or "\u2066" <= char <= "\u2069"
+            or char in ("\u200e", "\u200f", "\u061c")
+        )
         control = char < "\xa0"
         rule = "bidi-char" if bidi else "control-char" if control else "invisible-char"
-        problems.append(Problem("", rule, f"karakter tersembunyi {name} tidak diizinkan; "
-                                "hapus karakter ini", _line_at(text, match.start())))
+        problems.append(
+            Problem(
+                "",
+                rule,
+                f"karakter tersembunyi {name} tidak diizinkan; hapus karakter ini",
+                _line_at(text, match.start()),
+            )
+        )
     return text, problems
 
 
 # ---------------------------------------------------------------------------------- YAML
 
 
-def _has_anchor_or_alias(text: str) -> list[Problem]:
-    """Scan events for anchors and aliases, stopping at the first (no expansion happens)."""
-    problems = []
-    for event in yaml.parse(text, Loader=_BaseLoader):
-        line = event.start_mark.line + 1 if event.start_mark else None
-        if isinstance(event, yaml.AliasEvent):
-            problems.append(Problem("", "no-alias", f"alias '*{event.anchor}' tidak diizinkan; "
-                                    "tulis nilainya langsung", line))
-            break
-        anchor = getattr(event, "anchor", None)
-        if anchor:
-            problems.append(Problem("", "no-anchor", f"anchor '&{anchor}' tidak diizinkan; "
-                                    "tulis nilainya langsung", line))
-            break
-    return problems
+def _line(event: Any) -> int:
+    return int(event.start_mark.line) + 1
 
 
-def _scalar(node: yaml.ScalarNode, path: str, problems: list[Problem]) -> Any:
-    line = node.start_mark.line + 1
-    value = node.value
-    if node.style == '"' and _FORBIDDEN_CHARS.search(value):  # an escape such as "\x1b"
-        problems.append(Problem(path, "control-char", "nilai memuat karakter kontrol/tersembunyi "
-                                "(ditulis sebagai escape); hapus karakter ini", line))
-    if node.style or node.tag == _STR:  # quoted or block (libyaml: plain is "", else None)
-        if node.tag not in (_STR, *_IMPLICIT_TAGS):
-            problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
-        elif not node.style and _AMBIGUOUS.match(value):
-            problems.append(_coercion(path, value, line))
-        return value
-    if node.tag not in _IMPLICIT_TAGS:
-        problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan", line))
+def _coercion(path: str, value: str, line: int) -> Problem:
+    return Problem(
+        path,
+        "yaml11-coercion",
+        f"nilai '{value}' tanpa tanda kutip akan dibaca sebagai bilangan/boolean/tanggal oleh "
+        f'sebagian pembaca YAML; tulis "{value}" dengan tanda kutip',
+        line,
+    )
+
+
+def _scalar(event: yaml.ScalarEvent, path: str, problems: list[Problem]) -> Any:
+    """Our own resolution of one scalar (PyYAML's 1.1 resolver is never consulted)."""
+    value: str = event.value
+    line = _line(event)
+    if event.tag is not None and event.tag not in (_STR, "!"):
+        problems.append(Problem(path, "no-tag", f"tag '{event.tag}' tidak diizinkan", line))
         return None
+    if event.style == '"' and _FORBIDDEN_CHARS.search(value):  # an escape such as "\x1b"
+        problems.append(
+            Problem(
+                path,
+                "control-char",
+                "nilai memuat karakter kontrol/tersembunyi "
+                "(ditulis sebagai escape); hapus karakter ini",
+                line,
+            )
+        )
+    if event.style or event.tag is not None:  # quoted or block (libyaml: plain is "")
+        return value
     if value in ("", "~", "null"):
         return None
     if value in ("true", "false"):
         return value == "true"
     if _INT.match(value):
         return int(value)
-    problems.append(_coercion(path, value, line))
+    if _AMBIGUOUS.match(value):
+        problems.append(_coercion(path, value, line))
     return value
 
 
-def _coercion(path: str, value: str, line: int) -> Problem:
-    return Problem(path, "yaml11-coercion", f"nilai '{value}' tanpa tanda kutip akan dibaca "
-                   "sebagai bilangan/boolean/tanggal oleh sebagian pembaca YAML; tulis "
-                   f"\"{value}\" dengan tanda kutip", line)
+class _Builder:
+    """Builds plain values from the parser's events, refusing what we don't accept."""
+
+    def __init__(self) -> None:
+        self.doc = Document(data=None)
+        self.problems: list[Problem] = []
+
+    def refuse_collection_tag(self, event: Any, path: str) -> None:
+        if event.tag is not None and event.tag != "!":
+            self.problems.append(
+                Problem(path, "no-tag", f"tag '{event.tag}' tidak diizinkan", _line(event))
+            )
+
+    def value(self, events: Iterator[Any], event: Any, path: str) -> Any:
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                Problem(
+                    path,
+                    "no-alias",
+                    f"alias '*{event.anchor}' tidak diizinkan; tulis nilainya langsung",
+                    _line(event),
+                )
+            )
+        if anchor:
+            raise _Refused(
+                Problem(
+                    path,
+                    "no-anchor",
+                    f"anchor '&{anchor}' tidak diizinkan; tulis nilainya langsung",
+                    _line(event),
+                )
+            )
+        self.doc.lines.setdefault(path, _line(event))
+        if isinstance(event, yaml.ScalarEvent):
+            return _scalar(event, path, self.problems)
+        if isinstance(event, yaml.SequenceStartEvent):
+            self.refuse_collection_tag(event, path)
+            items = []
+            for index, item in enumerate(iter(events.__next__, None)):
+                if isinstance(item, yaml.SequenceEndEvent):
+                    break
+                items.append(self.value(events, item, f"{path}.{index}" if path else str(index)))
+            return items
+        if isinstance(event, yaml.MappingStartEvent):
+            self.refuse_collection_tag(event, path)
+            return self.mapping(events, path)
+        raise _Refused(Problem(path, "yaml-syntax", "struktur YAML tidak dikenal", _line(event)))
+
+    def mapping(self, events: Iterator[Any], path: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_event in iter(events.__next__, None):
+            if isinstance(key_event, yaml.MappingEndEvent):
+                return result
+            line = _line(key_event)
+            if not isinstance(key_event, yaml.ScalarEvent):
+                key_path = path
+                self.problems.append(
+                    Problem(path, "string-key", "kunci harus berupa teks biasa", line)
+                )
+                self.value(events, key_event, path)  # consume it (refuses aliases too)
+                self.value(events, next(events), path)
+                continue
+            key = key_event.value
+            key_path = f"{path}.{key}" if path else key
+            if key_event.anchor:
+                raise _Refused(
+                    Problem(
+                        key_path, "no-anchor", f"anchor '&{key_event.anchor}' tidak diizinkan", line
+                    )
+                )
+            plain = not key_event.style and key_event.tag is None
+            if plain and key == "<<":
+                self.problems.append(
+                    Problem(path, "no-merge-key", "kunci gabungan '<<' tidak diizinkan", line)
+                )
+                self.value(events, next(events), key_path)
+                continue
+            if plain and (_INT.match(key) or _AMBIGUOUS.match(key) or key in ("", "null")):
+                self.problems.append(
+                    Problem(
+                        key_path,
+                        "string-key",
+                        f"kunci '{key}' akan dibaca sebagai bukan teks",
+                        line,
+                    )
+                )
+                self.value(events, next(events), key_path)
+                continue
+            if key in result:
+                first = self.doc.lines.get(key_path, "?")
+                self.problems.append(
+                    Problem(
+                        key_path,
+                        "duplicate-key",
+                        f"kunci '{key}' ditulis dua kali (pertama di baris {first})",
+                        line,
+                    )
+                )
+                self.value(events, next(events), f"{key_path}#dup")
+                continue
+            self.doc.lines[key_path] = line
+            result[key] = self.value(events, next(events), key_path)
+            self.doc.lines[key_path] = line
+        raise _Refused(Problem(path, "yaml-syntax", "pemetaan tidak ditutup", None))
 
 
-def _build(node: yaml.Node, path: str, doc: Document, problems: list[Problem],
-           seen: set[int]) -> Any:
-    if id(node) in seen:  # composer reuses a node only for an alias
-        problems.append(Problem(path, "no-alias", "alias tidak diizinkan",
-                                node.start_mark.line + 1))
-        return None
-    seen.add(id(node))
-    doc.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(node, path, problems)
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _SEQ:
-            problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan",
-                                    node.start_mark.line + 1))
-        return [_build(item, f"{path}.{i}" if path else str(i), doc, problems, seen)
-                for i, item in enumerate(node.value)]
-    assert isinstance(node, yaml.MappingNode)
-    if node.tag != _MAP:
-        problems.append(Problem(path, "no-tag", f"tag '{node.tag}' tidak diizinkan",
-                                node.start_mark.line + 1))
-    result: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        line = key_node.start_mark.line + 1
-        if not isinstance(key_node, yaml.ScalarNode):
-            problems.append(Problem(path, "string-key", "kunci harus berupa teks biasa", line))
-            continue
-        key = key_node.value
-        child = f"{path}.{key}" if path else key
-        if key_node.tag == "tag:yaml.org,2002:merge" and not key_node.style:
-            problems.append(Problem(path, "no-merge-key", "kunci gabungan '<<' tidak diizinkan",
-                                    line))
-            continue
-        if not key_node.style and key_node.tag != _STR:
-            problems.append(Problem(child, "string-key", f"kunci '{key}' akan dibaca sebagai "
-                                    "bukan teks; pakai nama kunci yang tertulis di skema", line))
-            continue
-        if key in result:
-            problems.append(Problem(child, "duplicate-key", f"kunci '{key}' ditulis dua kali "
-                                    f"(pertama di baris {doc.lines.get(child, '?')})", line))
-            continue
-        doc.lines[child] = line
-        result[key] = _build(value_node, child, doc, problems, seen)
-        doc.lines[child] = line
-    return result
+class _Refused(Exception):
+    """Stops building at once (aliases, anchors): nothing past them is read."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
 
 
 def parse_yaml(text: str) -> tuple[Document | None, list[Problem]]:
-    """One strict YAML document from ``text``."""
-    problems: list[Problem] = []
-    if "&" in text or "*" in text:  # only then can there be anchors or aliases
-        try:
-            problems = _has_anchor_or_alias(text)
-        except yaml.YAMLError as err:
-            return None, [_yaml_error(err)]
-        if problems:
-            return None, problems
+    """One strict YAML document from ``text``, built from libyaml's events in one pass."""
+    builder = _Builder()
+    events = iter(yaml.parse(text, Loader=_BaseLoader))
+    documents = 0
     try:
-        node = yaml.compose(text, Loader=_BaseLoader)
-    except yaml.composer.ComposerError as err:
-        if "single document" in str(err.context):
-            return None, [Problem("", "single-document", "berkas hanya boleh berisi satu "
-                                  "dokumen YAML (hapus pemisah '---' tambahan)",
-                                  _mark_line(err.problem_mark))]
-        return None, [_yaml_error(err)]
+        for event in events:
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    return None, [
+                        Problem(
+                            "",
+                            "single-document",
+                            "berkas hanya boleh berisi "
+                            "satu dokumen YAML (hapus pemisah '---' tambahan)",
+                            _line(event),
+                        )
+                    ]
+            elif isinstance(
+                event, (yaml.StreamStartEvent, yaml.DocumentEndEvent, yaml.StreamEndEvent)
+            ):
+                continue
+            else:
+                builder.doc.data = builder.value(events, event, "")
+    except _Refused as refused:
+        return None, [refused.problem]
     except yaml.YAMLError as err:
         return None, [_yaml_error(err)]
-    if node is None:
+    if documents == 0 or builder.doc.data is None:
         return None, [Problem("", "empty", "berkas kosong")]
-    doc = Document(data=None)
-    doc.data = _build(node, "", doc, problems, set())
-    return doc, problems
+    return builder.doc, builder.problems
 
 
 def _mark_line(mark: Any) -> int | None:
@@ -321,8 +409,13 @@ _MESSAGES = {
     "minimum": "terlalu kecil",
     "maximum": "terlalu besar",
 }
-_TYPE_NAMES = {"string": "teks (beri tanda kutip)", "integer": "bilangan bulat",
-               "object": "bagian berisi kolom", "array": "daftar", "boolean": "true/false"}
+_TYPE_NAMES = {
+    "string": "teks (beri tanda kutip)",
+    "integer": "bilangan bulat",
+    "object": "bagian berisi kolom",
+    "array": "daftar",
+    "boolean": "true/false",
+}
 
 
 def _schema_problems(data: Any) -> Iterator[Problem]:
@@ -333,13 +426,17 @@ def _schema_problems(data: Any) -> Iterator[Problem]:
         schema = error.schema if isinstance(error.schema, dict) else {}
         if rule == "required":
             missing = error.message.split("'")[1] if "'" in error.message else "?"
-            yield Problem(f"{path}.{missing}" if path else missing, rule,
-                          f"kolom '{missing}' {base}")
+            yield Problem(
+                f"{path}.{missing}" if path else missing, rule, f"kolom '{missing}' {base}"
+            )
         elif rule == "additionalProperties":
             extras = sorted(set(error.instance) - set(schema.get("properties", {})))
             for extra in extras:
-                yield Problem(f"{path}.{extra}" if path else extra, rule,
-                              f"kolom '{extra}' tidak dikenal (tidak ada di skema)")
+                yield Problem(
+                    f"{path}.{extra}" if path else extra,
+                    rule,
+                    f"kolom '{extra}' tidak dikenal (tidak ada di skema)",
+                )
         elif rule == "type":
             wanted = _TYPE_NAMES.get(str(error.validator_value), str(error.validator_value))
             yield Problem(path, rule, f"{base}: harus {wanted}, tertulis {error.instance!r}")
@@ -380,7 +477,34 @@ class LoadedRequest:
         return str(self.data["hostname"])
 
 
-def check_request_bytes(path: Path, raw: bytes, policy: Policy) -> tuple[Any, list[Problem]]:
+def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
+    """The letter must exist next to the request and match its declared sha256."""
+    letter = data["letter"]
+    attached = path.parent / letter["file"]
+    try:
+        actual = hashlib.sha256(attached.read_bytes()).hexdigest()
+    except OSError:
+        return [
+            Problem(
+                "letter.file",
+                "attachment-missing",
+                f"berkas surat '{letter['file']}' tidak ditemukan di samping permintaan",
+            )
+        ]
+    if actual != letter["sha256"]:
+        return [
+            Problem(
+                "letter.sha256",
+                "attachment-digest",
+                f"sha256 berkas surat adalah {actual}, bukan yang tertulis",
+            )
+        ]
+    return []
+
+
+def check_request_bytes(
+    path: Path, raw: bytes, policy: Policy, *, check_attachments: bool = False
+) -> tuple[Any, list[Problem]]:
     """Every problem of a request file's bytes, with lines; the data when there are none.
 
     Each layer runs as far as it can so that one run reports everything: characters, then
@@ -406,39 +530,23 @@ def check_request_bytes(path: Path, raw: bytes, policy: Policy) -> tuple[Any, li
         problems += _schema_problems(doc.data)
     if schema_ok:
         problems += check_request(request_id, doc.data, policy)
+        if check_attachments and not problems:
+            problems += attachment_problems(path, doc.data)
     located = [p.located(doc.line_of(p.field)) for p in problems]
     return doc.data, sorted(located, key=lambda p: p.line or 0)
 
 
-def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
-    """The letter must exist next to the request and match its declared sha256."""
-    letter = data["letter"]
-    attached = path.parent / letter["file"]
-    try:
-        actual = hashlib.sha256(attached.read_bytes()).hexdigest()
-    except OSError:
-        return [Problem("letter.file", "attachment-missing",
-                        f"berkas surat '{letter['file']}' tidak ditemukan di samping permintaan")]
-    if actual != letter["sha256"]:
-        return [Problem("letter.sha256", "attachment-digest",
-                        f"sha256 berkas surat adalah {actual}, bukan yang tertulis")]
-    return []
-
-
-def load_request(
-    path: Path, *, policy: Policy, check_attachments: bool = True
-) -> LoadedRequest:
+def load_request(path: Path, *, policy: Policy, check_attachments: bool = True) -> LoadedRequest:
     """Read and check ``requests/<id>.yaml``; RequestInvalid lists every problem at once."""
     if path.suffix != ".yaml":
-        raise RequestInvalid(path, [Problem("", "file-name", "berkas permintaan harus berakhiran "
-                                            ".yaml")])
+        raise RequestInvalid(
+            path, [Problem("", "file-name", "berkas permintaan harus berakhiran .yaml")]
+        )
     try:
         raw = path.read_bytes()
     except OSError as err:
         raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
-    data, problems = check_request_bytes(path, raw, policy)
-    if not problems and check_attachments:
-        problems = attachment_problems(path, data)
+    data, problems = check_request_bytes(path, raw, policy, check_attachments=check_attachments)
     if problems:
         raise RequestInvalid(path, problems)
     letter = data["letter"]

@@ -59,6 +59,11 @@ def record_step(
         if event.started is not None:
             data["started"] = event.started.isoformat()
         return store.for_request(request_id).append(
-            kind=STEP_KIND, step=event.step, actor=event.actor, at=event.at,
-            inputs=inputs, outputs=outputs, data=data,
+            kind=STEP_KIND,
+            step=event.step,
+            actor=event.actor,
+            at=event.at,
+            inputs=inputs,
+            outputs=outputs,
+            data=data,
         )

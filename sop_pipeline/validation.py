@@ -45,7 +45,10 @@ def changed_request_files(repo: Path, requests_dir: Path, since: str) -> list[Pa
 
 
 def validate_files(
-    paths: Iterable[Path], policy: Policy, *, check_attachments: bool = True,
+    paths: Iterable[Path],
+    policy: Policy,
+    *,
+    check_attachments: bool = True,
     check_totals: bool = False,
 ) -> list[FileResult]:
     """Every file's problems; with ``check_totals``, per-OPD quota over all the files given."""
@@ -59,8 +62,15 @@ def validate_files(
             continue
         results.append(FileResult(path))
         r = request.data["resources"]
-        usages.append(Usage(request.request_id, request.data["opd"]["code"], r["vcpu"],
-                            r["memory_mb"], r["disk_gb"]))
+        usages.append(
+            Usage(
+                request.request_id,
+                request.data["opd"]["code"],
+                r["vcpu"],
+                r["memory_mb"],
+                r["disk_gb"],
+            )
+        )
     if check_totals:
         over = check_opd_totals(usages, policy)
         for result in results:

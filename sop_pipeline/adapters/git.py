@@ -18,8 +18,9 @@ class GitError(AdapterError):
 
 def _git(repo: Path, *args: str) -> bytes:
     try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False,
-                              timeout=60)
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, check=False, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise GitError(f"git {args[0]} gagal dijalankan: {err}") from err
     if done.returncode != 0:
@@ -29,9 +30,8 @@ def _git(repo: Path, *args: str) -> bytes:
 
 
 def changed_paths(repo: Path, since: str) -> list[str]:
-    """Paths (relative to the repo) added, changed or renamed since ``since``, work tree included."""
-    out = _git(repo, "diff", "--name-only", "--no-renames", "--diff-filter=ACMR", "-z", since,
-               "--")
+    """Paths (relative to the repo) added or changed since ``since``, untracked included."""
+    out = _git(repo, "diff", "--name-only", "--no-renames", "--diff-filter=ACMR", "-z", since, "--")
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z")
     names = {n for n in (out + untracked).decode().split("\0") if n}
     return sorted(names)

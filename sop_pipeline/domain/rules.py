@@ -34,14 +34,24 @@ class Problem:
 def check_label(value: str, field: str, what: str = "nama") -> Iterator[Problem]:
     """An ASCII LDH DNS label, no punycode."""
     if not value.isascii():
-        yield Problem(field, "ascii-ldh", f"{what} '{value}' memuat huruf non-ASCII; hanya a-z, "
-                      "0-9 dan tanda hubung yang boleh")
+        yield Problem(
+            field,
+            "ascii-ldh",
+            f"{what} '{value}' memuat huruf non-ASCII; hanya a-z, 0-9 dan tanda hubung yang boleh",
+        )
     elif not LDH_LABEL.match(value):
-        yield Problem(field, "ascii-ldh", f"{what} '{value}' bukan label DNS yang sah: huruf "
-                      "kecil a-z, angka 0-9 dan tanda hubung (tidak di awal/akhir), maks 63")
+        yield Problem(
+            field,
+            "ascii-ldh",
+            f"{what} '{value}' bukan label DNS yang sah: huruf "
+            "kecil a-z, angka 0-9 dan tanda hubung (tidak di awal/akhir), maks 63",
+        )
     elif value[2:4] == "--":
-        yield Problem(field, "ascii-ldh", f"{what} '{value}' memakai tanda '--' di posisi 3-4 "
-                      "(dicadangkan untuk IDNA/punycode)")
+        yield Problem(
+            field,
+            "ascii-ldh",
+            f"{what} '{value}' memakai tanda '--' di posisi 3-4 (dicadangkan untuk IDNA/punycode)",
+        )
 
 
 def _date(value: Any) -> date | None:
@@ -57,56 +67,99 @@ def check_request(request_id: str, data: Mapping[str, Any], policy: Policy) -> l
     hostname = data["hostname"]
     problems += check_label(hostname, "hostname")
     if hostname in policy.reserved_hostnames:
-        problems.append(Problem("hostname", "reserved-name",
-                                f"nama '{hostname}' dicadangkan oleh Diskominfotik"))
+        problems.append(
+            Problem(
+                "hostname", "reserved-name", f"nama '{hostname}' dicadangkan oleh Diskominfotik"
+            )
+        )
     fqdn = f"{hostname}.{policy.zone}"
     if len(fqdn) > 253:
         problems.append(Problem("hostname", "fqdn-length", f"'{fqdn}' lebih dari 253 karakter"))
 
     resources = data["resources"]
     if resources["template"] not in policy.templates:
-        problems.append(Problem("resources.template", "allowed-template",
-                                f"templat '{resources['template']}' tidak tersedia; pilih salah "
-                                f"satu: {', '.join(sorted(policy.templates))}"))
+        problems.append(
+            Problem(
+                "resources.template",
+                "allowed-template",
+                f"templat '{resources['template']}' tidak tersedia; pilih salah "
+                f"satu: {', '.join(sorted(policy.templates))}",
+            )
+        )
     if data["application"]["stack"] not in policy.stacks:
-        problems.append(Problem("application.stack", "allowed-stack",
-                                f"stack '{data['application']['stack']}' tidak dilayani"))
+        problems.append(
+            Problem(
+                "application.stack",
+                "allowed-stack",
+                f"stack '{data['application']['stack']}' tidak dilayani",
+            )
+        )
     if data["environment"] not in policy.environments:
-        problems.append(Problem("environment", "allowed-environment",
-                                f"lingkungan '{data['environment']}' tidak dilayani"))
+        problems.append(
+            Problem(
+                "environment",
+                "allowed-environment",
+                f"lingkungan '{data['environment']}' tidak dilayani",
+            )
+        )
     for name, size in policy.sizes.items():
         value = resources[name]
         if not size.minimum <= value <= size.maximum:
-            problems.append(Problem(f"resources.{name}", "size-range",
-                                    f"{value} di luar batas yang diizinkan "
-                                    f"({size.minimum}..{size.maximum})"))
+            problems.append(
+                Problem(
+                    f"resources.{name}",
+                    "size-range",
+                    f"{value} di luar batas yang diizinkan ({size.minimum}..{size.maximum})",
+                )
+            )
         elif value % size.multiple_of:
-            problems.append(Problem(f"resources.{name}", "size-multiple",
-                                    f"{value} harus kelipatan {size.multiple_of}"))
+            problems.append(
+                Problem(
+                    f"resources.{name}",
+                    "size-multiple",
+                    f"{value} harus kelipatan {size.multiple_of}",
+                )
+            )
     quota = policy.quota_for(data["opd"]["code"])
     for name in ("vcpu", "memory_mb", "disk_gb"):
         allowed = getattr(quota, name)
         if resources[name] > allowed:
-            problems.append(Problem(f"resources.{name}", "opd-quota",
-                                    f"{resources[name]} melebihi kuota OPD "
-                                    f"{data['opd']['code']} ({allowed})"))
+            problems.append(
+                Problem(
+                    f"resources.{name}",
+                    "opd-quota",
+                    f"{resources[name]} melebihi kuota OPD {data['opd']['code']} ({allowed})",
+                )
+            )
 
     for name in ("letter.date", "period.start", "period.end"):
         section, key = name.split(".")
         if _date(data[section][key]) is None:
-            problems.append(Problem(name, "date", f"'{data[section][key]}' bukan tanggal yang "
-                                    "sah (TTTT-BB-HH)"))
+            problems.append(
+                Problem(name, "date", f"'{data[section][key]}' bukan tanggal yang sah (TTTT-BB-HH)")
+            )
     start, end = _date(data["period"]["start"]), _date(data["period"]["end"])
     if start and end:
         if end <= start:
-            problems.append(Problem("period.end", "period-order",
-                                    "tanggal akhir harus sesudah tanggal mulai"))
+            problems.append(
+                Problem("period.end", "period-order", "tanggal akhir harus sesudah tanggal mulai")
+            )
         elif (end - start).days > policy.max_period_days:
-            problems.append(Problem("period.end", "period-length",
-                                    f"masa hosting lebih dari {policy.max_period_days} hari"))
+            problems.append(
+                Problem(
+                    "period.end",
+                    "period-length",
+                    f"masa hosting lebih dari {policy.max_period_days} hari",
+                )
+            )
     if not data["letter"]["file"].startswith(f"{request_id}/"):
-        problems.append(Problem("letter.file", "attachment-folder",
-                                f"berkas surat harus berada di folder '{request_id}/'"))
+        problems.append(
+            Problem(
+                "letter.file",
+                "attachment-folder",
+                f"berkas surat harus berada di folder '{request_id}/'",
+            )
+        )
     return problems
 
 
@@ -139,7 +192,11 @@ def check_opd_totals(usages: Iterable[Usage], policy: Policy) -> dict[str, list[
                 ids = ", ".join(sorted(u.request_id for u in items))
                 for usage in items:
                     found.setdefault(usage.request_id, []).append(
-                        Problem("resources" if name != "max_vms" else "", "opd-quota-total",
-                                f"jumlah {name} semua permintaan OPD {opd} ({ids}) = {total}, "
-                                f"melebihi kuota {allowed}"))
+                        Problem(
+                            "resources" if name != "max_vms" else "",
+                            "opd-quota-total",
+                            f"jumlah {name} semua permintaan OPD {opd} ({ids}) = {total}, "
+                            f"melebihi kuota {allowed}",
+                        )
+                    )
     return found

@@ -81,6 +81,4 @@ def timings(
 
 def paused_time(state: RequestState, calendar: WorkingCalendar, now: datetime) -> timedelta:
     """Working time spent with the OPD after step-4 returns (not counted against any step)."""
-    return sum(
-        (calendar.working_time(p.since, p.until or now) for p in state.pauses), timedelta(0)
-    )
+    return sum((calendar.working_time(p.since, p.until or now) for p in state.pauses), timedelta(0))

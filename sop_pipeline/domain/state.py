@@ -104,9 +104,9 @@ class RequestState:
     @property
     def approved(self) -> bool:
         """Step 7 said YES and nothing has ended the request since."""
-        return any(r.step == DECISION_STEP and r.outcome is Outcome.APPROVE for r in self.runs) and (
-            self.phase is not Phase.REJECTED
-        )
+        return any(
+            r.step == DECISION_STEP and r.outcome is Outcome.APPROVE for r in self.runs
+        ) and (self.phase is not Phase.REJECTED)
 
     def done(self, step: int) -> bool:
         return any(r.step == step for r in self.runs if r.outcome is not Outcome.INCOMPLETE)
@@ -168,12 +168,21 @@ def advance(state: RequestState, event: StepEvent) -> RequestState:
     if event.outcome is Outcome.INCOMPLETE:
         pause = Pause(since=event.at, until=None, missing=event.missing)
         return replace(
-            state, phase=Phase.RETURNED, next_step=None, due_since=event.at, runs=runs,
-            pauses=(*state.pauses, pause), missing=event.missing,
+            state,
+            phase=Phase.RETURNED,
+            next_step=None,
+            due_since=event.at,
+            runs=runs,
+            pauses=(*state.pauses, pause),
+            missing=event.missing,
         )
     if event.outcome is Outcome.REJECT:
         return replace(
-            state, phase=Phase.REJECTED, next_step=None, due_since=event.at, runs=runs,
+            state,
+            phase=Phase.REJECTED,
+            next_step=None,
+            due_since=event.at,
+            runs=runs,
             reason=event.reason,
         )
     if event.step == LAST_STEP:
@@ -195,8 +204,12 @@ def _resubmit(state: RequestState, event: StepEvent) -> RequestState:
     *earlier, open_pause = state.pauses
     closed = replace(open_pause, until=event.at)
     return replace(
-        state, phase=Phase.IN_PROGRESS, next_step=VERIFICATION_STEP, due_since=event.at,
-        pauses=(*earlier, closed), missing=(),
+        state,
+        phase=Phase.IN_PROGRESS,
+        next_step=VERIFICATION_STEP,
+        due_since=event.at,
+        pauses=(*earlier, closed),
+        missing=(),
     )
 
 
@@ -206,4 +219,3 @@ def fold(request_id: str, events: list[StepEvent] | tuple[StepEvent, ...]) -> Re
     for event in events:
         state = advance(state, event)
     return state
-

@@ -161,17 +161,27 @@ def verify_records(path: Path, records: list[Record]) -> list[ChainFault]:
     for index, record in enumerate(records):
         line = index + 1
         if record.hash != record.computed_hash():
-            faults.append(ChainFault(path, line, f"catatan #{record.seq} diubah (hash tidak cocok)"))
+            faults.append(
+                ChainFault(path, line, f"catatan #{record.seq} diubah (hash tidak cocok)")
+            )
         if record.seq != expected_seq:
             faults.append(
-                ChainFault(path, line, f"urutan putus: diharapkan #{expected_seq}, tertulis "
-                           f"#{record.seq} (catatan dihapus atau ditukar)")
+                ChainFault(
+                    path,
+                    line,
+                    f"urutan putus: diharapkan #{expected_seq}, tertulis "
+                    f"#{record.seq} (catatan dihapus atau ditukar)",
+                )
             )
         expected_seq = record.seq + 1
         if record.prev != prev:
             faults.append(
-                ChainFault(path, line, f"rantai putus sebelum catatan #{record.seq} "
-                           "(catatan sebelumnya dihapus, ditukar atau diubah)")
+                ChainFault(
+                    path,
+                    line,
+                    f"rantai putus sebelum catatan #{record.seq} "
+                    "(catatan sebelumnya dihapus, ditukar atau diubah)",
+                )
             )
         prev = record.hash
     return faults

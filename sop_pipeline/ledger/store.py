@@ -1,4 +1,7 @@
-"""Where ledgers live: ``records/<request-id>.jsonl``, plus pipeline-wide ``records/_<name>.jsonl``."""
+"""Where ledgers live: ``records/<request-id>.jsonl``, and ``records/_<name>.jsonl``.
+
+The second kind holds pipeline-wide ledgers such as consumed approvals.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ class LedgerStore:
         return Ledger(self.records_dir / f"_{name}.jsonl", f"_{name}")
 
     def request_ids(self) -> list[str]:
-        return sorted(p.stem for p in self.records_dir.glob("*.jsonl") if not p.name.startswith("_"))
+        return sorted(
+            p.stem for p in self.records_dir.glob("*.jsonl") if not p.name.startswith("_")
+        )
 
     def audit(self) -> dict[Path, list[ChainFault]]:
         """Every ledger in the folder with its faults (empty list: it holds)."""

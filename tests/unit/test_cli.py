@@ -43,10 +43,12 @@ def test_opd_totals_over_all_requests(workspace: Workspace) -> None:
     source = (workspace.requests_dir / "bpbd-peringatan-dini.yaml").read_text()
     for n in range(4):  # BPBD may hold 4 VMs: five requests exceed it
         copy = source.replace("hostname: peringatandini", f"hostname: pd{n}").replace(
-            "bpbd-peringatan-dini/", f"bpbd-pd{n}/")
+            "bpbd-peringatan-dini/", f"bpbd-pd{n}/"
+        )
         (workspace.requests_dir / f"bpbd-pd{n}.yaml").write_text(copy)
-        shutil.copytree(workspace.requests_dir / "bpbd-peringatan-dini",
-                        workspace.requests_dir / f"bpbd-pd{n}")
+        shutil.copytree(
+            workspace.requests_dir / "bpbd-peringatan-dini", workspace.requests_dir / f"bpbd-pd{n}"
+        )
     code, out = run(workspace, "validate")
     assert code == 2 and "[opd-quota-total]" in out and "5 ditolak" in out
 
@@ -54,13 +56,23 @@ def test_opd_totals_over_all_requests(workspace: Workspace) -> None:
 def test_submit_status_and_audit(workspace: Workspace) -> None:
     code, out = run(workspace, "submit", "dinkes-simpus", "--at", "2026-11-30T09:00+07:00")
     assert code == 0, out
-    code, out = run(workspace, "record", "dinkes-simpus", "--step", "5", "--actor", "ci",
-                    "--at", "2026-11-30T09:05+07:00")
+    code, out = run(
+        workspace,
+        "record",
+        "dinkes-simpus",
+        "--step",
+        "5",
+        "--actor",
+        "ci",
+        "--at",
+        "2026-11-30T09:05+07:00",
+    )
     assert code == 2 and "langkah 5 tidak boleh sekarang" in out
     code, out = run(workspace, "record", "dinkes-simpus", "--step", "2", "--actor", "x")
     assert code == 2 and "dicatat dari tanda tangan" in out
-    code, out = run(workspace, "status", "dinkes-simpus", "--json",
-                    "--now", "2026-11-30T09:10+07:00")
+    code, out = run(
+        workspace, "status", "dinkes-simpus", "--json", "--now", "2026-11-30T09:10+07:00"
+    )
     status = json.loads(out)
     assert status["next_step"] == 2
     assert [(s["step"], s["breached"]) for s in status["steps"]] == [(1, False), (2, True)]

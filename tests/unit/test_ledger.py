@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -21,9 +22,14 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone(timedelta(hours=7)))
 def filled(tmp_path: Path, count: int = 5) -> Ledger:
     ledger = LedgerStore(tmp_path).for_request("dinkes-simpus")
     for i in range(count):
-        ledger.append(kind="step", step=i + 1, actor="helpdesk@diskominfotik",
-                      at=T0 + timedelta(minutes=i), inputs={"request": "ab" * 32},
-                      data={"outcome": "done"})
+        ledger.append(
+            kind="step",
+            step=i + 1,
+            actor="helpdesk@diskominfotik",
+            at=T0 + timedelta(minutes=i),
+            inputs={"request": "ab" * 32},
+            data={"outcome": "done"},
+        )
     return ledger
 
 
@@ -31,7 +37,7 @@ def test_a_fresh_chain_verifies_and_links(tmp_path: Path) -> None:
     ledger = filled(tmp_path)
     records = ledger.records()
     assert [r.seq for r in records] == [1, 2, 3, 4, 5]
-    assert all(b.prev == a.hash for a, b in zip(records, records[1:], strict=False))
+    assert all(b.prev == a.hash for a, b in itertools.pairwise(records))
     assert verify_chain(ledger.path) == []
 
 
@@ -69,6 +75,7 @@ def test_a_record_rewritten_with_a_fresh_hash_still_breaks_the_next_link(tmp_pat
     forged = json.loads(ledger.path.read_bytes().split(b"\n")[1])
     forged["actor"] = "someone-else"
     from sop_pipeline.ledger.chain import Record
+
     forged["hash"] = Record(**forged).computed_hash()
     lines = ledger.path.read_bytes().split(b"\n")
     lines[1] = json.dumps(forged, sort_keys=True, separators=(",", ":")).encode()
@@ -93,8 +100,9 @@ def test_garbage_lines_are_reported(tmp_path: Path) -> None:
 
 def test_times_without_a_zone_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        LedgerStore(tmp_path).for_request("r").append(kind="step", actor="x",
-                                                       at=datetime(2026, 1, 1))
+        LedgerStore(tmp_path).for_request("r").append(
+            kind="step", actor="x", at=datetime(2026, 1, 1)
+        )
 
 
 WRITER = """
@@ -115,8 +123,9 @@ def test_kill_9_during_appends_never_leaves_a_torn_record(tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     lengths = []
     for round_ in range(20):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)],
-                                stdout=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=env
+        )
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
         time.sleep(0.05 + 0.01 * round_)  # kill at a different moment each round
         proc.send_signal(signal.SIGKILL)

@@ -65,7 +65,9 @@ def expected_legal(state: RequestState, step: int, outcome: Outcome) -> bool:
     return outcome is Outcome.DONE
 
 
-@pytest.mark.parametrize(("name", "state"), states_on_the_way(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("name", "state"), states_on_the_way(), ids=lambda x: x if isinstance(x, str) else ""
+)
 @pytest.mark.parametrize(("step", "outcome"), ALL_EVENTS, ids=lambda x: str(x))
 def test_every_transition_is_allowed_exactly_when_the_sop_says(
     name: str, state: RequestState, step: int, outcome: Outcome
