@@ -1,0 +1,255 @@
+"""What step N needs, as policies composed with :class:`AllOf` (an empty one is refused).
+
+"Step N holds" means everything the SOP requires for N is signed, valid now, bound to the
+current request bytes, in order, by the right people:
+
+- N <= 8: every signed step up to N (2, 3, 4, 6, 7 as far as they go) has at least its
+  threshold of valid positive statements by distinct principals and keys, each naming in
+  ``builds_on`` the statements it built on; the two gates (4 and 7) are signed by different
+  principals with different keys; no signer is the requester; and for N = 8 none of those
+  statements was consumed by an earlier provisioning (replay).
+- N >= 9: step 8 is done in the ledger, and the acknowledgements 10..N hold the same way
+  (their chain reaches back to the step-7 statement recorded in the ledger).
+- Always: the request's state (folded from its ledger) has reached N and did not end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sop_pipeline.domain.sop import DECISION_STEP, PROVISION_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.state import Phase, RequestState
+from sop_pipeline.signing import statement as st
+from sop_pipeline.signing.approvals import Checked
+from sop_pipeline.signing.keyring import Keyring
+from sop_pipeline.signing.subject import Subject
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """Everything a gate looks at; built by the caller, no I/O here."""
+
+    step: int
+    subject: Subject
+    keyring: Keyring
+    checked: Sequence[Checked]
+    state: RequestState
+    recorded: Mapping[int, frozenset[str]] = field(default_factory=dict)  # ledger: step -> hashes
+    consumed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The statements of one step that count: positive ones by distinct signers, or a refusal."""
+
+    positive: tuple[Checked, ...]
+    negative: tuple[Checked, ...]
+
+
+class Policy(Protocol):
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        """Reasons the policy does not hold (Indonesian, rule id in brackets); empty: holds."""
+        ...
+
+
+class EmptyPolicy(ValueError):
+    """An AllOf with nothing in it: a gate with no requirement must not exist."""
+
+
+class AllOf:
+    """Holds when every policy holds. Refuses to be built empty, and fails closed if it is."""
+
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        if not policies:
+            raise EmptyPolicy("AllOf tanpa kebijakan ditolak: gerbang kosong harus gagal")
+        self.policies = tuple(policies)
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        if not self.policies:  # pragma: no cover - refused in __init__
+            return ["kebijakan gerbang kosong [empty-policy]"]
+        return [reason for policy in self.policies for reason in policy.evaluate(ctx)]
+
+
+def known_hashes(ctx: GateContext, step_number: int) -> set[str]:
+    """Hashes a later statement may build on: valid positive files, or recorded in the ledger."""
+    files = {
+        c.sha256
+        for c in ctx.checked
+        if c.ok and c.statement and c.statement.step == step_number and c.statement.positive
+    }
+    return files | set(ctx.recorded.get(step_number, frozenset()))
+
+
+def chain_problems(ctx: GateContext, checked: Checked) -> list[str]:
+    if checked.statement is None:
+        return ["pernyataan tidak terbaca [statement]"]
+    problems = []
+    for key, digest in checked.statement.builds_on.items():
+        earlier = int(key.removeprefix("step-"))
+        if digest not in known_hashes(ctx, earlier):
+            problems.append(
+                f"{checked.path.name}: langkah {checked.statement.step} menyebut pernyataan "
+                f"langkah {earlier} yang tidak ada atau tidak sah (urutan salah atau "
+                "pernyataan ditukar) [chain]"
+            )
+    return problems
+
+
+def select(ctx: GateContext, step_number: int) -> Selection:
+    """Valid statements of one step whose chain holds; positive ones by distinct signers."""
+    valid = [
+        c
+        for c in ctx.checked
+        if c.ok and c.statement and c.statement.step == step_number and not chain_problems(ctx, c)
+    ]
+    negative = tuple(c for c in valid if c.statement and not c.statement.positive)
+    positive: list[Checked] = []
+    for c in sorted(valid, key=lambda c: (c.statement.signed_at if c.statement else "", c.sha256)):
+        if (
+            c.statement
+            and c.statement.positive
+            and all(c.principal != p.principal and c.fingerprint != p.fingerprint for p in positive)
+        ):
+            positive.append(c)
+    return Selection(tuple(positive), negative)
+
+
+@dataclass(frozen=True)
+class StepSigned:
+    """Step ``number`` has its threshold of valid positive statements, and no refusal."""
+
+    number: int
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        sel = select(ctx, self.number)
+        if sel.negative:
+            s = sel.negative[0].statement
+            if s is None:  # pragma: no cover - negative statements are parsed ones
+                return ["pernyataan tidak terbaca [statement]"]
+            what = "tidak lengkap" if s.decision == "incomplete" else "ditolak"
+            return [
+                f"langkah {self.number} {what} oleh {s.signer}: {s.reason} "
+                f"[step-{self.number:02d}-{s.decision}]"
+            ]
+        need = ctx.keyring.threshold(self.number)
+        if len(sel.positive) >= need:
+            return []
+        problems = [
+            f"langkah {self.number} perlu {need} pernyataan sah dari peran "
+            f"{st.role_of(self.number)}, ada {len(sel.positive)} "
+            f"[step-{self.number:02d}-unsigned]"
+        ]
+        for c in ctx.checked:
+            if c.statement and c.statement.step == self.number:
+                problems += [f"{c.path.name}: {p}" for p in c.problems]
+                if c.ok:
+                    problems += chain_problems(ctx, c)
+        return problems
+
+
+@dataclass(frozen=True)
+class GateSignersDistinct:
+    """Verification (4) and decision (7): two keys, two principals."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        fours = select(ctx, VERIFICATION_STEP).positive
+        sevens = select(ctx, DECISION_STEP).positive
+        for a in fours:
+            for b in sevens:
+                if a.principal == b.principal or a.fingerprint == b.fingerprint:
+                    return [
+                        f"verifikasi dan keputusan ditandatangani orang/kunci yang sama "
+                        f"({a.principal}, {a.fingerprint}); dua gerbang harus dua orang "
+                        "[same-signer-both-gates]"
+                    ]
+        return []
+
+
+@dataclass(frozen=True)
+class NotConsumed:
+    """No approval used for this provisioning was consumed before (replay)."""
+
+    steps: tuple[int, ...]
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        return [
+            f"{c.path.name}: persetujuan ini sudah dipakai sebelumnya [replayed-approval]"
+            for n in self.steps
+            for c in select(ctx, n).positive
+            if c.sha256 in ctx.consumed
+        ]
+
+
+@dataclass(frozen=True)
+class StateReached:
+    """The request's state has reached step ``number`` (or done it) and has not ended."""
+
+    number: int
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        state = ctx.state
+        if state.phase is Phase.REJECTED:
+            return [f"permintaan ditolak pada langkah 7: {state.reason} [rejected]"]
+        if state.phase is Phase.RETURNED and self.number >= VERIFICATION_STEP:
+            return ["permintaan dikembalikan ke OPD; perbaiki dan ajukan ulang [returned-to-opd]"]
+        if state.next_step == self.number or state.done(self.number):
+            return []
+        return [
+            f"langkah {self.number} belum boleh: yang ditunggu langkah {state.next_step} "
+            "[out-of-order]"
+        ]
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        if ctx.state.done(PROVISION_STEP):
+            return []
+        return ["hosting (langkah 8) belum tercatat selesai [not-provisioned]"]
+
+
+def required_steps(number: int) -> tuple[int, ...]:
+    if number <= PROVISION_STEP:
+        return tuple(n for n in st.SIGNED_STEPS if n <= number)
+    return tuple(n for n in st.SIGNED_STEPS if PROVISION_STEP < n <= number)
+
+
+def policy_for(number: int) -> AllOf:
+    """The composed policy of step ``number``."""
+    steps = required_steps(number)
+    policies: list[Policy] = [StateReached(number), *(StepSigned(n) for n in steps)]
+    if VERIFICATION_STEP in steps and DECISION_STEP in steps:
+        policies.append(GateSignersDistinct())
+    if number == PROVISION_STEP:
+        policies.append(NotConsumed(steps))
+    if number > PROVISION_STEP:
+        policies.append(Provisioned())
+    return AllOf(policies)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    step: int
+    holds: bool
+    reasons: tuple[str, ...]
+    statements: Mapping[str, str]  # "step-04" (or "step-04-2") -> statement hash used
+
+    def summary(self) -> str:
+        if self.holds:
+            return f"Gerbang langkah {self.step}: TERPENUHI (gate holds)"
+        return f"Gerbang langkah {self.step}: TIDAK TERPENUHI (gate refused)\n" + "\n".join(
+            f"  - {r}" for r in self.reasons
+        )
+
+
+def evaluate(ctx: GateContext) -> GateResult:
+    """Pure: whether everything needed for ``ctx.step`` holds, and why not."""
+    reasons = policy_for(ctx.step).evaluate(ctx)
+    used: dict[str, str] = {}
+    if not reasons:
+        for n in required_steps(ctx.step):
+            for index, c in enumerate(select(ctx, n).positive, start=1):
+                used[st.step_key(n) + ("" if index == 1 else f"-{index}")] = c.sha256
+    return GateResult(ctx.step, not reasons, tuple(dict.fromkeys(reasons)), used)

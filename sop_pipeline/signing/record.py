@@ -1,0 +1,246 @@
+"""Writing what the signatures prove into the ledgers.
+
+- :func:`record_signed_steps`: for the step the request waits for, when its signed statement
+  verifies and the state machine allows it, append a ``"step"`` record (inputs: the request
+  digest and the statement hash(es)). Repeats while progress is made. After a step-4
+  ``incomplete``, a changed request file is recorded as the OPD's ``resubmit``.
+- :func:`check_gate`: evaluate a gate and append a ``"gate_check"`` record, pass or fail.
+- :func:`consume_approvals` / :func:`consumed_hashes`: the pipeline-wide ledger of approvals
+  used by a provisioning (step 8), so that none can be replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sop_pipeline.domain.sop import DECISION_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, fold
+from sop_pipeline.ledger.chain import Ledger, Record
+from sop_pipeline.signing import gates
+from sop_pipeline.signing import statement as st
+from sop_pipeline.signing.approvals import Checked
+from sop_pipeline.signing.keyring import Keyring
+from sop_pipeline.signing.subject import Subject
+from sop_pipeline.tracking import STEP_KIND, step_events
+
+GATE_KIND = "gate_check"
+CONSUMED_KIND = "consumed"
+CONSUMED_LEDGER = "consumed-approvals"
+PIPELINE_ACTOR = "pipeline"
+
+
+def events(records: Sequence[Record]) -> list[StepEvent]:
+    """The state machine's events from a request's ``"step"`` records."""
+    return step_events(records)
+
+
+def state_of(ledger: Ledger) -> RequestState:
+    return fold(ledger.request_id, events(ledger.records()))
+
+
+def recorded_statements(records: Sequence[Record]) -> dict[int, frozenset[str]]:
+    """Statement hashes the ledger accepted with a positive outcome, per step."""
+    found: dict[int, set[str]] = {}
+    for r in records:
+        if (
+            r.kind == STEP_KIND
+            and r.step is not None
+            and r.data.get("outcome")
+            in (
+                Outcome.DONE,
+                Outcome.COMPLETE,
+                Outcome.APPROVE,
+            )
+        ):
+            hashes = {v for k, v in r.inputs.items() if k.startswith("statement")}
+            found.setdefault(r.step, set()).update(hashes)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def context(
+    *,
+    step_number: int,
+    subject: Subject,
+    keyring: Keyring,
+    checked: Sequence[Checked],
+    ledger: Ledger,
+    consumed: frozenset[str] = frozenset(),
+) -> gates.GateContext:
+    records = ledger.records()
+    return gates.GateContext(
+        step=step_number,
+        subject=subject,
+        keyring=keyring,
+        checked=tuple(checked),
+        state=fold(ledger.request_id, events(records)),
+        recorded=recorded_statements(records),
+        consumed=consumed,
+    )
+
+
+def _outcome(step_number: int, decision: str) -> Outcome:
+    if step_number in (VERIFICATION_STEP, DECISION_STEP):
+        return Outcome(decision)
+    return Outcome.DONE
+
+
+def _append_step(
+    ledger: Ledger, subject: Subject, step_number: int, used: Sequence[Checked], at: datetime
+) -> Record:
+    statements = [c.statement for c in used if c.statement]
+    first = statements[0]
+    inputs = {"request": subject.digest}
+    for index, c in enumerate(used, start=1):
+        inputs["statement" if index == 1 else f"statement-{index}"] = c.sha256
+    return ledger.append(
+        kind=STEP_KIND,
+        actor=",".join(s.signer for s in statements),
+        at=at,
+        step=step_number,
+        inputs=inputs,
+        data={
+            "outcome": str(_outcome(step_number, first.decision)),
+            "decision": first.decision,
+            "missing": list(first.missing),
+            "reason": first.reason,
+            "signers": [s.signer for s in statements],
+            "keys": [c.fingerprint for c in used],
+            "signed_at": [s.signed_at for s in statements],
+            "files": [c.path.name for c in used],
+            "role": first.role,
+        },
+    )
+
+
+def record_signed_steps(
+    *,
+    subject: Subject,
+    keyring: Keyring,
+    checked: Sequence[Checked],
+    ledger: Ledger,
+    at: datetime,
+    consumed: frozenset[str] = frozenset(),
+) -> list[Record]:
+    """Append every signed step that now holds, in SOP order; return the new records."""
+    added: list[Record] = []
+    while True:
+        records = ledger.records()
+        state = fold(ledger.request_id, events(records))
+        if state.phase is Phase.RETURNED:
+            record = _resubmission(ledger, records, subject, at)
+            if record is None:
+                break
+            added.append(record)
+            continue
+        number = state.next_step
+        if number is None or number not in st.SIGNED_STEPS:
+            break
+        ctx = context(
+            step_number=number,
+            subject=subject,
+            keyring=keyring,
+            checked=checked,
+            ledger=ledger,
+            consumed=consumed,
+        )
+        selection = gates.select(ctx, number)
+        if selection.negative:
+            first = min(
+                selection.negative, key=lambda c: c.statement.signed_at if c.statement else ""
+            )
+            added.append(_append_step(ledger, subject, number, [first], at))
+            continue
+        policies: list[gates.Policy] = [gates.StepSigned(number)]
+        if number == DECISION_STEP:
+            policies.append(gates.GateSignersDistinct())
+        if gates.AllOf(policies).evaluate(ctx):
+            break
+        need = keyring.threshold(number)
+        added.append(_append_step(ledger, subject, number, selection.positive[:need], at))
+    return added
+
+
+def _resubmission(
+    ledger: Ledger, records: Sequence[Record], subject: Subject, at: datetime
+) -> Record | None:
+    """The OPD's resubmission, once the request bytes differ from those found incomplete."""
+    returned = [
+        r
+        for r in records
+        if r.kind == STEP_KIND
+        and r.step == VERIFICATION_STEP
+        and r.data.get("outcome") == Outcome.INCOMPLETE
+    ]
+    if not returned or returned[-1].inputs.get("request") == subject.digest:
+        return None
+    return ledger.append(
+        kind=STEP_KIND,
+        actor=subject.requester_email or "opd",
+        at=at,
+        step=VERIFICATION_STEP,
+        inputs={"request": subject.digest, "previous_request": returned[-1].inputs["request"]},
+        data={"outcome": str(Outcome.RESUBMIT), "missing": [], "reason": ""},
+    )
+
+
+def check_gate(
+    *,
+    step_number: int,
+    subject: Subject,
+    keyring: Keyring,
+    checked: Sequence[Checked],
+    ledger: Ledger,
+    at: datetime,
+    consumed: frozenset[str] = frozenset(),
+    actor: str = PIPELINE_ACTOR,
+) -> gates.GateResult:
+    """Evaluate the gate of ``step_number`` and record the check in the request's ledger."""
+    ctx = context(
+        step_number=step_number,
+        subject=subject,
+        keyring=keyring,
+        checked=checked,
+        ledger=ledger,
+        consumed=consumed,
+    )
+    result = gates.evaluate(ctx)
+    ledger.append(
+        kind=GATE_KIND,
+        actor=actor,
+        at=at,
+        step=step_number,
+        inputs={"request": subject.digest, **dict(result.statements)},
+        data={
+            "step": step_number,
+            "verdict": "pass" if result.holds else "fail",
+            "reasons": list(result.reasons),
+            "keyring": keyring.source,
+        },
+    )
+    return result
+
+
+def consumed_hashes(consumed_ledger: Ledger) -> frozenset[str]:
+    return frozenset(
+        h for r in consumed_ledger.records() if r.kind == CONSUMED_KIND for h in r.inputs.values()
+    )
+
+
+def consume_approvals(
+    consumed_ledger: Ledger,
+    *,
+    request_id: str,
+    statements: Mapping[str, str],
+    at: datetime,
+    actor: str = PIPELINE_ACTOR,
+) -> Record:
+    """Mark the approvals used by a provisioning as spent. Call it when step 8 is recorded."""
+    return consumed_ledger.append(
+        kind=CONSUMED_KIND,
+        actor=actor,
+        at=at,
+        step=8,
+        inputs=dict(statements),
+        data={"request_id": request_id},
+    )

@@ -1,0 +1,335 @@
+"""The statement an official signs for one SOP step, as canonical JSON.
+
+Canonical form (what is signed, and what the ``.json`` file holds, byte for byte): a JSON
+object with every field below present, keys sorted, no whitespace outside strings
+(separators ``,`` and ``:``), UTF-8 without escaping non-ASCII, no floats, no trailing newline.
+:func:`parse` refuses any file that is not exactly the canonical encoding of a valid statement,
+so one statement has one byte string and one hash (sha256 of those bytes).
+
+Fields: ``format``; ``request_id``, ``request_sha256`` (sha256 of the request file's exact
+bytes), ``attachments`` (path relative to ``requests/`` -> sha256); ``step``, ``role``,
+``decision``, ``missing`` (step 4 ``incomplete`` only), ``reason`` (required for ``reject``
+and ``incomplete``); ``signer`` (the principal, checked against the keyring), ``signed_at``,
+``expires_at``, ``nonce``; ``builds_on`` (step key -> sha256 of the statements this one
+saw, see :data:`CHAIN`); ``evidence`` (name -> sha256 of reports the signer saw, e.g. the
+analysis report at step 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sop_pipeline.domain.sop import DECISION_STEP, VERIFICATION_STEP, Role, step
+from sop_pipeline.signing.errors import StatementInvalid
+
+FORMAT = "sop-hosting-statement/v1"
+NAMESPACE_DOMAIN = "diskominfotik.sumbarprov.go.id"
+SIGNED_STEPS: tuple[int, ...] = (2, 3, 4, 6, 7, 10, 11, 12)
+GATE_STEPS: tuple[int, ...] = (VERIFICATION_STEP, DECISION_STEP)
+#: The statements each step's statement names (by hash) in ``builds_on``.
+CHAIN: Mapping[int, tuple[int, ...]] = {
+    2: (),
+    3: (2,),
+    4: (3,),
+    6: (4,),
+    7: (4, 6),
+    10: (7,),
+    11: (10,),
+    12: (11,),
+}
+#: Decisions allowed per step. Step 6 is the analysis' recommendation (feasible or not).
+DECISIONS: Mapping[int, frozenset[str]] = {
+    2: frozenset({"approve"}),
+    3: frozenset({"approve"}),
+    4: frozenset({"complete", "incomplete"}),
+    6: frozenset({"approve", "reject"}),
+    7: frozenset({"approve", "reject"}),
+    10: frozenset({"approve"}),
+    11: frozenset({"approve"}),
+    12: frozenset({"approve"}),
+}
+POSITIVE = frozenset({"approve", "complete"})
+NEGATIVE = frozenset({"reject", "incomplete"})
+MAX_BYTES = 64 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_NONCE = re.compile(r"[0-9a-f]{32,64}\Z")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_REQUEST_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_FIELDS = frozenset(
+    {
+        "format",
+        "request_id",
+        "request_sha256",
+        "attachments",
+        "step",
+        "role",
+        "decision",
+        "missing",
+        "reason",
+        "signer",
+        "signed_at",
+        "expires_at",
+        "nonce",
+        "builds_on",
+        "evidence",
+    }
+)
+
+
+def namespace(step_number: int) -> str:
+    """The SSHSIG namespace of one step: ``sop-hosting-step-04@diskominfotik.sumbarprov.go.id``."""
+    return f"sop-hosting-step-{step_number:02d}@{NAMESPACE_DOMAIN}"
+
+
+def step_key(step_number: int) -> str:
+    return f"step-{step_number:02d}"
+
+
+def format_time(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise ValueError("statement times must carry a time zone")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no insignificant whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One signed step. Build with :func:`new`; read with :func:`parse`."""
+
+    request_id: str
+    request_sha256: str
+    attachments: Mapping[str, str]
+    step: int
+    role: str
+    decision: str
+    reason: str
+    signer: str
+    signed_at: str
+    expires_at: str
+    nonce: str
+    missing: tuple[str, ...] = ()
+    builds_on: Mapping[str, str] = field(default_factory=dict)
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    format: str = FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "request_id": self.request_id,
+            "request_sha256": self.request_sha256,
+            "attachments": dict(self.attachments),
+            "step": self.step,
+            "role": self.role,
+            "decision": self.decision,
+            "missing": list(self.missing),
+            "reason": self.reason,
+            "signer": self.signer,
+            "signed_at": self.signed_at,
+            "expires_at": self.expires_at,
+            "nonce": self.nonce,
+            "builds_on": dict(self.builds_on),
+            "evidence": dict(self.evidence),
+        }
+
+    def to_bytes(self) -> bytes:
+        return canonical(self.to_json())
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @property
+    def namespace(self) -> str:
+        return namespace(self.step)
+
+    @property
+    def positive(self) -> bool:
+        return self.decision in POSITIVE
+
+    @property
+    def signed_time(self) -> datetime:
+        return parse_time(self.signed_at)
+
+    @property
+    def expiry(self) -> datetime:
+        return parse_time(self.expires_at)
+
+
+def new(
+    *,
+    request_id: str,
+    request_sha256: str,
+    attachments: Mapping[str, str],
+    step_number: int,
+    decision: str,
+    signer: str,
+    signed_at: datetime,
+    expires_at: datetime,
+    reason: str = "",
+    missing: tuple[str, ...] = (),
+    builds_on: Mapping[str, str] | None = None,
+    evidence: Mapping[str, str] | None = None,
+    nonce: str | None = None,
+) -> Statement:
+    """A checked statement; the role is the SOP actor of the step."""
+    if step_number not in SIGNED_STEPS:
+        raise StatementInvalid(f"langkah {step_number} tidak ditandatangani [unsigned-step]")
+    statement = Statement(
+        request_id=request_id,
+        request_sha256=request_sha256,
+        attachments=dict(attachments),
+        step=step_number,
+        role=str(step(step_number).actor),
+        decision=decision,
+        reason=reason,
+        signer=signer,
+        signed_at=format_time(signed_at),
+        expires_at=format_time(expires_at),
+        nonce=nonce or secrets.token_hex(16),
+        missing=tuple(missing),
+        builds_on=dict(builds_on or {}),
+        evidence=dict(evidence or {}),
+    )
+    problems = check(statement)
+    if problems:
+        raise StatementInvalid("; ".join(problems))
+    return statement
+
+
+def check(s: Statement) -> list[str]:
+    """Every rule the statement breaks (Indonesian, rule id in brackets); empty if none."""
+    problems: list[str] = []
+    if s.format != FORMAT:
+        problems.append(f"format '{s.format}' tidak dikenal [format]")
+    if not _REQUEST_ID.match(s.request_id):
+        problems.append("request_id bukan label DNS huruf kecil [request-id]")
+    if not _HEX64.match(s.request_sha256):
+        problems.append("request_sha256 bukan sha256 heksadesimal [digest]")
+    for name, digest in s.attachments.items():
+        if not name or not _HEX64.match(digest):
+            problems.append(f"lampiran '{name}' tanpa sha256 yang sah [digest]")
+    if s.step not in SIGNED_STEPS:
+        problems.append(f"langkah {s.step} tidak ditandatangani [unsigned-step]")
+        return problems
+    if s.role != str(step(s.step).actor):
+        problems.append(
+            f"peran '{s.role}' bukan pelaksana langkah {s.step} ({step(s.step).actor}) [wrong-role]"
+        )
+    if s.decision not in DECISIONS[s.step]:
+        allowed = ", ".join(sorted(DECISIONS[s.step]))
+        problems.append(
+            f"keputusan '{s.decision}' tidak berlaku di langkah {s.step} "
+            f"(yang berlaku: {allowed}) [decision]"
+        )
+    if s.decision in NEGATIVE and not s.reason.strip():
+        problems.append("alasan wajib diisi untuk penolakan atau pengembalian [reason-required]")
+    if s.decision == "incomplete" and not s.missing:
+        problems.append("daftar kekurangan wajib diisi bila tidak lengkap [missing-required]")
+    if s.decision != "incomplete" and s.missing:
+        problems.append("daftar kekurangan hanya untuk keputusan 'incomplete' [missing]")
+    if not s.signer or any(c in s.signer for c in ' ,*?!"') or s.signer != s.signer.strip():
+        problems.append("signer harus satu principal tanpa pola [signer]")
+    for label, value in (("signed_at", s.signed_at), ("expires_at", s.expires_at)):
+        if not _TIME.match(value):
+            problems.append(f"{label} harus berbentuk YYYY-MM-DDTHH:MM:SSZ [time]")
+    if not problems and s.expiry <= s.signed_time:
+        problems.append("expires_at harus setelah signed_at [time]")
+    if not _NONCE.match(s.nonce):
+        problems.append("nonce harus 32-64 digit heksadesimal [nonce]")
+    expected = {step_key(n) for n in CHAIN[s.step]}
+    if set(s.builds_on) != expected:
+        problems.append(f"builds_on harus menyebut tepat {sorted(expected)} [chain]")
+    if any(not _HEX64.match(h) for h in s.builds_on.values()):
+        problems.append("builds_on berisi hash yang tidak sah [chain]")
+    if any(not name or not _HEX64.match(h) for name, h in s.evidence.items()):
+        problems.append("evidence berisi hash yang tidak sah [evidence]")
+    return problems
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise StatementInvalid(f"kunci '{key}' muncul dua kali [duplicate-key]")
+        result[key] = value
+    return result
+
+
+def _refuse_number(text: str) -> Any:
+    raise StatementInvalid(f"bilangan '{text}' tidak diizinkan dalam pernyataan [number]")
+
+
+def _str_map(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise StatementInvalid(f"'{name}' harus objek berisi teks [type]")
+    return value
+
+
+def parse(data: bytes) -> Statement:
+    """The statement in ``data``; StatementInvalid unless it is canonical and valid."""
+    if len(data) > MAX_BYTES:
+        raise StatementInvalid("pernyataan terlalu besar [size]")
+    try:
+        text = data.decode("utf-8")
+        raw = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_refuse_number,
+            parse_constant=_refuse_number,
+        )
+    except (UnicodeDecodeError, ValueError) as err:
+        raise StatementInvalid(f"bukan JSON UTF-8 yang sah ({err}) [json]") from err
+    if not isinstance(raw, dict) or set(raw) != _FIELDS:
+        raise StatementInvalid(f"pernyataan harus memuat tepat kolom {sorted(_FIELDS)} [fields]")
+    strings = _FIELDS - {"attachments", "step", "missing", "builds_on", "evidence"}
+    if any(not isinstance(raw[k], str) for k in strings):
+        raise StatementInvalid("kolom teks berisi nilai bukan teks [type]")
+    if not isinstance(raw["step"], int) or isinstance(raw["step"], bool):
+        raise StatementInvalid("'step' harus bilangan bulat [type]")
+    missing = raw["missing"]
+    if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
+        raise StatementInvalid("'missing' harus daftar teks [type]")
+    statement = Statement(
+        format=raw["format"],
+        request_id=raw["request_id"],
+        request_sha256=raw["request_sha256"],
+        attachments=_str_map(raw["attachments"], "attachments"),
+        step=raw["step"],
+        role=raw["role"],
+        decision=raw["decision"],
+        reason=raw["reason"],
+        signer=raw["signer"],
+        signed_at=raw["signed_at"],
+        expires_at=raw["expires_at"],
+        nonce=raw["nonce"],
+        missing=tuple(missing),
+        builds_on=_str_map(raw["builds_on"], "builds_on"),
+        evidence=_str_map(raw["evidence"], "evidence"),
+    )
+    if statement.to_bytes() != data:
+        raise StatementInvalid(
+            "berkas bukan bentuk JSON kanonis (kunci urut, tanpa spasi) [not-canonical]"
+        )
+    problems = check(statement)
+    if problems:
+        raise StatementInvalid("; ".join(problems))
+    return statement
+
+
+def role_of(step_number: int) -> Role:
+    return step(step_number).actor

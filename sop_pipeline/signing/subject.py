@@ -1,0 +1,97 @@
+"""What a statement binds to: the request's id, the digest of its exact bytes, its attachments
+and who asked for it (the requester may never approve their own request)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sop_pipeline.errors import SopError
+
+if TYPE_CHECKING:
+    from sop_pipeline.loader import LoadedRequest
+
+REQUEST_SUFFIX = ".yaml"
+APPROVALS_SUFFIX = ".approvals"
+
+
+class SubjectError(SopError):
+    """The request file or its attachment cannot be read for signing or verifying."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The request as approvals see it."""
+
+    request_id: str
+    digest: str  # sha256 of the exact bytes of requests/<id>.yaml
+    attachments: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
+    requester_email: str = ""
+    requester_nip: str = ""
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedRequest) -> Subject:
+        """From the loader's checked request (``sop_pipeline.loader.load_request``)."""
+        email, nip = loaded.requester
+        return cls(loaded.request_id, loaded.digest, dict(loaded.attachments), email, nip)
+
+    def is_requester(self, principal: str, nip: str | None = None) -> bool:
+        same_email = bool(self.requester_email) and (
+            principal.casefold() == self.requester_email.casefold()
+        )
+        same_nip = bool(self.requester_nip) and nip is not None and nip == self.requester_nip
+        return same_email or same_nip
+
+
+def approvals_dir(request_path: Path) -> Path:
+    """``requests/<id>.yaml`` -> ``requests/<id>.approvals/``."""
+    return request_path.with_name(request_path.name.removesuffix(REQUEST_SUFFIX) + APPROVALS_SUFFIX)
+
+
+def request_path(requests_dir: Path, request_id: str) -> Path:
+    return requests_dir / f"{request_id}{REQUEST_SUFFIX}"
+
+
+def load_subject(path: Path) -> Subject:
+    """Read ``requests/<id>.yaml`` with the strict YAML reader; attachments hashed from their
+    actual bytes. Schema and policy are the loader's job (step 1); this needs only the id,
+    the bytes, ``pic`` and ``letter.file``."""
+    from sop_pipeline.loader import decode, format_problem, parse_yaml  # the one YAML reader
+
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SubjectError(f"{path}: tidak dapat dibaca: {err}") from err
+    text, problems = decode(raw, 64 * 1024)
+    doc = parse_yaml(text)[0] if text is not None else None
+    if doc is None or problems:
+        detail = format_problem(path, problems[0]) if problems else f"{path}: YAML tidak sah"
+        raise SubjectError(detail)
+    data: Any = doc.data
+    try:
+        pic, letter = data["pic"], data["letter"]
+        email, nip, relative = str(pic["email"]), str(pic["nip"]), str(letter["file"])
+    except (KeyError, TypeError) as err:
+        raise SubjectError(f"{path}: kolom pic.email, pic.nip atau letter.file tidak ada") from err
+    return Subject(
+        request_id=path.name.removesuffix(REQUEST_SUFFIX),
+        digest=hashlib.sha256(raw).hexdigest(),
+        attachments={relative: _attachment_digest(path.parent, relative)},
+        requester_email=email,
+        requester_nip=nip,
+    )
+
+
+def _attachment_digest(requests_dir: Path, relative: str) -> str:
+    target = (requests_dir / relative).resolve()
+    if requests_dir.resolve() not in target.parents:
+        raise SubjectError(f"lampiran '{relative}' berada di luar folder requests/")
+    try:
+        return hashlib.sha256(target.read_bytes()).hexdigest()
+    except OSError as err:
+        raise SubjectError(f"lampiran '{relative}' tidak dapat dibaca: {err}") from err

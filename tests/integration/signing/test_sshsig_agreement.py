@@ -1,0 +1,169 @@
+"""The native SSHSIG verifier agrees with `ssh-keygen -Y verify` on every key type and case."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sop_pipeline.signing import allowed_signers
+from sop_pipeline.signing.demo import keygen
+from sop_pipeline.signing.softkeys import SoftAuthenticator, rsa_sshsig
+from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor, verify_native
+
+pytestmark = pytest.mark.integration
+
+NS = "sop-hosting-step-07@diskominfotik.sumbarprov.go.id"
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+KEY_TYPES = {
+    "ed25519": ("-t", "ed25519"),
+    "ecdsa-p256": ("-t", "ecdsa", "-b", "256"),
+    "ecdsa-p384": ("-t", "ecdsa", "-b", "384"),
+    "ecdsa-p521": ("-t", "ecdsa", "-b", "521"),
+    "rsa-2048": ("-t", "rsa", "-b", "2048"),
+}
+
+
+def both(
+    message: bytes,
+    sig: bytes,
+    tmp: Path,
+    line: str,
+    principal: str = "p@x",
+    namespace: str = NS,
+    revoked: str = "",
+    at: datetime = AT,
+) -> tuple[bool, bool]:
+    (tmp / "as").write_text(line + "\n")
+    (tmp / "rev").write_text(revoked)
+    lines = allowed_signers.parse(line)
+    from sop_pipeline.signing.sshkeys import parse_key_text
+
+    revoked_blobs = frozenset(parse_key_text(r).blob for r in revoked.splitlines() if r.strip())
+    native = verify_native(
+        message,
+        sig,
+        principal=principal,
+        namespace=namespace,
+        signers=lines,
+        revoked=revoked_blobs,
+        at=at,
+    )
+    keygen_verdict = SshKeygen().verify(
+        message,
+        sig,
+        principal=principal,
+        namespace=namespace,
+        allowed_signers=tmp / "as",
+        revoked=tmp / "rev",
+        at=at,
+    )
+    return native.ok, keygen_verdict.ok
+
+
+@pytest.mark.parametrize("hash_alg", ["sha256", "sha512"])
+@pytest.mark.parametrize("kind", sorted(KEY_TYPES))
+def test_key_types_agree(kind: str, hash_alg: str, tmp_path: Path) -> None:
+    key = keygen(tmp_path / "k", KEY_TYPES[kind], "p@x")
+    pub = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    message = b'{"step":7}'
+    sig = SshKeygen().sign(message, key=key, namespace=NS, hash_algorithm=hash_alg)
+    line = f'p@x namespaces="{NS}",valid-before="20300101Z" {pub}'
+    cases = {
+        "good": both(message, sig, tmp_path, line),
+        "changed message": both(message + b" ", sig, tmp_path, line),
+        "other principal": both(message, sig, tmp_path, line, principal="q@x"),
+        "other namespace": both(message, sig, tmp_path, line, namespace="file"),
+        "expired": both(message, sig, tmp_path, line, at=datetime(2030, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        "at expiry": both(message, sig, tmp_path, line, at=datetime(2030, 1, 1, tzinfo=UTC)),
+        "revoked": both(message, sig, tmp_path, line, revoked=pub + "\n"),
+        "flipped": both(
+            message, armor(dearmor(sig)[:-1] + bytes([dearmor(sig)[-1] ^ 1])), tmp_path, line
+        ),
+    }
+    for name, (native, keygen_ok) in cases.items():
+        assert native == keygen_ok, name
+    assert cases["good"] == (True, True) and cases["at expiry"] == (True, True)
+    assert not any(ok for name, (ok, _) in cases.items() if name not in ("good", "at expiry"))
+
+
+@pytest.mark.parametrize(
+    "sig_type,expected", [("rsa-sha2-256", True), ("rsa-sha2-512", True), ("ssh-rsa", False)]
+)
+def test_rsa_signature_types_agree(sig_type: str, expected: bool, tmp_path: Path) -> None:
+    key = keygen(tmp_path / "k", ("-t", "rsa", "-b", "2048"), "p@x")
+    pub = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    sig = rsa_sshsig(key, b"m", NS, sig_type)
+    assert both(b"m", sig, tmp_path, f'p@x namespaces="{NS}" {pub}') == (expected, expected)
+
+
+@pytest.mark.parametrize("flags", [0x00, 0x01, 0x05])
+def test_fido_sk_ed25519_agrees(flags: int, tmp_path: Path) -> None:
+    """sk-ssh-ed25519: ssh-keygen verifies without the token; flags and counter per PROTOCOL.u2f."""
+    token = SoftAuthenticator()
+    line = f'p@x namespaces="{NS}" {token.public_line}'
+    sig = token.sign(b"m", NS, flags=flags, counter=42)
+    assert both(b"m", sig, tmp_path, line) == (True, True)
+    verdict = verify_native(
+        b"m",
+        sig,
+        principal="p@x",
+        namespace=NS,
+        signers=allowed_signers.parse(line),
+        revoked=frozenset(),
+        at=AT,
+    )
+    assert (verdict.sk_flags, verdict.sk_counter) == (flags, 42)
+    tampered = bytearray(dearmor(sig))
+    tampered[-1] ^= 1  # the counter is signed too
+    assert both(b"m", armor(bytes(tampered)), tmp_path, line) == (False, False)
+    other_app = SoftAuthenticator(application="ssh:other")
+    assert both(b"m", other_app.sign(b"m", NS), tmp_path, line) == (False, False)
+
+
+def test_sign_through_ssh_agent(tmp_path: Path) -> None:
+    key = keygen(tmp_path / "k", ("-t", "ed25519"), "p@x")
+    started = subprocess.run(
+        ["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    pid = next(
+        part.split("=")[1].rstrip(";")
+        for part in started.stdout.split()
+        if part.startswith("SSH_AGENT_PID=")
+    )
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(tmp_path / "agent.sock")}
+        subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
+        key.unlink()  # only the agent holds the private key now
+        sig = SshKeygen().sign(
+            b"m",
+            key=key.with_suffix(".pub"),
+            namespace=NS,
+            agent_socket=str(tmp_path / "agent.sock"),
+        )
+    finally:
+        subprocess.run(["kill", pid], check=False)
+    pub = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    assert both(b"m", sig, tmp_path, f'p@x namespaces="{NS}" {pub}') == (True, True)
+
+
+def test_wildcard_and_negated_principals_agree(tmp_path: Path) -> None:
+    key = keygen(tmp_path / "k", ("-t", "ed25519"), "p@x")
+    pub = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    sig = SshKeygen().sign(b"m", key=key, namespace=NS)
+    for patterns, principal in [
+        ("*@x", "p@x"),
+        ("p?x", "p@x"),
+        ("*,!p@x", "p@x"),
+        ("a@x,p@x", "p@x"),
+        ("P@X", "p@x"),
+    ]:
+        line = f'{patterns} namespaces="sop-*" {pub}'
+        native, keygen_ok = both(b"m", sig, tmp_path, line, principal=principal)
+        assert native == keygen_ok, patterns
