@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 export SOP_CACHE ?= /var/cache/sop-pipeline
 
-.PHONY: help setup lint test test-unit demo bench clean
+.PHONY: help setup lint test test-unit test-signing demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,11 +21,15 @@ test: setup lint  ## The whole test suite, as CI runs it
 test-unit: setup  ## Only the fast, pure tests
 	$(PYTHON) -m pytest tests/unit
 
-demo: setup  ## Walk the example requests through the SOP in a scratch workspace
-	$(PYTHON) -m sop_pipeline.demo
+test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
+	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
+
+demo: setup  ## Walk the example requests through the SOP (add ARGS=--keep to keep the repo)
+	$(PYTHON) -m sop_pipeline.demo $(ARGS)
 
 bench: setup  ## Benchmarks that print figures (see bench/)
 	$(PYTHON) bench/bench_validate.py
+	$(PYTHON) bench/bench_verify.py
 
 clean:  ## Remove caches made by the tests (not $(SOP_CACHE))
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

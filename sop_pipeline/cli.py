@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import PHASE_LABELS, Outcome, RequestState, StepEvent
 from sop_pipeline.errors import SopError
 from sop_pipeline.loader import format_problem, load_request
+from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
 from sop_pipeline.validation import changed_request_files, request_files, validate_files
 from sop_pipeline.workspace import Workspace
@@ -35,6 +36,8 @@ Exit codes:
   3  configuration under inventories/ or approvers/ is wrong
   4  an outside system failed (git, ssh-keygen, Terraform, Proxmox, Ansible, DNS)
   5  a record (ledger) does not verify: it was altered, truncated or reordered
+  6  a signature or statement is invalid (sop sign)
+  7  a gate refused: what step N needs does not hold (sop gate)
 """
 
 
@@ -75,6 +78,9 @@ def main(ctx: click.Context, repo: Path) -> None:
       sop validate                  check every request file
       sop validate --since main     only files changed since main
       sop submit dinkes-simpus      record step 1 for a valid request
+      sop sign dinkes-simpus --step 4 --decision complete --signer ... --key ~/.ssh/id_ed25519
+      sop verify dinkes-simpus      who signed what, and whether it holds
+      sop gate dinkes-simpus --step 8   exit 0 only if everything step 8 needs holds
       sop status                    where every request stands, with SLA
       sop audit                     re-verify every record chain
     """
@@ -239,7 +245,7 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
     return {
         "request_id": state.request_id,
         "phase": str(state.phase),
-        "phase_label": PHASE_LABELS[state.phase],
+        "phase_label": PHASE_LABELS[state.phase] if state.runs else "belum diajukan",
         "next_step": state.next_step,
         "missing": list(state.missing),
         "reason": state.reason,
@@ -273,6 +279,14 @@ def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | Non
     for rid in ids:
         state = state_of(ws.ledgers, rid)
         rows = timings(state, calendar, now)
+        rows = [
+            replace(
+                t,
+                started=t.started.astimezone(calendar.tz),
+                ended=t.ended.astimezone(calendar.tz) if t.ended else None,
+            )
+            for t in rows
+        ]
         summaries.append(_summary(state, rows, paused_time(state, calendar, now).total_seconds()))
     if as_json:
         click.echo(json.dumps(summaries if not request_id else summaries[0], indent=2))
@@ -288,8 +302,6 @@ def _print_overview(summaries: list[dict[str, Any]]) -> None:
     for s in summaries:
         nxt = s["next_step"]
         following = f"{nxt}. {sop_step(nxt).actor.label}" if nxt else "-"
-        if not s["steps"] and nxt == 1:
-            following = "1. belum diajukan"
         click.echo(
             f"{s['request_id']:<28} {s['phase_label']:<20} {following:<28} {s['breaches']:>5}"
         )
@@ -356,6 +368,10 @@ def steps() -> None:
     for s in STEPS:
         mark = " (gerbang)" if s.gate else ""
         click.echo(f"{s.number:>2}. [{s.actor.label}] {s.activity}{mark} - target {s.target.label}")
+
+
+for _command in SIGNING_COMMANDS:  # sign, verify, gate, keyring lint
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

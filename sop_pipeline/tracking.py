@@ -7,11 +7,11 @@ both record the same step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, initial
+from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, fold
 from sop_pipeline.ledger import LedgerStore, Record
 
 STEP_KIND = "step"
@@ -31,12 +31,13 @@ def event_of(record: Record) -> StepEvent:
     )
 
 
+def step_events(records: Sequence[Record]) -> list[StepEvent]:
+    """The state machine's events from a request's ``"step"`` records, in order."""
+    return [event_of(r) for r in records if r.kind == STEP_KIND and r.step is not None]
+
+
 def state_of(store: LedgerStore, request_id: str) -> RequestState:
-    state = initial(request_id)
-    for record in store.for_request(request_id).records():
-        if record.kind == STEP_KIND:
-            state = advance(state, event_of(record))
-    return state
+    return fold(request_id, step_events(store.for_request(request_id).records()))
 
 
 def record_step(

@@ -147,3 +147,23 @@ def test_yaml_1_2_core_scalars_resolve() -> None:
     assert not problems and doc is not None
     assert doc.data == {"a": 10, "b": -3, "c": True, "d": None, "e": "010", "f": "plain text"}
     assert doc.lines == {"": 1, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
+
+
+def test_the_signing_labs_request_is_a_valid_request(tmp_path: Path, policy: Policy) -> None:
+    """The approvals tests sign this request: it must be one the loader accepts."""
+    from sop_pipeline.signing.demo import REQUEST_TEMPLATE, REQUESTER_EMAIL, REQUESTER_NIP
+
+    letter = b"%PDF-1.4 surat\n"
+    (tmp_path / "dinkes-lab").mkdir()
+    (tmp_path / "dinkes-lab" / "surat-permintaan.pdf").write_bytes(letter)
+    path = tmp_path / "dinkes-lab.yaml"
+    path.write_text(
+        REQUEST_TEMPLATE.format(
+            opd="DINKES",
+            nip=REQUESTER_NIP,
+            email=REQUESTER_EMAIL,
+            request_id="dinkes-lab",
+            letter_sha256=hashlib.sha256(letter).hexdigest(),
+        )
+    )
+    assert load_request(path, policy=policy).request_id == "dinkes-lab"
