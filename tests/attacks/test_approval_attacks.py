@@ -32,7 +32,7 @@ from sop_pipeline.signing.demo import (
     signer_line,
 )
 from sop_pipeline.signing.record import consume_approvals
-from sop_pipeline.signing.softkeys import (
+from tests.support.softkeys import (
     SoftAuthenticator,
     ed25519_sshsig_with_hash_name,
     rsa_sshsig,

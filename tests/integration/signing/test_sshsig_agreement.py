@@ -11,7 +11,7 @@ import pytest
 
 from sop_pipeline.signing import allowed_signers
 from sop_pipeline.signing.demo import keygen
-from sop_pipeline.signing.softkeys import SoftAuthenticator, rsa_sshsig
+from tests.support.softkeys import SoftAuthenticator, rsa_sshsig
 from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor, verify_native
 
 pytestmark = pytest.mark.integration
