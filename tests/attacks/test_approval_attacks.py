@@ -32,13 +32,13 @@ from sop_pipeline.signing.demo import (
     signer_line,
 )
 from sop_pipeline.signing.record import consume_approvals
+from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor
+from sop_pipeline.signing.subject import approvals_dir
 from tests.support.softkeys import (
     SoftAuthenticator,
     ed25519_sshsig_with_hash_name,
     rsa_sshsig,
 )
-from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor
-from sop_pipeline.signing.subject import approvals_dir
 
 pytestmark = pytest.mark.integration
 

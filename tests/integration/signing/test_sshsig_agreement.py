@@ -11,8 +11,8 @@ import pytest
 
 from sop_pipeline.signing import allowed_signers
 from sop_pipeline.signing.demo import keygen
-from tests.support.softkeys import SoftAuthenticator, rsa_sshsig
 from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor, verify_native
+from tests.support.softkeys import SoftAuthenticator, rsa_sshsig
 
 pytestmark = pytest.mark.integration
 
