@@ -10,6 +10,7 @@ help:  ## List the targets
 
 setup:  ## Install everything the tests and the demo need (apt, pip, caches)
 	bash .ci/setup/base.sh
+	bash .ci/setup/reports.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench

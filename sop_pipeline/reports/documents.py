@@ -1,0 +1,739 @@
+"""The SOP's documents, each built as a :class:`Document` from its model and the department.
+
+Pure: the time of issue comes in the model; nothing reads a clock or a file. Wording follows
+the SOP (555/129/Dikominfotik-2021) and the usual style of naskah dinas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sop_pipeline.domain.sla import StepTiming
+from sop_pipeline.domain.sop import Role
+from sop_pipeline.domain.sop import step as sop_step
+from sop_pipeline.domain.state import PHASE_LABELS, Outcome, Phase
+from sop_pipeline.reports import indonesian as ind
+from sop_pipeline.reports.department import Department
+from sop_pipeline.reports.document import (
+    Block,
+    Document,
+    Fields,
+    Heading,
+    Items,
+    Letterhead,
+    Paragraph,
+    SignatureBlock,
+    Signatures,
+    Strong,
+    Table,
+)
+from sop_pipeline.reports.model import (
+    ActivityEntry,
+    ActivityReport,
+    AnalysisReport,
+    Check,
+    Disposition,
+    HandoverMinutes,
+    HostingReport,
+    Report,
+    RequestFacts,
+    analysis_findings,
+    feasible,
+)
+
+SOP_NAME = "SOP Hosting Website/Aplikasi Nomor 555/129/Dikominfotik-2021"
+GENERATOR = "sop-pipeline"
+
+KIND_LABELS = {"website": "Website", "application": "Aplikasi"}
+STACK_LABELS = {
+    "static": "Situs statis (nginx)",
+    "php": "PHP (PHP-FPM di belakang nginx)",
+    "nodejs": "Node.js (di belakang nginx)",
+    "python": "Python (di belakang nginx)",
+}
+ENVIRONMENT_LABELS = {"production": "Produksi", "staging": "Uji coba (staging)"}
+CLASSIFICATION_LABELS = {
+    "publik": "Publik",
+    "internal": "Internal",
+    "terbatas": "Terbatas",
+    "rahasia": "Rahasia",
+}
+EXPOSURE_LABELS = {
+    "public": "Publik (dapat diakses dari internet)",
+    "internal": "Internal (hanya jaringan Pemerintah Provinsi)",
+}
+OUTCOME_LABELS = {
+    Outcome.DONE: "selesai",
+    Outcome.COMPLETE: "lengkap",
+    Outcome.INCOMPLETE: "belum lengkap, dikembalikan ke OPD",
+    Outcome.APPROVE: "disetujui",
+    Outcome.REJECT: "ditolak",
+    Outcome.RESUBMIT: "diajukan ulang",
+}
+#: The instruction each disposition carries (SOP steps 2 and 3).
+DISPOSITION_TEXT = {
+    2: "Untuk ditindaklanjuti sesuai SOP Hosting Website/Aplikasi.",
+    3: (
+        "Periksa kelengkapan dokumen; bila lengkap, catat di Helpdesk dan teruskan ke "
+        "Tim Teknis untuk dianalisis."
+    ),
+}
+DISPOSITION_TO = {2: Role.KABID, 3: Role.KOORDINATOR}
+
+
+# ------------------------------------------------------------------------------ pieces
+
+
+def label(table: dict[str, str], value: str) -> str:
+    return table.get(value, value)
+
+
+def letterhead(dept: Department) -> Letterhead:
+    lh = dept.letterhead
+    return Letterhead(
+        (
+            lh.government,
+            lh.agency,
+            f"{lh.address}, {lh.city} {lh.postal_code}, Telepon {lh.phone}",
+            f"Laman: {lh.website}  Pos-el: {lh.email}",
+        )
+    )
+
+
+def place_date(dept: Department, moment: datetime) -> str:
+    return f"{dept.place}, {ind.long_date(moment.astimezone(dept.tz).date())}"
+
+
+def number(dept: Department, report: Report) -> str:
+    return dept.numbering.number(
+        report.kind, report.sequence, report.issued.astimezone(dept.tz).date()
+    )
+
+
+def official_block(
+    dept: Department, role: Role, lines: Iterable[str], *, electronic: str = ""
+) -> SignatureBlock:
+    person = dept.official(role)
+    return SignatureBlock(
+        lines=(*lines, f"{person.title},"),
+        name=person.name,
+        nip=ind.nip(person.nip),
+        rank=person.rank,
+        electronic=electronic,
+    )
+
+
+def electronic_note(dept: Department, signer: str, at: datetime) -> str:
+    return (
+        f"Ditandatangani secara elektronik (SSHSIG) oleh {signer} "
+        f"pada {ind.short_date_time(at, dept.tz)} {ind.zone_label(dept.tz)}"
+    )
+
+
+def footer(dept: Department, title: str, doc_number: str, request: RequestFacts | None) -> str:
+    about = (
+        f"permintaan {request.request_id} (sha256 {request.digest[:12]})" if request else SOP_NAME
+    )
+    return (
+        f"{dept.letterhead.short_name} · {title} Nomor {doc_number} · {about} · "
+        f"dibuat oleh {GENERATOR}"
+    )
+
+
+def subject_line(r: RequestFacts) -> str:
+    """Perihal: ``Permohonan hosting Aplikasi SIMPUS``."""
+    return f"Permohonan hosting {label(KIND_LABELS, r.kind)} {r.application}"
+
+
+def letter_phrase(r: RequestFacts) -> str:
+    return (
+        f"surat {r.opd_name} Nomor {r.letter_number} tanggal {ind.long_date(r.letter_date)} "
+        f"perihal permohonan hosting {label(KIND_LABELS, r.kind).lower()} {r.application}"
+    )
+
+
+def request_fields(r: RequestFacts) -> Fields:
+    return Fields(
+        (
+            ("OPD pemohon", f"{r.opd_name} ({r.opd_code})"),
+            ("Penanggung jawab (PIC)", f"{r.pic_name}, NIP. {ind.nip(r.pic_nip)}"),
+            ("Kontak PIC", f"{r.pic_email}, {r.pic_phone}"),
+            ("Surat permintaan", f"Nomor {r.letter_number}, {ind.long_date(r.letter_date)}"),
+            ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
+            ("Kegunaan", r.purpose),
+            ("Nama domain diminta", r.fqdn),
+            ("Stack", label(STACK_LABELS, r.stack)),
+            (
+                "Sumber daya",
+                f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB, "
+                f"templat {r.template}",
+            ),
+            ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
+            (
+                "Masa hosting",
+                f"{ind.long_date(r.period_start)} s.d. {ind.long_date(r.period_end)}",
+            ),
+            ("Klasifikasi data", label(CLASSIFICATION_LABELS, r.data_classification)),
+            ("Eksposur jaringan", label(EXPOSURE_LABELS, r.exposure)),
+            ("ID permintaan", r.request_id),
+        )
+    )
+
+
+def _document(
+    dept: Department,
+    report: Report,
+    title: str,
+    subtitle: str,
+    blocks: Iterable[Block],
+    request: RequestFacts | None,
+) -> Document:
+    doc_number = number(dept, report)
+    return Document(
+        letterhead=letterhead(dept),
+        title=title,
+        subtitle=subtitle,
+        number=doc_number,
+        blocks=tuple(blocks),
+        footer=footer(dept, title.title(), doc_number, request),
+        meta={
+            "author": f"{dept.letterhead.agency}, {dept.letterhead.government}",
+            "generator": GENERATOR,
+            "description": f"{title.title()} Nomor {doc_number}",
+        },
+    )
+
+
+# -------------------------------------------------------------------------- Disposisi
+
+
+def disposition(dept: Department, d: Disposition) -> Document:
+    r = d.request
+    by_step = {e.step: e for e in d.entries}
+    rows = []
+    for step_number in (2, 3):
+        entry = by_step.get(step_number)
+        rows.append(
+            (
+                str(step_number),
+                sop_step(step_number).actor.label,
+                DISPOSITION_TO[step_number].label,
+                DISPOSITION_TEXT[step_number],
+                ind.short_date_time(entry.at, dept.tz) if entry else "belum",
+                entry.signer if entry else "-",
+            )
+        )
+    blocks: list[Block] = [
+        Fields(
+            (
+                ("Surat dari", r.opd_name),
+                ("Nomor surat", r.letter_number),
+                ("Tanggal surat", ind.long_date(r.letter_date)),
+                ("Perihal", subject_line(r)),
+                (
+                    "Diterima tanggal",
+                    ind.date_time(d.received, dept.tz) if d.received else "-",
+                ),
+                ("ID permintaan", r.request_id),
+                ("Sifat", "Biasa"),
+            )
+        ),
+        Heading("Disposisi"),
+        Table(
+            ("Langkah", "Dari", "Kepada", "Isi disposisi", "Tanggal", "Ditandatangani oleh"),
+            tuple(rows),
+            widths=(11, 12, 14, 29, 13, 21),
+            note=f"Waktu dalam {ind.zone_label(dept.tz)}. Tanda tangan elektronik diperiksa "
+            "terhadap keyring cabang utama.",
+        ),
+        Heading("Ringkasan Permintaan"),
+        Fields(
+            (
+                ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
+                ("Nama domain diminta", r.fqdn),
+                ("Penanggung jawab (PIC)", r.pic_name),
+                (
+                    "Sumber daya",
+                    f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB",
+                ),
+            )
+        ),
+    ]
+    sig_rows = []
+    for step_number, role in ((2, Role.KADIS), (3, Role.KABID)):
+        entry = by_step.get(step_number)
+        note = electronic_note(dept, entry.signer, entry.at) if entry else ""
+        sig_rows.append(official_block(dept, role, (), electronic=note))
+    blocks.append(Signatures((tuple(sig_rows),)))
+    return _document(dept, d, "Lembar Disposisi", subject_line(r), blocks, r)
+
+
+# --------------------------------------------------------------- Laporan Analisis Teknis
+
+
+def analysis(dept: Department, a: AnalysisReport) -> Document:
+    r, res = a.request, a.result
+    findings = analysis_findings(r, res)
+    ok = feasible(r, res)
+    blocks: list[Block] = [
+        Paragraph(
+            (
+                f"Menindaklanjuti disposisi atas {letter_phrase(r)}, Tim Teknis telah melakukan "
+                f"analisis teknis pada {ind.date_time(res.analysed_at, dept.tz)} (langkah 6 "
+                f"{SOP_NAME}) dengan hasil sebagai berikut.",
+            )
+        ),
+        Heading("A. Data Permintaan"),
+        request_fields(r),
+        Heading("B. Hasil Pemeriksaan"),
+        Table(
+            ("No", "Aspek", "Hasil", "Keterangan"),
+            tuple(
+                (str(i), f.label, "Memenuhi" if f.ok else "Tidak memenuhi", f.detail)
+                for i, f in enumerate(findings, 1)
+            ),
+            marked=frozenset(i for i, f in enumerate(findings) if not f.ok),
+            widths=(5, 28, 17, 50),
+        ),
+        Heading("C. Kapasitas Node"),
+        Table(
+            ("Node", "Status", "vCPU bebas", "Memori bebas", "Disk bebas", "Cukup"),
+            tuple(
+                (
+                    n.node,
+                    "aktif" if n.online else "tidak aktif",
+                    str(n.vcpu_free),
+                    f"{n.memory_mb_free} MiB",
+                    f"{n.disk_gb_free} GiB",
+                    "ya" if n.fits(r) else "tidak",
+                )
+                for n in res.nodes
+            ),
+            widths=(20, 14, 14, 18, 18, 16),
+            note=f"Diminta: {r.vcpu} vCPU, {r.memory_mb} MiB memori, {r.disk_gb} GiB disk."
+            + (f" Node yang direncanakan: {res.chosen_node}." if res.chosen_node else ""),
+        ),
+        Heading(f"D. Kuota OPD {r.opd_code}"),
+        _quota_table(a),
+        Heading("E. Ringkasan Rencana Terraform"),
+        Items(res.plan_summary or ("(tidak ada ringkasan rencana)",), ordered=False),
+        Heading("F. Kesimpulan"),
+        _analysis_conclusion(a, ok, [f.label for f in findings if not f.ok]),
+        Signatures(
+            (
+                (
+                    official_block(dept, Role.KOORDINATOR, ("Mengetahui,",)),
+                    official_block(dept, Role.TIM_TEKNIS, (place_date(dept, a.issued),)),
+                ),
+            )
+        ),
+    ]
+    return _document(
+        dept,
+        a,
+        "Laporan Analisis Teknis",
+        f"Permintaan Hosting {label(KIND_LABELS, r.kind)} {r.application}",
+        blocks,
+        r,
+    )
+
+
+def _quota_table(a: AnalysisReport) -> Table:
+    q, r = a.result.quota, a.request
+    left = q.left()
+    rows = (
+        ("Jumlah VM", q.limit.max_vms, q.used.vms, left.vms, 1),
+        ("vCPU", q.limit.vcpu, q.used.vcpu, left.vcpu, r.vcpu),
+        ("Memori (MiB)", q.limit.memory_mb, q.used.memory_mb, left.memory_mb, r.memory_mb),
+        ("Disk (GiB)", q.limit.disk_gb, q.used.disk_gb, left.disk_gb, r.disk_gb),
+    )
+    return Table(
+        ("Sumber daya", "Kuota", "Terpakai", "Sisa", "Diminta"),
+        tuple((name, *(str(v) for v in values)) for name, *values in rows),
+        marked=frozenset(i for i, row in enumerate(rows) if row[3] < row[4]),
+        widths=(28, 18, 18, 18, 18),
+    )
+
+
+def _analysis_conclusion(a: AnalysisReport, ok: bool, failed: list[str]) -> Paragraph:
+    r, res = a.request, a.result
+    if ok:
+        where = f" pada node {res.chosen_node}" if res.chosen_node else ""
+        return Paragraph(
+            (
+                "Berdasarkan hasil analisis di atas, permintaan hosting ini ",
+                Strong("DAPAT DILAKSANAKAN"),
+                f"{where} dengan alamat IP {res.ip_address} dan nama domain {r.fqdn}. "
+                "Laporan ini disampaikan kepada Koordinator untuk diteruskan kepada Kabid "
+                "Aptika guna diputuskan (langkah 7).",
+            )
+        )
+    return Paragraph(
+        (
+            "Berdasarkan hasil analisis di atas, permintaan hosting ini ",
+            Strong("BELUM DAPAT DILAKSANAKAN"),
+            f" karena aspek berikut tidak memenuhi: {', '.join(failed)}. Laporan ini "
+            "disampaikan kepada Koordinator untuk diteruskan kepada Kabid Aptika (langkah 7).",
+        )
+    )
+
+
+# ------------------------------------------------------------------ Laporan Hasil Hosting
+
+
+def _check_rows(checks: Iterable[Check]) -> tuple[tuple[str, ...], ...]:
+    return tuple(
+        (str(i), c.name, "Berhasil" if c.ok else "Gagal", c.detail) for i, c in enumerate(checks, 1)
+    )
+
+
+def hosting(dept: Department, report: HostingReport) -> Document:
+    r, res = report.request, report.result
+    failed = [c.name for c in res.checks if not c.ok]
+    elapsed = res.finished - res.started
+    blocks: list[Block] = [
+        Paragraph(
+            (
+                f"Bersama ini dilaporkan bahwa hosting {label(KIND_LABELS, r.kind).lower()} "
+                f"{r.application} milik {r.opd_name}, sesuai {letter_phrase(r)}, telah "
+                f"dilaksanakan oleh Tim Teknis (langkah 8) pada "
+                f"{ind.date_time(res.finished, dept.tz)}, dengan rincian sebagai berikut.",
+            )
+        ),
+        Heading("A. Server dan Alamat"),
+        Fields(
+            (
+                ("Mesin virtual (VMID)", str(res.vmid)),
+                ("Node Proxmox", res.node),
+                ("Alamat IP", res.ip_address),
+                ("Nama domain", res.fqdn),
+                ("Alamat situs", res.url or f"http://{res.fqdn}/"),
+                ("Stack", label(STACK_LABELS, res.stack)),
+                (
+                    "Sumber daya",
+                    f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB, "
+                    f"templat {r.template}",
+                ),
+                ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
+                ("Eksposur jaringan", label(EXPOSURE_LABELS, r.exposure)),
+            )
+        ),
+        Heading("B. Pemeriksaan yang Dilakukan"),
+        Table(
+            ("No", "Pemeriksaan", "Hasil", "Keterangan"),
+            _check_rows(res.checks),
+            marked=frozenset(i for i, c in enumerate(res.checks) if not c.ok),
+            widths=(5, 30, 12, 53),
+        ),
+        Heading("C. Waktu Pelaksanaan"),
+        Fields(
+            (
+                ("Mulai", ind.date_time(res.started, dept.tz)),
+                ("Selesai", ind.date_time(res.finished, dept.tz)),
+                (
+                    "Lama pelaksanaan",
+                    f"{ind.duration(elapsed)} (target SOP langkah 8: "
+                    f"{sop_step(8).target.label} kerja)",
+                ),
+            )
+        ),
+        Heading("D. Data Permintaan"),
+        request_fields(r),
+        Heading("E. Kesimpulan"),
+        Paragraph(
+            (
+                (
+                    f"Layanan telah aktif dan menjawab melalui namanya {res.fqdn}. Laporan ini "
+                    "dibuat oleh Helpdesk dan disampaikan kepada Koordinator (langkah 9) untuk "
+                    "dilaporkan kepada Kabid Aptika."
+                )
+                if res.ok
+                else (
+                    f"Pemeriksaan berikut belum berhasil: {', '.join(failed) or 'tidak ada'}. "
+                    "Layanan belum dapat diserahterimakan sampai seluruh pemeriksaan berhasil."
+                ),
+            )
+        ),
+        Signatures(
+            (
+                (
+                    official_block(dept, Role.TIM_TEKNIS, ("Pelaksana,",)),
+                    official_block(dept, Role.HELPDESK, (place_date(dept, report.issued),)),
+                ),
+                (official_block(dept, Role.KOORDINATOR, ("Mengetahui,",)),),
+            ),
+            centered_rows=frozenset({1}),
+        ),
+    ]
+    return _document(
+        dept, report, "Laporan Hasil Hosting", f"{r.application} — {res.fqdn}", blocks, r
+    )
+
+
+# ------------------------------------------------------------- Berita Acara Serah Terima
+
+
+def handover(dept: Department, m: HandoverMinutes) -> Document:
+    r, res = m.request, m.result
+    first = dept.official(Role.KABID)
+    passed = sum(1 for c in res.checks if c.ok)
+    agency = f"{dept.letterhead.agency} {dept.letterhead.government.removeprefix('Pemerintah ')}"
+    day = m.issued.astimezone(dept.tz).date()
+    blocks: list[Block] = [
+        Paragraph(
+            (
+                f"Pada {ind.date_in_words(day)} ({day:%d-%m-%Y}), bertempat di {dept.place}, "
+                "kami yang bertanda tangan di bawah ini:",
+            )
+        ),
+        Fields(
+            (
+                ("1. Nama", first.name),
+                ("    NIP", ind.nip(first.nip)),
+                ("    Jabatan", first.title),
+            )
+        ),
+        Paragraph(
+            (
+                f"dalam hal ini bertindak untuk dan atas nama {agency}, selanjutnya disebut ",
+                Strong("PIHAK PERTAMA"),
+                ".",
+            )
+        ),
+        Fields(
+            (
+                ("2. Nama", r.pic_name),
+                ("    NIP", ind.nip(r.pic_nip)),
+                ("    Jabatan", f"Penanggung jawab (PIC) aplikasi {r.application}"),
+            )
+        ),
+        Paragraph(
+            (
+                f"dalam hal ini bertindak untuk dan atas nama {r.opd_name}, selanjutnya disebut ",
+                Strong("PIHAK KEDUA"),
+                ".",
+            )
+        ),
+        Paragraph(
+            (
+                "PIHAK PERTAMA menyerahkan kepada PIHAK KEDUA, dan PIHAK KEDUA menerima dari "
+                f"PIHAK PERTAMA, layanan hosting berdasarkan {letter_phrase(r)}, dengan "
+                "rincian sebagai berikut:",
+            )
+        ),
+        Table(
+            ("No", "Uraian", "Keterangan"),
+            tuple(
+                (str(i), k, v)
+                for i, (k, v) in enumerate(
+                    (
+                        ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
+                        ("Nama domain", res.fqdn),
+                        ("Alamat situs", res.url or f"http://{res.fqdn}/"),
+                        ("Alamat IP", res.ip_address),
+                        ("Mesin virtual", f"VMID {res.vmid} pada node {res.node}"),
+                        ("Stack", label(STACK_LABELS, res.stack)),
+                        (
+                            "Sumber daya",
+                            f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB",
+                        ),
+                        ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
+                        (
+                            "Masa hosting",
+                            f"{ind.long_date(r.period_start)} s.d. {ind.long_date(r.period_end)}",
+                        ),
+                        ("Klasifikasi data", label(CLASSIFICATION_LABELS, r.data_classification)),
+                        ("Hasil pemeriksaan", f"{passed} dari {len(res.checks)} berhasil"),
+                    ),
+                    1,
+                )
+            ),
+            widths=(6, 30, 64),
+        ),
+        Paragraph(("Dengan ketentuan sebagai berikut:",)),
+        Items(
+            (
+                f"PIHAK KEDUA bertanggung jawab atas isi, data dan pengelolaan aplikasi "
+                f"{r.application}, termasuk keamanan akun dan kata sandi aplikasinya.",
+                "PIHAK PERTAMA menyediakan dan memelihara server, jaringan dan nama domain "
+                f"selama masa hosting, {ind.long_date(r.period_start)} sampai dengan "
+                f"{ind.long_date(r.period_end)}.",
+                "Perpanjangan, perubahan sumber daya atau penghentian layanan diajukan kembali "
+                f"dengan surat permintaan sesuai {SOP_NAME}.",
+            )
+        ),
+        Paragraph(
+            (
+                "Demikian Berita Acara Serah Terima ini dibuat dalam rangkap 2 (dua) untuk "
+                "dipergunakan sebagaimana mestinya.",
+            )
+        ),
+        Signatures(
+            (
+                (
+                    SignatureBlock(
+                        lines=("Yang menerima,", "PIHAK KEDUA", f"PIC {r.opd_name},"),
+                        name=r.pic_name,
+                        nip=ind.nip(r.pic_nip),
+                    ),
+                    official_block(dept, Role.KABID, ("Yang menyerahkan,", "PIHAK PERTAMA")),
+                ),
+                (official_block(dept, Role.KADIS, ("Mengetahui,",)),),
+            ),
+            centered_rows=frozenset({1}),
+        ),
+    ]
+    return _document(
+        dept,
+        m,
+        "Berita Acara Serah Terima",
+        f"Layanan Hosting {label(KIND_LABELS, r.kind)} {r.application}",
+        blocks,
+        r,
+    )
+
+
+# ---------------------------------------------------------------------- Laporan Kegiatan
+
+
+def _verdict(t: StepTiming, dept: Department) -> str:
+    outcome = OUTCOME_LABELS.get(t.outcome, "") if t.outcome else ""
+    if t.running:
+        state = "sedang berjalan"
+    elif t.deadline is None:
+        state = "tentatif"
+    else:
+        state = "sesuai target"
+    if t.breached and t.deadline is not None:
+        state = f"LEWAT target (batas {ind.short_date_time(t.deadline, dept.tz)})"
+    return "; ".join(x for x in (outcome, state) if x)
+
+
+def _steps_table(e: ActivityEntry, dept: Department) -> Table:
+    rows = tuple(
+        (
+            f"{t.step}" + (f" (ke-{t.attempt})" if t.attempt > 1 else ""),
+            sop_step(t.step).actor.label,
+            ind.short_date_time(t.started, dept.tz),
+            ind.short_date_time(t.ended, dept.tz) if t.ended else "-",
+            ind.duration(t.elapsed),
+            t.target_label,
+            _verdict(t, dept),
+        )
+        for t in e.timings
+    )
+    return Table(
+        ("Langkah", "Pelaksana", "Mulai", "Selesai", "Waktu kerja", "Target", "Keterangan"),
+        rows,
+        marked=frozenset(i for i, t in enumerate(e.timings) if t.breached),
+        widths=(11, 15, 14, 14, 12, 10, 24),
+    )
+
+
+def _entry_fields(e: ActivityEntry) -> Fields:
+    rows = [
+        ("Aplikasi", f"{e.application} ({e.opd_name})" if e.application else "-"),
+        ("Status", PHASE_LABELS[e.phase] if e.timings else "belum diajukan"),
+    ]
+    if e.missing:
+        rows.append(("Kekurangan", "; ".join(e.missing)))
+    if e.reason:
+        rows.append(("Alasan", e.reason))
+    if e.paused:
+        rows.append(("Waktu di OPD (jam berhenti)", ind.duration(e.paused)))
+    return Fields(tuple(rows))
+
+
+def activity(dept: Department, report: ActivityReport) -> Document:
+    entries = report.entries
+    counts = (
+        ("Permintaan yang diproses", len(entries)),
+        ("Selesai (langkah 12)", sum(1 for e in entries if e.phase is Phase.CLOSED)),
+        ("Masih berjalan", sum(1 for e in entries if e.phase is Phase.IN_PROGRESS)),
+        ("Dikembalikan ke OPD", sum(1 for e in entries if e.phase is Phase.RETURNED)),
+        ("Ditolak (langkah 7)", sum(1 for e in entries if e.phase is Phase.REJECTED)),
+        ("Langkah yang melewati target waktu", len(report.breaches)),
+    )
+    period = f"{ind.long_date(report.period_start)} s.d. {ind.long_date(report.period_end)}"
+    blocks: list[Block] = [
+        Paragraph(
+            (
+                f"Laporan ini mencatat setiap permintaan hosting yang diproses pada periode "
+                f"{period} menurut {SOP_NAME}. Waktu kerja tiap langkah dihitung pada hari "
+                f"dan jam kerja ({ind.zone_label(dept.tz)}) dan dibandingkan dengan target "
+                "waktu SOP; waktu selama permintaan dikembalikan ke OPD tidak dihitung.",
+            )
+        ),
+        Heading("A. Ringkasan"),
+        Table(
+            ("Uraian", "Jumlah"),
+            tuple((k, str(v)) for k, v in counts),
+            marked=frozenset({5}) if report.breaches else frozenset(),
+            widths=(75, 25),
+        ),
+        Heading("B. Rincian per Permintaan"),
+    ]
+    if not entries:
+        blocks.append(Paragraph(("Tidak ada permintaan pada periode ini.",)))
+    for i, e in enumerate(entries, 1):
+        blocks += [Heading(f"B.{i} {e.request_id}"), _entry_fields(e), _steps_table(e, dept)]
+    blocks.append(Heading("C. Daftar Langkah yang Melewati Target Waktu"))
+    if report.breaches:
+        blocks.append(
+            Table(
+                ("No", "Permintaan", "Langkah", "Pelaksana", "Target", "Batas", "Waktu kerja"),
+                tuple(
+                    (
+                        str(i),
+                        e.request_id,
+                        f"{t.step}. {sop_step(t.step).activity}",
+                        sop_step(t.step).actor.label,
+                        t.target_label,
+                        ind.short_date_time(t.deadline, dept.tz) if t.deadline else "-",
+                        ind.duration(t.elapsed) + (" (berjalan)" if t.running else ""),
+                    )
+                    for i, (e, t) in enumerate(report.breaches, 1)
+                ),
+                widths=(5, 17, 30, 14, 9, 13, 12),
+                note=f"Waktu dalam {ind.zone_label(dept.tz)}.",
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph(("Tidak ada langkah yang melewati target waktu SOP pada periode ini.",))
+        )
+    blocks.append(
+        Signatures(
+            (
+                (
+                    official_block(dept, Role.KABID, ("Mengetahui,",)),
+                    official_block(dept, Role.KOORDINATOR, (place_date(dept, report.issued),)),
+                ),
+            )
+        )
+    )
+    return _document(
+        dept,
+        report,
+        "Laporan Kegiatan",
+        f"Layanan Hosting Website/Aplikasi, Periode {period}",
+        blocks,
+        None,
+    )
+
+
+# -------------------------------------------------------------------------- dispatch
+
+
+def build(dept: Department, report: Report) -> Document:
+    """The document for any report model."""
+    if isinstance(report, Disposition):
+        return disposition(dept, report)
+    if isinstance(report, AnalysisReport):
+        return analysis(dept, report)
+    if isinstance(report, HostingReport):
+        return hosting(dept, report)
+    if isinstance(report, HandoverMinutes):
+        return handover(dept, report)
+    return activity(dept, report)

@@ -1,0 +1,51 @@
+"""Escaping of untrusted text for Markdown and HTML.
+
+Request values are untrusted. In Markdown (files and merge-request comments on GitLab or
+GitHub) a value must not open a heading, a list, a table cell, a link, an image, raw HTML,
+an autolink, a mention (``@all``) or a reference (``#12``, ``!3``): every ASCII punctuation
+character that Markdown gives a meaning is backslash-escaped, and line breaks are folded
+into spaces so a value stays on its line. In HTML, :func:`html.escape` with quotes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+# CommonMark allows a backslash before any ASCII punctuation. Escaped everywhere: what has a
+# meaning inline in CommonMark, GFM or GitLab Flavored Markdown (emphasis, code, links, raw
+# HTML and entities, table cells, strikethrough, mentions, references, math, emoji and
+# autolinks, inline diffs). Escaped at the start only: what opens a block there.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>&|~@#$:!])")
+_MD_BLOCK_START = re.compile(r"\A(?:(\d+)([.)])|()([-+=]))(?=\s|[-+=]|\Z)")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def md(text: object) -> str:
+    """Plain text safe anywhere inline in Markdown, including a table cell."""
+    folded = _WHITESPACE.sub(" ", str(text)).strip()
+    escaped = _MD_SPECIAL.sub(r"\\\1", folded)
+    return _MD_BLOCK_START.sub(lambda m: f"{m[1] or ''}\\{m[2] or m[4]}", escaped)
+
+
+def md_code(text: object) -> str:
+    """Plain text as an inline code span (used for ids and hashes), backticks made safe."""
+    folded = _WHITESPACE.sub(" ", str(text)).strip()
+    if not folded:
+        return ""
+    fence = "`"
+    while fence in folded:
+        fence += "`"
+    pad = " " if folded.startswith("`") or folded.endswith("`") else ""
+    return f"{fence}{pad}{folded}{pad}{fence}"
+
+
+def md_url(url: str) -> str:
+    """A link target: spaces, parentheses and angle brackets percent-encoded."""
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+
+
+def h(text: object) -> str:
+    """Plain text safe as HTML element content or a quoted attribute value."""
+    return html.escape(str(text), quote=True)
