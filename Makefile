@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 export SOP_CACHE ?= /var/cache/sop-pipeline
 
-.PHONY: help setup lint test test-unit test-signing demo bench clean
+.PHONY: help setup lint test test-unit test-lab test-signing demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -11,6 +11,7 @@ help:  ## List the targets
 setup:  ## Install everything the tests and the demo need (apt, pip, caches)
 	bash .ci/setup/base.sh
 	bash .ci/setup/reports.sh
+	bash .ci/setup/lab.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench
@@ -21,6 +22,9 @@ test: setup lint  ## The whole test suite, as CI runs it
 
 test-unit: setup  ## Only the fast, pure tests
 	$(PYTHON) -m pytest tests/unit
+
+test-lab: setup  ## The lab: namespace, seed, BIND/DNS, a real VM under QEMU (slow under TCG)
+	$(PYTHON) -m pytest -s tests/integration/lab tests/integration/dns
 
 test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
 	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
