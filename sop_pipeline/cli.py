@@ -22,7 +22,9 @@ from sop_pipeline.domain.sop import STEPS, Role
 from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import PHASE_LABELS, Outcome, RequestState, StepEvent
 from sop_pipeline.errors import SopError
+from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import format_problem, load_request
+from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
 from sop_pipeline.validation import changed_request_files, request_files, validate_files
@@ -97,15 +99,28 @@ def main(ctx: click.Context, repo: Path) -> None:
     metavar="COMMIT",
     help="Only request files (and their attachments) changed since COMMIT.",
 )
+@click.option(
+    "--base",
+    metavar="COMMIT",
+    help="Read the policy (inventories/) from COMMIT, as CI must; default: work tree.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def validate(ws: Workspace, paths: tuple[Path, ...], since: str | None, as_json: bool) -> None:
+def validate(
+    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str | None, as_json: bool
+) -> None:
     """Check request files against the schema and the department's policy.
 
     With no PATHS, every requests/*.yaml is checked, including each OPD's quota over all its
     requests. Every problem in a file is reported at once, as FILE:LINE: FIELD: MESSAGE [RULE].
+    In merge-request CI pass --base with the target branch, so a merge request cannot loosen
+    the policy it is checked against.
     """
-    policy = load_policy(ws.inventories)
+    if base:
+        with base_tree(ws.root, base) as trusted:
+            policy = load_policy(trusted / "inventories")
+    else:
+        policy = load_policy(ws.inventories)
     if paths:
         files = list(paths)
     elif since:
@@ -213,6 +228,43 @@ def record(ws: Workspace, request_id: str, number: int, actor: str, at_: str | N
         inputs={"request": request.digest},
     )
     click.echo(f"{request_id}: langkah {number} dicatat.")
+
+
+# ------------------------------------------------------------------------------------ run
+
+
+@main.command()
+@click.option(
+    "--base",
+    envvar="SOP_BASE_REF",
+    default="main",
+    show_default=True,
+    help="Base branch: keyring and policy are read from it ($SOP_BASE_REF).",
+)
+@click.argument("request_ids", nargs=-1)
+@click.pass_obj
+def run(ws: Workspace, base: str, request_ids: tuple[str, ...]) -> None:
+    """Advance every request (or the given ones) as far as records and signatures allow.
+
+    Records step 1 for valid new requests, every signed step that holds (2-4, 6, 7, 10-12),
+    the ticket number of step 5 and the hosting report of step 9. Step 8 (provisioning) is
+    `sop provision`, on the protected branch only. Safe to run again at any time.
+    """
+    pipeline = Pipeline(ws, base=base, now=_now, log=click.echo)
+    results = [pipeline.advance(r) for r in request_ids] if request_ids else pipeline.run()
+    refused = 0
+    for result in results:
+        if result.refused:
+            refused += 1
+            continue
+        state = result.state
+        waiting = (
+            f"menunggu langkah {state.next_step}"
+            if state and state.next_step
+            else (PHASE_LABELS[state.phase] if state else "-")
+        )
+        click.echo(f"{result.request_id}: {len(result.recorded)} langkah baru dicatat; {waiting}")
+    sys.exit(2 if refused else 0)
 
 
 # --------------------------------------------------------------------------------- status

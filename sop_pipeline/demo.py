@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from sop_pipeline.domain.state import Outcome, StepEvent
+from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.signing.demo import Lab, RequestFlow, generate_officials
-from sop_pipeline.tracking import record_step
+from sop_pipeline.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 WIB = ZoneInfo("Asia/Jakarta")
@@ -52,59 +52,78 @@ def at(minutes: int) -> datetime:
     return MONDAY + timedelta(minutes=minutes)
 
 
-def submit(flow: RequestFlow, minutes: int) -> None:
-    subject = flow.subject()
-    record_step(
-        flow.store,
-        flow.request_id,
-        StepEvent(1, Outcome.DONE, at(minutes), actor=subject.requester_email),
-        inputs={"request": subject.digest, **subject.attachments},
-    )
+class Clock:
+    """The demo's simulated clock: the pipeline reads it, the scenario moves it."""
+
+    def __init__(self) -> None:
+        self.minutes = 0
+
+    def __call__(self) -> datetime:
+        return at(self.minutes)
 
 
-def signed(
-    flow: RequestFlow,
-    step: int,
-    who: str,
-    minutes: int,
-    decision: str = "approve",
-    **options: object,
-) -> None:
-    flow.sign(step, who, at(minutes), decision, **options)
-    flow.record(at(minutes))
-    say(f"  langkah {step:>2}: {who} menandatangani '{decision}' pada {at(minutes):%H:%M} WIB")
+def publish_base(lab: Lab) -> None:
+    """The department's policy lives on main, next to the keyring; requests come by MR."""
+    lab.git("checkout", "-q", "main")
+    shutil.copytree(REPO / "inventories", lab.repo / "inventories")
+    lab.commit("kebijakan: inventories")
+    lab.git("checkout", "-q", "mr/request")
+    lab.git("merge", "-q", "main")
+    shutil.copytree(REPO / "requests", lab.repo / "requests")
+    lab.commit("OPD: permintaan hosting")
 
 
-def pipeline(flow: RequestFlow, step: int, minutes: int) -> None:
-    flow.pipeline_step(step, at(minutes))
-    say(f"  langkah {step:>2}: dicatat pipeline pada {at(minutes):%H:%M} WIB")
+class Scenario:
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.clock = Clock()
+        self.pipeline = Pipeline(
+            Workspace(lab.repo), base="main", now=self.clock, log=lambda line: say(f"  {line}")
+        )
+
+    def flow(self, request_id: str) -> RequestFlow:
+        return RequestFlow(self.lab, request_id, records=self.lab.repo / "records")
+
+    def advance(self, request_id: str, minutes: int) -> None:
+        self.clock.minutes = minutes
+        self.pipeline.advance(request_id)
+
+    def sign(
+        self,
+        flow: RequestFlow,
+        step: int,
+        who: str,
+        minutes: int,
+        decision: str = "approve",
+        **options: object,
+    ) -> None:
+        flow.sign(step, who, at(minutes), decision, **options)
+        say(f"  {at(minutes):%H:%M} {who} menandatangani langkah {step}: '{decision}'")
+        self.advance(flow.request_id, minutes)
 
 
 def scenario(lab: Lab) -> None:
     say("\n== 1. Permintaan masuk lewat merge request ==")
-    for name in ("requests", "inventories"):
-        shutil.copytree(REPO / name, lab.repo / name, dirs_exist_ok=True)
-    lab.commit("OPD: permintaan hosting")
+    publish_base(lab)
     sop(lab, "validate")
+    run = Scenario(lab)
 
     say("\n== 2. dinkes-simpus: langkah 1 sampai 7, ditandatangani bergiliran ==")
-    simpus = RequestFlow(lab, "dinkes-simpus", records=lab.repo / "records")
-    submit(simpus, 0)
-    signed(simpus, 2, "kadis", 2)
-    signed(simpus, 3, "kabid", 4)
-    signed(simpus, 4, "koordinator", 6, "complete")
-    pipeline(simpus, 5, 8)
-    signed(simpus, 6, "teknis1", 95)
-    signed(simpus, 7, "kabid", 140)  # 45 minutes after the analysis: past its 30
-    gate = simpus.gate(8, at(141))
-    say("  " + gate.summary())
+    simpus = run.flow("dinkes-simpus")
+    run.advance("dinkes-simpus", 0)
+    run.sign(simpus, 2, "kadis", 2)
+    run.sign(simpus, 3, "kabid", 4)
+    run.sign(simpus, 4, "koordinator", 6, "complete")
+    run.sign(simpus, 6, "teknis1", 95)
+    run.sign(simpus, 7, "kabid", 140)  # 45 minutes after the analysis: past its 30
+    say("  " + simpus.gate(8, at(141)).summary())
 
     say("\n== 3. disdik-info-sekolah: belum lengkap (langkah 4), dilengkapi, diverifikasi ulang ==")
-    info = RequestFlow(lab, "disdik-info-sekolah", records=lab.repo / "records")
-    submit(info, 10)
-    signed(info, 2, "kadis", 12)
-    signed(info, 3, "kabid", 13)
-    signed(
+    info = run.flow("disdik-info-sekolah")
+    run.advance("disdik-info-sekolah", 10)
+    run.sign(info, 2, "kadis", 12)
+    run.sign(info, 3, "kabid", 13)
+    run.sign(
         info,
         4,
         "koordinator",
@@ -117,19 +136,18 @@ def scenario(lab: Lab) -> None:
     path = info.request_file
     path.write_text(path.read_text().replace('end: "2027-12-31"', 'end: "2027-06-30"'))
     lab.commit("OPD: melengkapi masa hosting")
-    info.record(at(200))  # the changed request is recorded as the OPD's resubmission
-    say("  OPD mengajukan ulang pada 11:20 WIB (jam SLA berjalan lagi)")
-    signed(info, 4, "koordinator", 202, "complete")
+    say("  11:20 OPD memperbaiki berkas yang sama dan mengajukan ulang")
+    run.advance("disdik-info-sekolah", 200)
+    run.sign(info, 4, "koordinator", 202, "complete")
 
     say("\n== 4. bpbd-peringatan-dini: ditolak di langkah 7 ==")
-    bpbd = RequestFlow(lab, "bpbd-peringatan-dini", records=lab.repo / "records")
-    submit(bpbd, 20)
-    signed(bpbd, 2, "kadis", 21)
-    signed(bpbd, 3, "kabid", 22)
-    signed(bpbd, 4, "koordinator", 24, "complete")
-    pipeline(bpbd, 5, 25)
-    signed(bpbd, 6, "teknis2", 60)
-    signed(
+    bpbd = run.flow("bpbd-peringatan-dini")
+    run.advance("bpbd-peringatan-dini", 20)
+    run.sign(bpbd, 2, "kadis", 21)
+    run.sign(bpbd, 3, "kabid", 22)
+    run.sign(bpbd, 4, "koordinator", 24, "complete")
+    run.sign(bpbd, 6, "teknis2", 60)
+    run.sign(
         bpbd,
         7,
         "kabid",

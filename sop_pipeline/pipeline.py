@@ -1,0 +1,321 @@
+"""The SOP's pipeline: one request walked as far as its records and signatures allow.
+
+:meth:`Pipeline.advance` reads as the SOP; each numbered step is one logged call:
+
+ 1. ``submit``     a valid request file gets its step-1 record (its digest, its letter's);
+ 2-4.              dispositions and the completeness verification, from signatures; an
+                   incomplete verification sends the request back (clock paused) and a
+                   changed file resubmits it for a fresh verification;
+ 5. ``register``   after a complete verification the Helpdesk's ticket number is recorded;
+ 6-7.              the technical analysis and the Kabid's decision, from signatures;
+ 8. ``provision``  only where a :class:`Provisioner` is given (the protected branch with its
+                   secrets), under the request's lock, after every gate is checked again;
+ 9. ``report``     the Laporan Hasil Hosting is written and recorded;
+10-12.             acknowledgements up the chain, from signatures.
+
+Keyring and policy come from the base branch (``base``); the verification time is the
+pipeline's own clock, passed in. Running it again changes nothing that is already recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sop_pipeline.config import load_calendar, load_policy
+from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.sop import PROVISION_STEP
+from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent
+from sop_pipeline.gitsource import base_tree
+from sop_pipeline.ledger import LedgerStore, Record
+from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
+from sop_pipeline.reports import load_department, write_reports
+from sop_pipeline.reports.department import Department
+from sop_pipeline.reports.model import Check, HostingReport, HostingResult, RequestFacts
+from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
+from sop_pipeline.signing.errors import GateRefused
+from sop_pipeline.signing.gates import GateResult
+from sop_pipeline.signing.keyring import Keyring, load_from_git
+from sop_pipeline.signing.record import (
+    CONSUMED_LEDGER,
+    check_gate,
+    consume_approvals,
+    consumed_hashes,
+    record_signed_steps,
+)
+from sop_pipeline.signing.subject import Subject, approvals_dir
+from sop_pipeline.tracking import record_step, state_of
+from sop_pipeline.workspace import Workspace
+
+PIPELINE = "pipeline"
+TICKETS_LEDGER = "tickets"
+
+
+class Provisioner(Protocol):
+    """Step 8's infrastructure: allocate, Terraform, agent, Ansible, DNS, check the site."""
+
+    def provision(self, request: LoadedRequest, *, log: Callable[[str], None]) -> HostingResult:
+        """Make the request's server answer under its name; raise SopError if it can't."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one pass over a request needs, read once: trusted config, the request, approvals."""
+
+    request: LoadedRequest
+    subject: Subject
+    keyring: Keyring
+    checked: list[Checked]
+    at: datetime
+
+
+@dataclass
+class Advance:
+    """What one call of :meth:`Pipeline.advance` did to a request."""
+
+    request_id: str
+    recorded: list[int] = field(default_factory=list)  # SOP steps newly recorded
+    state: RequestState | None = None
+    refused: str = ""  # why the request file itself is refused
+
+    @property
+    def waiting_for(self) -> int | None:
+        return self.state.next_step if self.state else None
+
+
+class Pipeline:
+    """The orchestrator over one repository of requests."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        base: str,
+        now: Callable[[], datetime],
+        log: Callable[[str], None] = lambda _line: None,
+        provisioner: Provisioner | None = None,
+        verify_mode: VerifyMode = VerifyMode.NATIVE,
+    ) -> None:
+        self.ws = ws
+        self.base = base
+        self.now = now
+        self.log = log
+        self.provisioner = provisioner
+        self.verify_mode = verify_mode
+        self.ledgers = LedgerStore(ws.records_dir)
+        with base_tree(ws.root, base) as trusted:
+            self.policy: Policy = load_policy(trusted / "inventories")
+            self.calendar: WorkingCalendar = load_calendar(trusted / "inventories")
+            self.department: Department = load_department(trusted / "inventories")
+        self.keyring = load_from_git(ws.root, base)
+
+    # ------------------------------------------------------------------------------ the walk
+
+    def run(self) -> list[Advance]:
+        """Advance every request in the repository; safe to run again at any time."""
+        return [self.advance(p.stem) for p in sorted(self.ws.requests_dir.glob("*.yaml"))]
+
+    def advance(self, request_id: str) -> Advance:
+        """Walk one request through every step its records and signatures allow now."""
+        result = Advance(request_id)
+        try:
+            ctx = self._context(request_id)
+        except RequestInvalid as err:
+            result.refused = err.diagnostics()
+            result.state = state_of(self.ledgers, request_id)
+            self.log(f"{request_id}: berkas ditolak; perbaiki dulu:\n{result.refused}")
+            return result
+        while True:
+            state = state_of(self.ledgers, request_id)
+            before = len(result.recorded)
+            if state.next_step == 1:
+                result.recorded += self.step_1_submit(ctx)
+            elif state.phase is Phase.RETURNED or state.next_step in (2, 3, 4, 6, 7, 10, 11, 12):
+                result.recorded += self.steps_signed(ctx)
+            elif state.next_step == 5:
+                result.recorded += self.step_5_register(ctx)
+            elif state.next_step == PROVISION_STEP and self.provisioner is not None:
+                result.recorded += self.step_8_provision(ctx)
+            elif state.next_step == 9:
+                result.recorded += self.step_9_report(ctx)
+            if len(result.recorded) == before:
+                result.state = state
+                return result
+
+    def _context(self, request_id: str) -> Context:
+        request = load_request(self.ws.request_path(request_id), policy=self.policy)
+        subject = Subject.from_loaded(request)
+        at = self.now()
+        verifier = Verifier(self.keyring, at=at, mode=self.verify_mode)
+        checked = check_all(approvals_dir(request.path), subject, verifier)
+        return Context(request, subject, self.keyring, checked, at)
+
+    # ----------------------------------------------------------------------------- the steps
+
+    def step_1_submit(self, ctx: Context) -> list[int]:
+        """Step 1: the OPD's request letter is received; the request's bytes are recorded."""
+        record_step(
+            self.ledgers,
+            ctx.request.request_id,
+            StepEvent(1, Outcome.DONE, ctx.at, actor=ctx.subject.requester_email),
+            inputs={"request": ctx.subject.digest, **ctx.subject.attachments},
+        )
+        self.log(f"{ctx.request.request_id}: langkah 1 dicatat (surat permintaan diterima)")
+        return [1]
+
+    def steps_signed(self, ctx: Context) -> list[int]:
+        """Steps 2-4, 6, 7, 10-12: record every signed statement that holds, in SOP order."""
+        added = record_signed_steps(
+            subject=ctx.subject,
+            keyring=ctx.keyring,
+            checked=ctx.checked,
+            ledger=self.ledgers.for_request(ctx.request.request_id),
+            at=ctx.at,
+            consumed=consumed_hashes(self.ledgers.named(CONSUMED_LEDGER)),
+        )
+        for record in added:
+            self.log(
+                f"{ctx.request.request_id}: langkah {record.step} dicatat "
+                f"({record.data.get('outcome')}, {record.actor})"
+            )
+        return [int(r.step or 0) for r in added]
+
+    def step_5_register(self, ctx: Context) -> list[int]:
+        """Step 5: the Helpdesk records the request under a ticket number for Tim Teknis."""
+        request_id = ctx.request.request_id
+        with self.ledgers.locked(TICKETS_LEDGER):
+            tickets = self.ledgers.named(TICKETS_LEDGER)
+            year = ctx.at.astimezone(self.calendar.tz).year
+            same_year = [r for r in tickets.records() if r.data.get("year") == year]
+            ticket = f"HOST-{year}-{len(same_year) + 1:04d}"
+            tickets.append(
+                kind="ticket",
+                actor=PIPELINE,
+                at=ctx.at,
+                data={"request_id": request_id, "ticket": ticket, "year": year},
+            )
+        record_step(
+            self.ledgers,
+            request_id,
+            StepEvent(5, Outcome.DONE, ctx.at, actor=PIPELINE),
+            inputs={"request": ctx.subject.digest},
+            extra={"ticket": ticket},
+        )
+        self.log(
+            f"{request_id}: langkah 5 dicatat, nomor tiket {ticket}; Tim Teknis diminta "
+            "menganalisis"
+        )
+        return [5]
+
+    def gate(self, ctx: Context, step_number: int) -> GateResult:
+        """Check (and record) everything ``step_number`` needs, from the base-branch keyring."""
+        return check_gate(
+            step_number=step_number,
+            subject=ctx.subject,
+            keyring=ctx.keyring,
+            checked=ctx.checked,
+            ledger=self.ledgers.for_request(ctx.request.request_id),
+            at=ctx.at,
+            consumed=consumed_hashes(self.ledgers.named(CONSUMED_LEDGER)),
+        )
+
+    def step_8_provision(self, ctx: Context) -> list[int]:
+        """Step 8, under the request's lock: gates again, then the infrastructure, then record."""
+        if self.provisioner is None:
+            return []
+        request_id = ctx.request.request_id
+        with self.ledgers.locked(f"provision-{request_id}"):
+            fresh = self._context(request_id)  # 1-2: bytes and approvals re-read under the lock
+            if fresh.subject.digest != ctx.subject.digest:
+                raise GateRefused(
+                    f"{request_id}: berkas permintaan berubah selama proses; "
+                    "tidak ada yang dibuat [request-changed]"
+                )
+            gate = self.gate(fresh, PROVISION_STEP)
+            if not gate.holds:
+                raise GateRefused(gate.summary())
+            self.log(f"{request_id}: gerbang langkah 8 terpenuhi; mulai penyediaan")
+            hosting = self.provisioner.provision(fresh.request, log=self.log)  # 3-8
+            at = self.now()
+            record_step(  # 9: record, then spend the approvals it used
+                self.ledgers,
+                request_id,
+                StepEvent(8, Outcome.DONE, at, actor=PIPELINE),
+                inputs={"request": fresh.subject.digest, **dict(gate.statements)},
+                extra={"hosting": hosting_record(hosting)},
+            )
+            consume_approvals(
+                self.ledgers.named(CONSUMED_LEDGER),
+                request_id=request_id,
+                statements=gate.statements,
+                at=at,
+            )
+        self.log(f"{request_id}: langkah 8 selesai: {hosting.fqdn} ({hosting.ip_address})")
+        return [8]
+
+    def step_9_report(self, ctx: Context) -> list[int]:
+        """Step 9: the Helpdesk's Laporan Hasil Hosting, written from step 8's record."""
+        request_id = ctx.request.request_id
+        record = last_step_record(self.ledgers.for_request(request_id).records(), 8)
+        hosting = hosting_from_record(record)
+        facts = RequestFacts.from_data(
+            request_id, ctx.request.data, ctx.request.digest, zone=self.policy.zone
+        )
+        ticket = int(str(record_ticket(self.ledgers, request_id)).rsplit("-", 1)[-1] or 0)
+        paths = write_reports(
+            HostingReport(facts, ticket, ctx.at, hosting),
+            self.ws.records_dir / "reports" / request_id,
+            department=self.department,
+        )
+        outputs = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+        record_step(
+            self.ledgers,
+            request_id,
+            StepEvent(9, Outcome.DONE, ctx.at, actor=PIPELINE),
+            inputs={"request": ctx.subject.digest},
+            outputs=outputs,
+        )
+        self.log(f"{request_id}: langkah 9 dicatat; laporan di {paths[0].parent}")
+        return [9]
+
+
+def last_step_record(records: list[Record], step: int) -> Record:
+    return [r for r in records if r.kind == "step" and r.step == step][-1]
+
+
+def record_ticket(ledgers: LedgerStore, request_id: str) -> str:
+    records = ledgers.for_request(request_id).records()
+    return str(last_step_record(records, 5).data.get("ticket", ""))
+
+
+def hosting_record(hosting: HostingResult) -> dict[str, Any]:
+    return {
+        "vmid": hosting.vmid,
+        "node": hosting.node,
+        "ip_address": hosting.ip_address,
+        "fqdn": hosting.fqdn,
+        "stack": hosting.stack,
+        "started": hosting.started.isoformat(),
+        "finished": hosting.finished.isoformat(),
+        "url": hosting.url,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in hosting.checks],
+    }
+
+
+def hosting_from_record(record: Record) -> HostingResult:
+    data = record.data["hosting"]
+    return HostingResult(
+        vmid=data["vmid"],
+        node=data["node"],
+        ip_address=data["ip_address"],
+        fqdn=data["fqdn"],
+        stack=data["stack"],
+        started=datetime.fromisoformat(data["started"]),
+        finished=datetime.fromisoformat(data["finished"]),
+        checks=tuple(Check(c["name"], c["ok"], c["detail"]) for c in data["checks"]),
+        url=data.get("url", ""),
+    )
