@@ -12,6 +12,7 @@ setup:  ## Install everything the tests and the demo need (apt, pip, caches)
 	bash .ci/setup/base.sh
 	bash .ci/setup/reports.sh
 	bash .ci/setup/lab.sh
+	bash .ci/setup/ci-tools.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench
