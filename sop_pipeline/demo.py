@@ -45,6 +45,8 @@ def sop(lab: Lab, *args: str) -> int:
     say(f"\n$ sop {' '.join(args)}")
     result = CliRunner().invoke(main, ["--repo", str(lab.repo), *args], catch_exceptions=False)
     say(result.output.rstrip())
+    if result.exit_code:
+        say(f"(kode keluar {result.exit_code})")
     return result.exit_code
 
 
@@ -139,6 +141,7 @@ def scenario(lab: Lab) -> None:
     say("  11:20 OPD memperbaiki berkas yang sama dan mengajukan ulang")
     run.advance("disdik-info-sekolah", 200)
     run.sign(info, 4, "koordinator", 202, "complete")
+    sop(lab, "verify", "disdik-info-sekolah", "--at", at(203).isoformat())
 
     say("\n== 4. bpbd-peringatan-dini: ditolak di langkah 7 ==")
     bpbd = run.flow("bpbd-peringatan-dini")

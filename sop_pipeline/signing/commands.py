@@ -218,9 +218,30 @@ def verify_cmd(request_id: str | None, repo: Path, base: str, at: datetime, veri
         checked = check_all(approvals_dir(path), subject, check)
         click.echo(f"{path.relative_to(repo)}: {len(checked)} pernyataan")
         for c in checked:
+            if superseded(c):
+                click.echo(
+                    "  "
+                    + _describe(c, repo).split(": TIDAK SAH")[0]
+                    + ": DIGANTIKAN (superseded: OPD sudah memperbaiki permintaan)"
+                )
+                continue
             click.echo("  " + _describe(c, repo))
             all_ok &= c.ok
     sys.exit(0 if all_ok else 1)
+
+
+def superseded(c: Checked) -> bool:
+    """A step-4 "incomplete" whose request the OPD has since fixed: history, not a fault.
+
+    Only a NO can be superseded this way, so nothing is approved by ignoring it.
+    """
+    return (
+        not c.ok
+        and c.statement is not None
+        and c.statement.decision == "incomplete"
+        and bool(c.problems)
+        and all(p.endswith("[request-changed]") for p in c.problems)
+    )
 
 
 @click.command("gate")

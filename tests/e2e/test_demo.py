@@ -32,9 +32,12 @@ def test_demo_walks_the_sop_and_catches_the_tampered_record() -> None:
     assert "langkah 4 dicatat (resubmit" in returned
     assert "11:22 koordinator menandatangani langkah 4: 'complete'" in returned
     assert "langkah 5 dicatat, nomor tiket HOST-2026-0002" in returned
+    assert "step-04-koordinator.json: langkah 4 (koordinator) 'incomplete'" in returned
+    assert "DIGANTIKAN (superseded" in returned and "TIDAK SAH" not in returned
+    assert "(kode keluar" not in returned.split("$ sop verify")[1]
     rejected = out.split("== 4.")[1].split("== 5.")[0]
     assert "Gerbang langkah 8: TIDAK TERPENUHI" in rejected and "[rejected]" in rejected
-    assert out.count(": SAH (valid)") == 5
+    assert out.count(": SAH (valid)") == 5 + 3  # dinkes-simpus, then disdik after its fix
     assert " 7 Kabid Aptika          2026-11-30 10:20        45 mnt  30 menit  LEWAT" in out
     audits = out.split("== 6.")[1]
     assert "4 buku catatan diperiksa: UTUH." in audits
