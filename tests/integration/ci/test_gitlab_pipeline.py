@@ -390,3 +390,20 @@ def test_mr_that_adds_its_own_key_does_not_get_its_approval_accepted(
     assert verify.count(": SAH (valid)") == 4
     progress = run.log("sop:progress")
     assert "Gerbang langkah 8: TIDAK TERPENUHI" in progress, progress
+
+
+def test_mr_that_edits_records_is_refused(project: Project) -> None:
+    """records/ holds history and consumed approvals: only the protected pipeline writes it."""
+    project.git("checkout", "-q", "-b", "mr/catatan", "main")
+    add_request(project, "dinkes-catatan", **{"Sistem Informasi Puskesmas": "Catatan"})
+    records = project.work / "records"
+    records.mkdir(exist_ok=True)
+    (records / "_consumed-approvals.jsonl").write_text("")  # "forget" every spent approval
+    project.git("add", "-f", "records/_consumed-approvals.jsonl")  # past the .gitignore
+    project.commit_all("OPD: permintaan hosting, dan catatan dikosongkan")
+    project.git("push", "-q", "origin", "mr/catatan")
+
+    run = project.pipeline(MR, "sop:keyring")
+
+    assert run.code != 0, run.out
+    assert "DITOLAK: merge request tidak boleh mengubah records/" in run.log("sop:keyring")
