@@ -1,0 +1,257 @@
+"""From a started lab guest to a served site: site.yml for each stack on a real VM, by DNS name.
+
+1. a real Debian VM boots under QEMU in the lab namespace (fixture ``lab_vm``);
+2. ``playbooks/site.yml`` runs through the adapter for an example request of each stack;
+3. the play publishes the name in BIND by a TSIG-signed update (role dns_record);
+4. the site is fetched by its DNS name from inside the lab network, over HTTPS checked
+   against the server's certificate, and shows the request's own content.
+
+The Python request carries hostile text (a Jinja lookup and shell metacharacters) in its
+application name: it must reach the server as literal text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_labvm import DNS_PORT, FOREIGN_ADDRESS, FOREIGN_LABEL, HERE, ssh_in_lab
+
+from sop_pipeline.adapters import ansible as adapter
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HOSTILE = "{{ lookup('pipe', 'id') }} $(id) `id`; echo pwned > /tmp/pwned & <b>x</b> '\" \\"
+
+REQUESTS: dict[str, dict[str, Any]] = {
+    "static": {
+        "id": "diskominfo-portal",
+        "hostname": "portal",
+        "opd": {"code": "diskominfo", "name": "Dinas Komunikasi dan Informatika"},
+        "application": {"name": "Portal Informasi Publik", "kind": "website", "stack": "static"},
+    },
+    "php": {
+        "id": "dinkes-simpus",
+        "hostname": "simpus",
+        "opd": {"code": "dinkes", "name": "Dinas Kesehatan"},
+        "application": {"name": "SIMPUS Puskesmas", "kind": "application", "stack": "php"},
+    },
+    "nodejs": {
+        "id": "bappeda-sipd",
+        "hostname": "sipd",
+        "opd": {"code": "bappeda", "name": "Badan Perencanaan Pembangunan Daerah"},
+        "application": {"name": "Dasbor SIPD", "kind": "application", "stack": "nodejs"},
+    },
+    "python": {
+        "id": "disdik-ppdb",
+        "hostname": "ppdb",
+        "opd": {"code": "disdik", "name": "Dinas Pendidikan"},
+        "application": {"name": HOSTILE, "kind": "application", "stack": "python"},
+    },
+}
+
+
+#: SOP_ANSIBLE_STACKS="static python" limits a run to some stacks (CI runs all four).
+STACKS = [s for s in os.environ.get("SOP_ANSIBLE_STACKS", "").split() if s in REQUESTS] or list(
+    REQUESTS
+)
+
+
+def _extravars(stack: str, address: str, bind: Any) -> dict[str, Any]:
+    req = REQUESTS[stack]
+    return {
+        "sop_request_id": req["id"],
+        "sop_request": {k: v for k, v in req.items() if k != "id"},
+        "sop_vm_address": address,
+        # TCG VMs on a busy 2-core runner can stall for minutes: wait long for SSH.
+        "sop_connect_timeout": 900,
+        "dns_record_port": DNS_PORT,
+        "dns_record_key_file": str(bind.key_file),
+    }
+
+
+def run_site(stack: str, vm: Any, bind: Any, playbook: str = "site.yml") -> adapter.PlaybookResult:
+    """Run a playbook for the example request of ``stack`` on the lab VM."""
+    return adapter.run_playbook(
+        playbook,
+        target=vm.target(),
+        extravars=_extravars(stack, vm.address, bind),
+        environment="lab",
+        netns="soplab",
+        timeout=3600,
+    )
+
+
+@pytest.fixture(scope="module")
+def converged(lab_vm: Any, lab_bind: Any) -> dict[str, adapter.PlaybookResult]:
+    """site.yml run once for each stack's example request, on one lab VM."""
+    results = {}
+    for stack in STACKS:
+        results[stack] = run_site(stack, lab_vm, lab_bind)
+        print(
+            f"site.yml {stack}: {results[stack].seconds:.0f} s, "
+            f"changed={results[stack].changed}, tuning={results[stack].tuning}"
+        )
+    return results
+
+
+def fetch(vm: Any, stack: str) -> dict[str, Any]:
+    """Resolve and fetch the site by its DNS name from inside the lab namespace."""
+    req = REQUESTS[stack]
+    cafile = Path(vm.identity_file).parent / f"{req['id']}.crt"
+    cafile.write_text(ssh_in_lab(vm, "sudo", "cat", f"/etc/ssl/sop/{req['id']}.crt"))
+    return fetch_name(vm, f"{req['hostname']}.sumbarprov.go.id", cafile)
+
+
+def fetch_name(vm: Any, name: str, cafile: Path | None = None) -> dict[str, Any]:
+    """Resolve ``name`` at the suite's BIND and fetch it (checking TLS against ``cafile``)."""
+    argv = [
+        "ip", "netns", "exec", "soplab", sys.executable, str(HERE / "lab_fetch.py"),
+        name, "--dns-port", str(DNS_PORT),
+    ]  # fmt: skip
+    argv += ["--cafile", str(cafile)] if cafile else ["--resolve-only"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+@pytest.mark.parametrize("stack", list(REQUESTS))
+def test_site_is_served_by_its_name_with_the_requests_content(
+    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, stack: str
+) -> None:
+    if stack not in STACKS:
+        pytest.skip(f"stack {stack} not in SOP_ANSIBLE_STACKS")
+    assert converged[stack].status == "successful"
+    assert converged[stack].changed > 0
+    got = fetch(lab_vm, stack)
+    req = REQUESTS[stack]
+    fqdn = f"{req['hostname']}.sumbarprov.go.id"
+    assert got["address"] == lab_vm.address
+    assert got["ptr"] == [fqdn + "."]
+    assert got["http_status"] == 301
+    assert got["http_location"] == f"https://{fqdn}/"
+    assert got["https_status"] == 200
+    page = html.unescape(got["body"])
+    assert req["application"]["name"] in page
+    assert req["opd"]["name"] in page
+    assert req["id"] in page
+    assert f"Stack: {stack}" in page
+
+
+def test_hostile_request_text_reaches_the_server_literally(
+    converged: dict[str, adapter.PlaybookResult], lab_vm: Any
+) -> None:
+    if "python" not in STACKS:
+        pytest.skip("the hostile request uses the python stack, not in SOP_ANSIBLE_STACKS")
+    req = REQUESTS["python"]
+    facts = json.loads(ssh_in_lab(lab_vm, "cat", f"/srv/sop/{req['id']}/app.json"))
+    assert facts["Aplikasi"] == HOSTILE
+    page = html.unescape(fetch(lab_vm, "python")["body"])
+    assert HOSTILE in page
+    assert "uid=" not in page
+    assert "<b>x</b>" not in fetch(lab_vm, "python")["body"]  # escaped in the HTML
+    assert ssh_in_lab(lab_vm, "ls", "/tmp/pwned", "||", "echo", "absent").strip() == "absent"
+
+
+def test_a_second_run_changes_nothing(
+    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+) -> None:
+    again = run_site(STACKS[0], lab_vm, lab_bind)
+    print(
+        f"site.yml {STACKS[0]} again: {again.seconds:.0f} s, changed tasks: {again.changed_tasks}"
+    )
+    assert again.changed == 0, again.changed_tasks
+    assert again.stats["sop_target"].ok > 20
+
+
+def test_remove_deletes_exactly_its_own_records(
+    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+) -> None:
+    gone = STACKS[-1]
+    extra = _extravars(gone, lab_vm.address, lab_bind) | {"sop_remove_site": True}
+    removed = adapter.run_playbook(
+        "remove.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=1800
+    )
+    assert removed.changed > 0
+    assert fetch_name(lab_vm, f"{REQUESTS[gone]['hostname']}.sumbarprov.go.id")["address"] is None
+    # The other requests' names, and the foreign one, are untouched.
+    for stack in STACKS[:-1]:
+        name = f"{REQUESTS[stack]['hostname']}.sumbarprov.go.id"
+        assert fetch_name(lab_vm, name)["address"] == lab_vm.address
+    assert fetch_name(lab_vm, f"{FOREIGN_LABEL}.sumbarprov.go.id")["address"] == FOREIGN_ADDRESS
+    again = adapter.run_playbook(
+        "remove.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=1800
+    )
+    assert again.changed == 0
+
+
+def test_another_owners_name_is_refused(
+    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+) -> None:
+    """A request asking for a name another request owns fails at the DNS task."""
+    extra = _extravars("static", lab_vm.address, lab_bind)
+    extra["sop_request_id"] = "dinsos-bansos"
+    extra["sop_request"] = dict(extra["sop_request"], hostname=FOREIGN_LABEL)
+    with pytest.raises(adapter.AnsibleTaskFailed) as caught:
+        adapter.run_playbook(
+            "site.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=3600
+        )
+    assert any("NameOwnedByOther" in f.message for f in caught.value.failures)
+    assert "Konfigurasi server gagal" in caught.value.diagnostics()
+    got = fetch_name(lab_vm, f"{FOREIGN_LABEL}.sumbarprov.go.id")
+    assert got["address"] == FOREIGN_ADDRESS
+
+
+def test_a_wrong_host_key_is_refused(lab_vm: Any, lab_state: Path) -> None:
+    wrong = lab_state / "wrong_known_hosts"
+    # A real key of another host: the VM's own key is never accepted under another one.
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(lab_state / "other")], check=True
+    )
+    other = (lab_state / "other.pub").read_text().split()
+    wrong.write_text(adapter.known_hosts_text(lab_vm.address, [f"{other[0]} {other[1]}"]))
+    target = adapter.SshTarget(lab_vm.address, lab_vm.user, Path(lab_vm.identity_file), wrong)
+    for tuning in (adapter.Tuning.TUNED, adapter.Tuning.AUTO):
+        with pytest.raises(adapter.AnsibleHostKeyRejected):
+            adapter.run_playbook(
+                "ping.yml",
+                target=target,
+                extravars={"sop_connect_timeout": 10},
+                netns="soplab",
+                tuning=tuning,
+                timeout=300,
+            )
+
+
+def test_an_unreachable_server_has_its_own_error(lab_vm: Any, lab_state: Path) -> None:
+    known = lab_state / "known_hosts_nobody"
+    known.write_text(Path(lab_vm.known_hosts).read_text().replace(lab_vm.address, "10.99.0.198"))
+    target = adapter.SshTarget("10.99.0.198", lab_vm.user, Path(lab_vm.identity_file), known)
+    with pytest.raises(adapter.AnsibleUnreachable) as caught:
+        adapter.run_playbook(
+            "ping.yml",
+            target=target,
+            extravars={"sop_connect_timeout": 10},
+            netns="soplab",
+            timeout=300,
+        )
+    assert type(caught.value) is adapter.AnsibleUnreachable
+    assert "tidak dapat dihubungi" in caught.value.diagnostics()
+
+
+def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any) -> None:
+    with pytest.raises(adapter.AnsibleTimedOut):
+        adapter.run_playbook(
+            "site.yml",
+            target=lab_vm.target(),
+            extravars=_extravars("static", lab_vm.address, lab_bind),
+            netns="soplab",
+            timeout=3,
+        )
