@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 export SOP_CACHE ?= /var/cache/sop-pipeline
 
-.PHONY: help setup lint test test-ansible-vm test-unit test-lab test-signing demo bench clean
+.PHONY: help setup lint test test-ansible-vm test-unit test-lab test-terraform test-signing demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,6 +13,7 @@ setup:  ## Install everything the tests and the demo need (apt, pip, caches)
 	bash .ci/setup/reports.sh
 	bash .ci/setup/lab.sh
 	bash .ci/setup/ci-tools.sh
+	bash .ci/setup/terraform.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench
@@ -34,6 +35,9 @@ test-unit: setup  ## Only the fast, pure tests
 test-lab: setup  ## The lab: namespace, seed, BIND/DNS, a real VM under QEMU (slow under TCG)
 	$(PYTHON) -m pytest -s tests/integration/lab tests/integration/dns
 
+test-terraform: setup  ## Terraform + bpg provider against the lab Proxmox API, PostgreSQL state
+	$(PYTHON) -m pytest -s tests/integration/terraform tests/unit/test_allocator.py
+
 test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
 	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
 
@@ -43,6 +47,7 @@ demo: setup  ## Walk the example requests through the SOP (add ARGS=--keep to ke
 bench: setup  ## Benchmarks that print figures (see bench/)
 	$(PYTHON) bench/bench_validate.py
 	$(PYTHON) bench/bench_verify.py
+	$(PYTHON) bench/bench_terraform.py
 
 clean:  ## Remove caches made by the tests (not $(SOP_CACHE))
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,294 @@
+"""Kill -9 during apply, and fakepve's fault injection: each ends converged or with nothing left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import traceback
+
+import pytest
+from tf_flow import provision
+from tf_support import RunnerFactory
+
+from sop_pipeline.adapters.allocator import Allocator
+from sop_pipeline.adapters.proxmox import AgentTimeoutError, ProxmoxAdapter, ProxmoxError
+from sop_pipeline.adapters.terraform import CancelledError, NodeLimiter, TerraformError
+from sop_pipeline.lab.pve import GiB, RunningPve
+
+pytestmark = pytest.mark.integration
+
+# (name, method, path fragment, body fragment): kill the whole Terraform process group (CLI and
+# provider, as a dying CI runner does) right after the lab PVE has received this call.
+KILL_POINTS = [
+    ("after-clone", "POST", "/qemu/9000/clone", b""),
+    ("after-config", "PUT", "/qemu/1000/config", b"ciuser"),
+    ("after-resize", "PUT", "/qemu/1000/resize", b""),
+    ("after-start", "POST", "/qemu/1000/status/start", b""),
+]
+
+
+def guests(lab: RunningPve) -> list[int]:
+    return sorted(vm.vmid for vm in lab.pve.vms if not vm.template)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("point", "method", "path", "body"), KILL_POINTS, ids=[k[0] for k in KILL_POINTS]
+)
+def test_kill9_during_apply_then_one_rerun_converges(
+    point: str,
+    method: str,
+    path: str,
+    body: bytes,
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    def slow_down() -> None:
+        lab.pve.time_scale = 1.0  # tasks run in the background and are polled, as on PVE
+        lab.pve.slow_network(0.05)
+
+    lab.sync(slow_down)
+    runner = make_runner("dinkes-simpus")
+    failure: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            provision(
+                "dinkes-simpus",
+                allocator=allocator,
+                proxmox=proxmox,
+                runner=runner,
+                keys=[admin_key],
+            )
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    seen = 0
+    deadline = time.monotonic() + 120
+    killed = False
+    while thread.is_alive() and time.monotonic() < deadline and not killed:
+        requests = list(lab.pve.requests)
+        for m, p, b in requests[seen:]:
+            if m == method and path in p and body in b and runner.current is not None:
+                os.killpg(runner.current.pid, signal.SIGKILL)
+                killed = True
+                break
+        seen = len(requests)
+        time.sleep(0.005)
+    thread.join(120)
+    assert killed, f"the kill point {point} was never reached"
+    assert failure and isinstance(failure[0], TerraformError), "".join(
+        traceback.format_exception(failure[0]) if failure else ["no failure"]
+    )
+    time.sleep(1.5)  # let tasks the killed run started finish, as they would on PVE
+
+    outputs = provision(
+        "dinkes-simpus",
+        allocator=allocator,
+        proxmox=proxmox,
+        runner=make_runner("dinkes-simpus"),
+        keys=[admin_key],
+    )
+    assert guests(lab) == [1000], f"{point}: expected exactly one VM"
+    assert outputs["vmid"] == 1000
+    final = make_runner("dinkes-simpus")
+    final.init()
+    assert final.plan().empty, f"{point}: the plan after the re-run is not empty"
+    vm = lab.pve.vm(1000)
+    assert vm.status == "running" and "sop-req-dinkes-simpus" in vm.config["tags"]
+    print(f"crash/{point}: killed with SIGKILL, one re-run -> 1 VM, empty plan")
+
+
+def test_failed_clone_task_leaves_nothing(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    def fill_storage() -> None:
+        lab.pve.storages["local-lvm"]["avail"] = 1 * GiB  # the 4 GiB template disk cannot be copied
+
+    lab.sync(fill_storage)
+    with pytest.raises(TerraformError) as caught:
+        provision(
+            "dinkes-simpus",
+            allocator=allocator,
+            proxmox=proxmox,
+            runner=make_runner("dinkes-simpus"),
+            keys=[admin_key],
+        )
+    assert "dinkes-simpus" in caught.value.message
+    assert "No space left on device" in caught.value.detail
+    assert guests(lab) == []
+    assert allocator.all() == []  # released: the VMID was confirmed absent
+    print(f"fault/clone task: {caught.value.message!r}; VMs left 0, allocations left 0")
+
+
+def test_config_lock_timeout_is_retried_with_backoff(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    lab.sync(
+        lambda: lab.pve.fail(
+            "POST", "/nodes/pve1/qemu/9000/clone", error="config_lock_timeout", times=4
+        )
+    )
+    outputs = provision(
+        "dinkes-simpus",
+        allocator=allocator,
+        proxmox=proxmox,
+        runner=make_runner("dinkes-simpus"),
+        keys=[admin_key],
+        delays=[0.5, 1.0, 2.0],
+        limiter=NodeLimiter(per_node=1),
+    )
+    assert outputs["vmid"] == 1000 and guests(lab) == [1000]
+    clones = [r for r in lab.pve.requests if r[0] == "POST" and r[1].endswith("/qemu/9000/clone")]
+    assert len(clones) == 5  # four refused with "can't lock file", the fifth went through
+    print(f"fault/lock timeout: {len(clones) - 1} lock timeouts, then 1 VM")
+
+
+def test_lock_timeout_beyond_the_bound_fails_cleanly(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    lab.sync(
+        lambda: lab.pve.fail("POST", "/nodes/pve1/qemu/9000/clone", error="config_lock_timeout")
+    )
+    with pytest.raises(TerraformError) as caught:
+        provision(
+            "dinkes-simpus",
+            allocator=allocator,
+            proxmox=proxmox,
+            runner=make_runner("dinkes-simpus"),
+            keys=[admin_key],
+            delays=[0.2],
+        )
+    assert "Proxmox sedang sibuk" in caught.value.message
+    assert guests(lab) == [] and allocator.all() == []
+
+
+def test_api_unreachable_at_plan_time_allocates_nothing(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    lab.stop()
+    with pytest.raises(ProxmoxError, match="tidak dapat dihubungi"):
+        provision(
+            "dinkes-simpus",
+            allocator=allocator,
+            proxmox=proxmox,
+            runner=make_runner("dinkes-simpus"),
+            keys=[admin_key],
+        )
+    assert allocator.all() == []
+    print("fault/API unreachable: ProxmoxError before allocation; allocations left 0")
+
+
+def test_terraform_error_when_api_goes_away_is_translated(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    provision(
+        "dinkes-simpus",
+        allocator=allocator,
+        proxmox=proxmox,
+        runner=make_runner("dinkes-simpus"),
+        keys=[admin_key],
+    )
+    lab.stop()
+    runner = make_runner("dinkes-simpus")
+    with pytest.raises(TerraformError, match="tidak dapat dihubungi"):
+        runner.plan()
+
+
+def test_cancel_forwards_sigint_and_terraform_stops_cleanly(
+    make_runner: RunnerFactory,
+    lab: RunningPve,
+    admin_key: str,
+    allocator: Allocator,
+    proxmox: ProxmoxAdapter,
+) -> None:
+    def slow_down() -> None:
+        lab.pve.time_scale = 1.0
+        lab.pve.slow_network(0.05)
+
+    lab.sync(slow_down)
+    runner = make_runner("dinkes-simpus")
+    failure: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            provision(
+                "dinkes-simpus",
+                allocator=allocator,
+                proxmox=proxmox,
+                runner=runner,
+                keys=[admin_key],
+            )
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        r[0] == "POST" and r[1].endswith("/qemu/9000/clone") for r in list(lab.pve.requests)
+    ):
+        time.sleep(0.01)
+    runner.cancel()
+    thread.join(120)
+    assert failure and isinstance(failure[0], CancelledError), failure
+    assert "SIGINT" in failure[0].message
+    assert "Interrupt received" in failure[0].detail  # Terraform saw SIGINT, not SIGKILL
+    lab.sync(lambda: setattr(lab.pve, "time_scale", 0.0))
+    provision(
+        "dinkes-simpus",
+        allocator=allocator,
+        proxmox=proxmox,
+        runner=make_runner("dinkes-simpus"),
+        keys=[admin_key],
+    )
+    assert guests(lab) == [1000]
+    final = make_runner("dinkes-simpus")
+    final.init()
+    assert final.plan().empty
+    print("cancel: SIGINT forwarded, Terraform stopped gracefully; re-run -> 1 VM, empty plan")
+
+
+def test_proxmox_adapter_analysis_checks(lab: RunningPve, proxmox: ProxmoxAdapter) -> None:
+    assert proxmox.find_template("debian-12-cloudinit").vmid == 9000
+    with pytest.raises(ProxmoxError, match="tidak ada"):
+        proxmox.find_template("windows-2022")
+    small = {f.node: f for f in proxmox.capacity(vcpu=2, memory_mb=2048, disk_gb=20)}
+    assert small["pve1"].fits and small["pve2"].fits
+    assert small["pve1"].free_memory_mb == 128 * 1024
+    huge = proxmox.capacity(vcpu=2, memory_mb=200 * 1024, disk_gb=20)
+    assert not any(f.fits for f in huge)
+    lab.sync(lambda: lab.pve.set_node_offline("pve2"))
+    assert not {f.node: f for f in proxmox.capacity(vcpu=1, memory_mb=512, disk_gb=10)}["pve2"].fits
+    assert proxmox.name_in_use("debian-12-cloudinit") is None  # templates do not count
+    started = time.monotonic()
+    with pytest.raises(AgentTimeoutError, match="1 detik"):
+        proxmox.wait_for_address("pve1", 9000, timeout=1, interval=0.2)
+    assert time.monotonic() - started < 10  # bounded
