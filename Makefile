@@ -48,6 +48,8 @@ bench: setup  ## Benchmarks that print figures (see bench/)
 	$(PYTHON) bench/bench_validate.py
 	$(PYTHON) bench/bench_verify.py
 	$(PYTHON) bench/bench_terraform.py
+	$(PYTHON) bench/bench_lab_boot.py
+	$(PYTHON) bench/bench_ansible.py
 
 clean:  ## Remove caches made by the tests (not $(SOP_CACHE))
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -414,6 +414,45 @@ def audit(ws: Workspace, as_json: bool) -> None:
     sys.exit(5 if faults else 0)
 
 
+@main.group()
+def lab() -> None:
+    """The local lab: Proxmox API (fakepve), BIND, Debian mirror and QEMU VMs.
+
+    Everything runs inside the network namespace `soplab`; nothing leaves it. Needs root.
+    State under $SOP_LAB_DIR (default /var/lib/sop-lab); see docs/lab.md.
+    """
+
+
+_NAMESPACE = click.option("--namespace", default="soplab", show_default=True,
+                          help="Network namespace of this lab (a second lab needs its own).")
+_LAB_DIR = click.option("--lab-dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="State folder (default $SOP_LAB_DIR or /var/lib/sop-lab).")
+
+
+@lab.command("up")
+@_NAMESPACE
+@_LAB_DIR
+def lab_up(namespace: str, lab_dir: Path | None) -> None:
+    """Start the lab (idempotent) and print where each part answers (no secrets)."""
+    from sop_pipeline.lab import control  # the lab's modules load only when asked for
+
+    info = control.up(lab_dir=lab_dir, namespace=namespace)
+    for key, value in asdict(info).items():
+        click.echo(f"{key}: {value}")
+    click.echo("Lab siap.")
+
+
+@lab.command("down")
+@_NAMESPACE
+@_LAB_DIR
+def lab_down(namespace: str, lab_dir: Path | None) -> None:
+    """Stop every lab VM, the API, BIND and the mirror, then delete the namespace."""
+    from sop_pipeline.lab import control
+
+    control.down(lab_dir=lab_dir, namespace=namespace)
+    click.echo("Lab dihentikan.")
+
+
 @main.command()
 def steps() -> None:
     """Print the SOP's 12 steps, actors and target times."""

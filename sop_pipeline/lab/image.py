@@ -195,6 +195,11 @@ def build(cache: Path | None = None, *, force: bool = False) -> LabImage:
             shutil.copyfile(log, root_cache / f"image-{key}.failed.log")
         shutil.rmtree(work, ignore_errors=True)
         raise
+    if (final / "COMPLETE").exists():
+        # Another process built the same recipe meanwhile, and VMs may already run on its
+        # disk: keep that one, drop ours.
+        shutil.rmtree(work)
+        return _image_at(final, key)
     if final.exists():
         shutil.rmtree(final)
     work.rename(final)

@@ -24,7 +24,7 @@ mkdir -p "$root/var/lib/apt/lists/partial"
 
 # 3. cloud-init, file systems, first-boot identity.
 install -m 0644 "$SOP_RECIPE_DIR/cloud.cfg" "$root/etc/cloud/cloud.cfg.d/90-sop-lab.cfg"
-printf '/dev/vda / ext4 defaults,noatime 0 1\n' > "$root/etc/fstab"
+# (/etc/fstab: written by tune-boot.sh)
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/hostname"
@@ -34,3 +34,6 @@ rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
 chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service
 chroot "$root" systemctl mask systemd-firstboot.service apt-daily.timer \
     apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer
+
+# 5. Boot time: root disk by label, cloud-init in local mode, fewer units (tune-boot.sh).
+sh "$SOP_RECIPE_DIR/tune-boot.sh" "$root"

@@ -132,6 +132,23 @@ def test_ssh_with_pinned_key(vm: Booted) -> None:
     assert proc.stdout.split() == ["labvm", "sop", "sudo-ok"]
 
 
+def test_cloud_init_applied_the_seed_in_one_local_stage(vm: Booted) -> None:
+    # The lab boots with `ds=nocloud`: cloud-init-local read the seed in local mode and ran the
+    # init modules; the network and config stages are masked (docs/lab.md, "Boot time").
+    status = vm.ssh("cloud-init status --wait --long; systemctl is-enabled cloud-init.service")
+    assert "status: done" in status.stdout, status.stdout + status.stderr
+    assert "[dsmode=local]" in status.stdout
+    assert status.stdout.strip().endswith("masked")
+    # The host keys were made on this boot (the image carries none), so no two VMs share them.
+    stamps = vm.ssh('stat -c %Y /etc/ssh/ssh_host_ed25519_key; date -d "$(uptime -s)" +%s')
+    made, booted = (int(v) for v in stamps.stdout.split())
+    assert made >= booted - 1
+    # Address, resolver and search domain from the seed's network config, rendered for networkd.
+    net = vm.ssh("ip -4 -o addr show dev eth0; resolvectl dns eth0; resolvectl domain eth0")
+    assert f"inet {ADDRESS}/24" in net.stdout
+    assert netns.DNS_ADDRESS in net.stdout and "sumbarprov.go.id" in net.stdout
+
+
 def test_agent_reports_the_address_from_the_vm(vm: Booted) -> None:
     interfaces = vm.backend.agent_interfaces(VMID)
     assert interfaces is not None
