@@ -82,10 +82,6 @@ class Advance:
     state: RequestState | None = None
     refused: str = ""  # why the request file itself is refused
 
-    @property
-    def waiting_for(self) -> int | None:
-        return self.state.next_step if self.state else None
-
 
 class Pipeline:
     """The orchestrator over one repository of requests."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.signing.demo import Lab, Official, generate_officials
 from sop_pipeline.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,3 +34,26 @@ def workspace(tmp_path: Path) -> Workspace:
     for name in ("requests", "inventories"):
         shutil.copytree(REPO / name, tmp_path / name)
     return Workspace(tmp_path)
+
+
+def require_signing_tools() -> None:
+    """ssh-keygen and git: a CI run without them fails, a laptop skips."""
+    for tool, package in (("ssh-keygen", "openssh-client"), ("git", "git")):
+        if shutil.which(tool) is None:
+            message = f"{tool} not found: install it with `apt-get install {package}`"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def officials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Official]:
+    """Six officials with real keys made by ssh-keygen, once per session."""
+    require_signing_tools()
+    return generate_officials(tmp_path_factory.mktemp("officials"))
+
+
+@pytest.fixture
+def lab(tmp_path: Path, officials: dict[str, Official]) -> Lab:
+    """A fresh Git repository: the keyring on main, a merge-request branch checked out."""
+    return Lab(tmp_path, officials)

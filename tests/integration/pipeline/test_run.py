@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
 from sop_pipeline.cli import main
 from sop_pipeline.demo import publish_base
-from sop_pipeline.signing.demo import Lab, generate_officials
+from sop_pipeline.signing.demo import Lab
 from sop_pipeline.tracking import state_of
 from sop_pipeline.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def officials(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    return generate_officials(tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture
-def lab(tmp_path: Path, officials: dict) -> Lab:  # type: ignore[type-arg]
-    lab = Lab(tmp_path, officials)
+def lab(lab: Lab) -> Lab:
+    """The shared lab, with the department's policy on main and the requests on the MR."""
     publish_base(lab)
     return lab
 
