@@ -202,34 +202,6 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
     click.echo(f"{request_id}: diajukan ulang; menunggu verifikasi kelengkapan (langkah 4).")
 
 
-@main.command()
-@click.argument("request_id")
-@click.option(
-    "--step", "number", type=click.IntRange(1, 12), required=True, help="SOP step number."
-)
-@click.option("--actor", required=True, help="Who did it (e-mail or pipeline job).")
-@click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
-@click.pass_obj
-def record(ws: Workspace, request_id: str, number: int, actor: str, at_: str | None) -> None:
-    """Record an unsigned step done outside the pipeline (steps 5, 8, 9).
-
-    Signed steps (2, 3, 4, 6, 7, 10-12) are recorded only from verified signatures.
-    """
-    if sop_step(number).signed or number == 1:
-        raise click.UsageError(
-            f"langkah {number} dicatat dari tanda tangan atau `sop submit`, "
-            "bukan dengan `sop record`"
-        )
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
-    record_step(
-        ws.ledgers,
-        request_id,
-        StepEvent(number, Outcome.DONE, _at(at_), actor=actor),
-        inputs={"request": request.digest},
-    )
-    click.echo(f"{request_id}: langkah {number} dicatat.")
-
-
 # ------------------------------------------------------------------------------------ run
 
 
@@ -423,10 +395,17 @@ def lab() -> None:
     """
 
 
-_NAMESPACE = click.option("--namespace", default="soplab", show_default=True,
-                          help="Network namespace of this lab (a second lab needs its own).")
-_LAB_DIR = click.option("--lab-dir", type=click.Path(file_okay=False, path_type=Path),
-                        help="State folder (default $SOP_LAB_DIR or /var/lib/sop-lab).")
+_NAMESPACE = click.option(
+    "--namespace",
+    default="soplab",
+    show_default=True,
+    help="Network namespace of this lab (a second lab needs its own).",
+)
+_LAB_DIR = click.option(
+    "--lab-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="State folder (default $SOP_LAB_DIR or /var/lib/sop-lab).",
+)
 
 
 @lab.command("up")
