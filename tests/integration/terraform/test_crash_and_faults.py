@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 import traceback
+from typing import Any
 
 import pytest
 from tf_flow import provision
@@ -48,28 +49,8 @@ def test_kill9_during_apply_then_one_rerun_converges(
     allocator: Allocator,
     proxmox: ProxmoxAdapter,
 ) -> None:
-    def slow_down() -> None:
-        lab.pve.time_scale = 1.0  # tasks run in the background and are polled, as on PVE
-        lab.pve.slow_network(0.05)
-
-    lab.sync(slow_down)
     runner = make_runner("dinkes-simpus")
-    failure: list[BaseException] = []
-
-    def first_run() -> None:
-        try:
-            provision(
-                "dinkes-simpus",
-                allocator=allocator,
-                proxmox=proxmox,
-                runner=runner,
-                keys=[admin_key],
-            )
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
+    thread, failure = provision_in_background(lab, runner, allocator, proxmox, admin_key)
     seen = 0
     deadline = time.monotonic() + 120
     killed = False
@@ -104,6 +85,36 @@ def test_kill9_during_apply_then_one_rerun_converges(
     vm = lab.pve.vm(1000)
     assert vm.status == "running" and "sop-req-dinkes-simpus" in vm.config["tags"]
     print(f"crash/{point}: killed with SIGKILL, one re-run -> 1 VM, empty plan")
+
+
+def provision_in_background(
+    lab: Any, runner: Any, allocator: Any, proxmox: ProxmoxAdapter, admin_key: str
+) -> tuple[threading.Thread, list[BaseException]]:
+    """Provision dinkes-simpus in a thread, with PVE tasks running in real time and a slow
+    network, so a test can act while Terraform is in the middle of it."""
+
+    def slow_down() -> None:
+        lab.pve.time_scale = 1.0  # tasks run in the background and are polled, as on PVE
+        lab.pve.slow_network(0.05)
+
+    lab.sync(slow_down)
+    failure: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            provision(
+                "dinkes-simpus",
+                allocator=allocator,
+                proxmox=proxmox,
+                runner=runner,
+                keys=[admin_key],
+            )
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    return thread, failure
 
 
 def test_failed_clone_task_leaves_nothing(
@@ -229,28 +240,8 @@ def test_cancel_forwards_sigint_and_terraform_stops_cleanly(
     allocator: Allocator,
     proxmox: ProxmoxAdapter,
 ) -> None:
-    def slow_down() -> None:
-        lab.pve.time_scale = 1.0
-        lab.pve.slow_network(0.05)
-
-    lab.sync(slow_down)
     runner = make_runner("dinkes-simpus")
-    failure: list[BaseException] = []
-
-    def first_run() -> None:
-        try:
-            provision(
-                "dinkes-simpus",
-                allocator=allocator,
-                proxmox=proxmox,
-                runner=runner,
-                keys=[admin_key],
-            )
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
+    thread, failure = provision_in_background(lab, runner, allocator, proxmox, admin_key)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(
         r[0] == "POST" and r[1].endswith("/qemu/9000/clone") for r in list(lab.pve.requests)
