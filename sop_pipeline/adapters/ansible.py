@@ -549,7 +549,8 @@ def _raise_for(result: PlaybookResult, target: SshTarget) -> None:
     if result.failures:
         first = result.failures[0]
         raise AnsibleTaskFailed(
-            f"playbooks/{result.playbook} failed at task {first.task!r} on {target.address}",
+            f"playbooks/{result.playbook} failed at task {first.task!r} on {target.address}: "
+            f"{first.message[:300]}",
             failures=result.failures,
             result=result,
         )

@@ -15,7 +15,19 @@ APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get install -y -q --download-only \
     $(grep -v -e '^#' -e '^$' "$SOP_RECIPE_DIR/mirror-packages.txt")
 mkdir -p "$SOP_MIRROR_DEBS"
 cp "$root"/var/cache/apt/archives/*.deb "$SOP_MIRROR_DEBS"/
-rm -f "$root"/var/cache/apt/archives/*.deb
+
+# 1b. Bake the heavy stack packages into the image, as a data centre's golden template has
+# them: under TCG, dpkg alone takes many minutes per VM (php-fpm's debconf per module). The
+# roles still install them wherever a template lacks them; the mirror above keeps them all.
+# A policy-rc.d keeps the chroot from starting services.
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+# shellcheck disable=SC2046
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download \
+    $(grep -v -e '^#' -e '^$' "$SOP_RECIPE_DIR/preinstall-packages.txt")
+rm -f "$root/usr/sbin/policy-rc.d" "$root"/var/cache/apt/archives/*.deb
+# The roles enable what a site needs; nothing serves or competes for CPU at boot before that.
+chroot "$root" systemctl disable nginx.service php8.2-fpm.service
 
 # 2. Point apt at the lab mirror only, and start with no package lists.
 printf 'deb [trusted=yes] %s ./\n' "$SOP_MIRROR_URL" > "$root/etc/apt/sources.list"

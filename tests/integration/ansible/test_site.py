@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +89,50 @@ def run_site(stack: str, vm: Any, bind: Any, playbook: str = "site.yml") -> adap
     )
 
 
+@dataclass
+class Served:
+    """One stack's example request on the lab VM: its run, what was fetched, its removal."""
+
+    result: adapter.PlaybookResult
+    fetched: dict[str, Any]
+    app_facts: str
+    removed: adapter.PlaybookResult | None = None
+    after_removal: dict[str, Any] | None = None
+
+
+def remove_site(stack: str, vm: Any, bind: Any) -> adapter.PlaybookResult:
+    """playbooks/remove.yml for ``stack``'s request: its DNS records and its site."""
+    extra = _extravars(stack, vm.address, bind) | {"sop_remove_site": True}
+    return adapter.run_playbook(
+        "remove.yml", target=vm.target(), extravars=extra, netns="soplab", timeout=1800
+    )
+
+
 @pytest.fixture(scope="module")
-def converged(lab_vm: Any, lab_bind: Any) -> dict[str, adapter.PlaybookResult]:
-    """site.yml run once for each stack's example request, on one lab VM."""
-    results = {}
+def served(lab_vm: Any, lab_bind: Any) -> dict[str, Served]:
+    """Each stack's request served in turn on one lab VM, as on its own server.
+
+    A VM has one address and its PTR record names one request, so each request is fetched
+    right after its run and removed (remove.yml) before the next; the last one stays.
+    """
+    results: dict[str, Served] = {}
     for stack in STACKS:
-        results[stack] = run_site(stack, lab_vm, lab_bind)
+        result = run_site(stack, lab_vm, lab_bind)
         print(
-            f"site.yml {stack}: {results[stack].seconds:.0f} s, "
-            f"changed={results[stack].changed}, tuning={results[stack].tuning}"
+            f"site.yml {stack}: {result.seconds:.0f} s, "
+            f"changed={result.changed}, tuning={result.tuning}"
         )
+        app = f"/srv/sop/{REQUESTS[stack]['id']}/app.json"
+        served = Served(result, fetch(lab_vm, stack), ssh_in_lab(lab_vm, "cat", app))
+        if stack != STACKS[-1]:
+            served.removed = remove_site(stack, lab_vm, lab_bind)
+            served.after_removal = fetch_name(lab_vm, fqdn(stack))
+        results[stack] = served
     return results
+
+
+def fqdn(stack: str) -> str:
+    return f"{REQUESTS[stack]['hostname']}.sumbarprov.go.id"
 
 
 def fetch(vm: Any, stack: str) -> dict[str, Any]:
@@ -124,19 +158,18 @@ def fetch_name(vm: Any, name: str, cafile: Path | None = None) -> dict[str, Any]
 
 @pytest.mark.parametrize("stack", list(REQUESTS))
 def test_site_is_served_by_its_name_with_the_requests_content(
-    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, stack: str
+    served: dict[str, Served], lab_vm: Any, stack: str
 ) -> None:
     if stack not in STACKS:
         pytest.skip(f"stack {stack} not in SOP_ANSIBLE_STACKS")
-    assert converged[stack].status == "successful"
-    assert converged[stack].changed > 0
-    got = fetch(lab_vm, stack)
+    assert served[stack].result.status == "successful"
+    assert served[stack].result.changed > 0
+    got = served[stack].fetched
     req = REQUESTS[stack]
-    fqdn = f"{req['hostname']}.sumbarprov.go.id"
     assert got["address"] == lab_vm.address
-    assert got["ptr"] == [fqdn + "."]
+    assert got["ptr"] == [fqdn(stack) + "."]
     assert got["http_status"] == 301
-    assert got["http_location"] == f"https://{fqdn}/"
+    assert got["http_location"] == f"https://{fqdn(stack)}/"
     assert got["https_status"] == 200
     page = html.unescape(got["body"])
     assert req["application"]["name"] in page
@@ -146,54 +179,52 @@ def test_site_is_served_by_its_name_with_the_requests_content(
 
 
 def test_hostile_request_text_reaches_the_server_literally(
-    converged: dict[str, adapter.PlaybookResult], lab_vm: Any
+    served: dict[str, Served], lab_vm: Any
 ) -> None:
     if "python" not in STACKS:
         pytest.skip("the hostile request uses the python stack, not in SOP_ANSIBLE_STACKS")
-    req = REQUESTS["python"]
-    facts = json.loads(ssh_in_lab(lab_vm, "cat", f"/srv/sop/{req['id']}/app.json"))
+    facts = json.loads(served["python"].app_facts)
     assert facts["Aplikasi"] == HOSTILE
-    page = html.unescape(fetch(lab_vm, "python")["body"])
+    body = served["python"].fetched["body"]
+    page = html.unescape(body)
     assert HOSTILE in page
     assert "uid=" not in page
-    assert "<b>x</b>" not in fetch(lab_vm, "python")["body"]  # escaped in the HTML
+    assert "<b>x</b>" not in body  # escaped in the HTML
     assert ssh_in_lab(lab_vm, "ls", "/tmp/pwned", "||", "echo", "absent").strip() == "absent"
 
 
 def test_a_second_run_changes_nothing(
-    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+    served: dict[str, Served], lab_vm: Any, lab_bind: Any
 ) -> None:
-    again = run_site(STACKS[0], lab_vm, lab_bind)
+    again = run_site(STACKS[-1], lab_vm, lab_bind)
     print(
-        f"site.yml {STACKS[0]} again: {again.seconds:.0f} s, changed tasks: {again.changed_tasks}"
+        f"site.yml {STACKS[-1]} again: {again.seconds:.0f} s, changed tasks: {again.changed_tasks}"
     )
     assert again.changed == 0, again.changed_tasks
     assert again.stats["sop_target"].ok > 20
 
 
 def test_remove_deletes_exactly_its_own_records(
-    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+    served: dict[str, Served], lab_vm: Any, lab_bind: Any
 ) -> None:
-    gone = STACKS[-1]
-    extra = _extravars(gone, lab_vm.address, lab_bind) | {"sop_remove_site": True}
-    removed = adapter.run_playbook(
-        "remove.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=1800
-    )
+    for stack in STACKS[:-1]:  # removed before the next stack's request was served
+        removal = served[stack].removed
+        assert removal is not None
+        assert removal.changed > 0
+        after = served[stack].after_removal
+        assert after is not None
+        assert after["address"] is None
+    last = STACKS[-1]
+    removed = remove_site(last, lab_vm, lab_bind)
     assert removed.changed > 0
-    assert fetch_name(lab_vm, f"{REQUESTS[gone]['hostname']}.sumbarprov.go.id")["address"] is None
-    # The other requests' names, and the foreign one, are untouched.
-    for stack in STACKS[:-1]:
-        name = f"{REQUESTS[stack]['hostname']}.sumbarprov.go.id"
-        assert fetch_name(lab_vm, name)["address"] == lab_vm.address
+    assert fetch_name(lab_vm, fqdn(last))["address"] is None
+    # The foreign name, owned by another request, is untouched by every removal.
     assert fetch_name(lab_vm, f"{FOREIGN_LABEL}.sumbarprov.go.id")["address"] == FOREIGN_ADDRESS
-    again = adapter.run_playbook(
-        "remove.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=1800
-    )
-    assert again.changed == 0
+    assert remove_site(last, lab_vm, lab_bind).changed == 0
 
 
 def test_another_owners_name_is_refused(
-    converged: dict[str, adapter.PlaybookResult], lab_vm: Any, lab_bind: Any
+    served: dict[str, Served], lab_vm: Any, lab_bind: Any
 ) -> None:
     """A request asking for a name another request owns fails at the DNS task."""
     extra = _extravars("static", lab_vm.address, lab_bind)

@@ -41,14 +41,23 @@ def test_lab_up_serves_proxmox_and_dns_inside_its_namespace_and_down_leaves_noth
         assert token.stat().st_mode & 0o077 == 0  # the token file is private
         assert token.read_text().strip() not in up.output  # and never printed
         probe = subprocess.run(
-            netns.exec_argv([sys.executable, "-c", PROBE, str(token), info["pve_cafile"]],
-                            NAMESPACE),
-            capture_output=True, text=True, timeout=120, check=False)
+            netns.exec_argv(
+                [sys.executable, "-c", PROBE, str(token), info["pve_cafile"]], NAMESPACE
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert probe.returncode == 0, probe.stderr
         assert probe.stdout.splitlines() == ["['pve1', 'pve2']", "[(9000, 'debian-12-cloudinit')]"]
         dig = subprocess.run(
             netns.exec_argv(["dig", "+short", "@10.99.0.2", "ns1.sumbarprov.go.id"], NAMESPACE),
-            capture_output=True, text=True, timeout=60, check=False)
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert dig.stdout.strip() == "10.99.0.2"
     finally:
         down = CliRunner().invoke(main, ["lab", "down", *args], catch_exceptions=False)
