@@ -201,6 +201,31 @@ class Allocator:
             return None
         return Allocation(request_id=request_id, pool=pool, vmid=int(rows["vmid"]), ipv4=rows["ip"])
 
+    def peek(self, request_id: str, environment: str) -> Allocation | None:
+        """What :meth:`allocate` would hand out now, reserving nothing (for the step-6 analysis).
+
+        The request's own VMID and address when it holds them, else the lowest free ones; None
+        when the pool has no free VMID or no free address. Another request may take these
+        values before this one is allocated: only :meth:`allocate` promises them.
+        """
+        pool = self._pool(environment)
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT kind, value, request_id FROM sop_allocations WHERE pool = ?", (pool.name,)
+            )
+            rows = [(str(k), str(v), str(r)) for k, v, r in cur.fetchall()]
+        held = {kind: value for kind, value, owner in rows if owner == request_id}
+        taken = {(kind, value) for kind, value, _owner in rows}
+        vmid = held.get("vmid") or next(
+            (v for v in self._vmids(pool) if ("vmid", v) not in taken), None
+        )
+        ipv4 = held.get("ip") or next(
+            (a for a in self._addresses(pool) if ("ip", a) not in taken), None
+        )
+        if vmid is None or ipv4 is None:
+            return None
+        return Allocation(request_id=request_id, pool=pool, vmid=int(vmid), ipv4=ipv4)
+
     def release(self, request_id: str, environment: str, *, confirmed_absent_vmid: int) -> bool:
         """Free the request's VMID and address once its VM is confirmed gone.
 

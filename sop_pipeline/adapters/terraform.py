@@ -104,6 +104,11 @@ class PlanSummary:
     change: int
     destroy: int
     text: str
+    #: (resource address, actions joined by "+", e.g. "create" or "delete+create"), in plan
+    #: order, for the resources the plan changes (filled from ``show -json`` only).
+    resources: tuple[tuple[str, str], ...] = ()
+    #: One Indonesian sentence per VM the plan touches (its name, VMID, node and size).
+    details: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -129,6 +134,7 @@ def request_tfvars(
     vlan_id: int | None = None,
     bridge: str = "vmbr0",
     agent_timeout: str = "5m",
+    admin_user: str = "sopadmin",
 ) -> dict[str, Any]:
     """The root stack's variables for one request, as plain JSON-able values."""
     network: dict[str, Any] = {
@@ -153,6 +159,7 @@ def request_tfvars(
         "network": network,
         "ssh_public_keys": list(ssh_public_keys),
         "agent_timeout": agent_timeout,
+        "admin_user": admin_user,
     }
 
 
@@ -464,10 +471,12 @@ def summarise_plan(plan: Mapping[str, Any], request_id: str) -> PlanSummary:
     """Count the plan's actions and describe them in one short Indonesian paragraph."""
     add = change = destroy = 0
     lines: list[str] = []
+    resources: list[tuple[str, str]] = []
     for rc in plan.get("resource_changes") or []:
         actions = list((rc.get("change") or {}).get("actions") or [])
         if actions in (["no-op"], ["read"]):
             continue
+        resources.append((str(rc.get("address") or ""), "+".join(actions)))
         add += "create" in actions
         destroy += "delete" in actions
         change += actions == ["update"]
@@ -493,7 +502,14 @@ def summarise_plan(plan: Mapping[str, Any], request_id: str) -> PlanSummary:
     )
     if add == change == destroy == 0:
         head += " Tidak ada perubahan: infrastruktur sudah sesuai."
-    return PlanSummary(add=add, change=change, destroy=destroy, text=" ".join([head, *lines]))
+    return PlanSummary(
+        add=add,
+        change=change,
+        destroy=destroy,
+        text=" ".join([head, *lines]),
+        resources=tuple(resources),
+        details=tuple(lines),
+    )
 
 
 class NodeLimiter:

@@ -157,6 +157,7 @@ class AnalysisResult:
     plan_summary: tuple[str, ...]  # e.g. "Plan: 1 to add, 0 to change, 0 to destroy."
     plan_ok: bool = True
     chosen_node: str | None = None  # the node the plan places the VM on
+    vm_name_free: bool = True  # no other Proxmox VM already carries the request's VM name
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,14 @@ def analysis_findings(request: RequestFacts, result: AnalysisResult) -> tuple[Fi
         ),
         Finding(
             "Nama DNS",
-            result.dns_name_free,
-            f"{request.fqdn} " + ("belum dipakai" if result.dns_name_free else "sudah dipakai"),
+            result.dns_name_free and result.vm_name_free,
+            f"{request.fqdn} "
+            + ("belum dipakai" if result.dns_name_free else "sudah dipakai")
+            + (
+                ""
+                if result.vm_name_free
+                else f"; nama VM {request.request_id} sudah dipakai VM lain di Proxmox"
+            ),
         ),
         Finding(
             "Templat sistem operasi",

@@ -1,0 +1,186 @@
+"""``sop analyze ID``: the step-6 technical analysis against the real cluster, and its report.
+
+Registered in the ``sop`` group by ``cli.py`` (``main.add_command(analyze_cmd)``). Usable on its
+own too: it turns every SopError into its diagnostics and exit code itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from sop_pipeline.adapters.allocator import load_pools
+from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+from sop_pipeline.config import load_policy
+from sop_pipeline.errors import SopError
+from sop_pipeline.gitsource import base_tree
+from sop_pipeline.infra import Infrastructure
+from sop_pipeline.loader import load_request
+from sop_pipeline.reports import load_department
+from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
+from sop_pipeline.workspace import Workspace
+
+EPILOG = """\b
+Exit codes:
+  0  the request can be carried out (layak); report written
+  2  the request cannot be carried out as it stands; report written, with the reasons
+  3  configuration is wrong (inventories/, lab.json, SOP_* variables)
+  4  an outside system could not be asked (Proxmox, allocator, DNS, Terraform); nothing written
+
+\b
+Settings without --lab-dir (production, CI), see docs/infra.md:
+  SOP_ENVIRONMENT  SOP_PVE_URL  SOP_PVE_TOKEN_FILE | SOP_PVE_TOKEN  SOP_PVE_CA_FILE
+  SOP_ALLOCATOR_DSN  SOP_DNS_SERVER  SOP_DNS_PORT  SOP_SSH_PUBLIC_KEYS_FILE
+  SOP_TF_BINARY  SOP_TF_CLI_CONFIG  SOP_TF_WORK_DIR  SOP_TF_PG_CONN_STR
+"""
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@click.command("analyze", epilog=EPILOG)
+@click.argument("request_id")
+@click.option(
+    "--lab-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Analyse against the lab that `sop lab up` started there (reads its lab.json). "
+    "Without it, the SOP_* environment variables say where production is.",
+)
+@click.option(
+    "--base",
+    envvar="SOP_BASE_REF",
+    default="main",
+    show_default=True,
+    help="Base branch: policy, quotas, pools, letterhead and terraform/ are read from it "
+    "($SOP_BASE_REF), never from the merge request's own tree.",
+)
+@click.option(
+    "--logs-url",
+    envvar="CI_JOB_URL",
+    help="Link to the full logs for the MR comment (default $CI_JOB_URL).",
+)
+@click.option("--report-url", help="Link to the published PDF report, for the MR comment.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON at the end.")
+@click.pass_obj
+def analyze_cmd(
+    ws: Workspace,
+    request_id: str,
+    lab_dir: Path | None,
+    base: str,
+    logs_url: str | None,
+    report_url: str | None,
+    as_json: bool,
+) -> None:
+    """Step 6: Tim Teknis' technical analysis of REQUEST_ID against the real cluster.
+
+    \b
+    Checks, in order, and prints progress as it goes:
+      1. the OS template exists on Proxmox, and the VM name is not taken;
+      2. free capacity on every node (a node is chosen for the VM);
+      3. the OPD's quota (inventories/quotas.yaml) against its VMs on the cluster;
+      4. a free VMID and IP address in the pool, only peeked: nothing is reserved;
+      5. the DNS name is free on the department's primary;
+      6. `terraform plan` of the request stack, provider from the offline mirror.
+
+    Writes records/reports/REQUEST_ID/laporan-analisis-teknis.{md,pdf} and
+    komentar-analisis.md (the merge-request comment), and prints the report's sha256.
+
+    It does NOT record step 6: Tim Teknis reads the report and signs step 6, citing the
+    digest printed here, e.g.
+
+    \b
+      sop sign REQUEST_ID --step 6 --decision approve --signer you@... \\
+          --evidence laporan-analisis-teknis.md=<sha256> --key ~/.ssh/id_ed25519
+
+    Safe to run again at any time: each run replaces the report with a fresh one.
+    """
+    try:
+        code = _run(ws, request_id, lab_dir, base, logs_url, report_url, as_json)
+    except SopError as err:
+        click.echo(err.diagnostics(), err=True)
+        sys.exit(err.exit_code)
+    sys.exit(code)
+
+
+def _run(
+    ws: Workspace,
+    request_id: str,
+    lab_dir: Path | None,
+    base: str,
+    logs_url: str | None,
+    report_url: str | None,
+    as_json: bool,
+) -> int:
+    infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
+    for line in infra.describe():
+        click.echo(f"infrastruktur: {line}")
+    infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
+    with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
+        inventories = trusted / "inventories"
+        policy = load_policy(inventories)
+        pools = load_pools(inventories / "pools.yaml")
+        department = load_department(inventories)
+        request = load_request(ws.request_path(request_id), policy=policy)
+        result = analyze(
+            request,
+            infra,
+            policy=policy,
+            pools=pools,
+            terraform_dir=base_terraform_dir(trusted),
+            now=_now,
+            log=click.echo,
+        )
+    facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
+    sequence = ticket_sequence(ws.ledgers, request_id)
+    if not sequence:
+        click.echo(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
+    files = write_analysis(
+        ws.records_dir,
+        facts,
+        result,
+        department=department,
+        sequence=sequence,
+        logs_url=logs_url,
+        report_url=report_url,
+    )
+    ok = feasible(facts, result)
+    for finding in analysis_findings(facts, result):
+        click.echo(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
+    verdict = "DAPAT DILAKSANAKAN" if ok else "BELUM DAPAT DILAKSANAKAN"
+    click.echo(f"{request_id}: {verdict}.")
+    click.echo(f"Laporan: {files.markdown} dan {files.pdf}")
+    click.echo(f"Komentar MR: {files.comment}")
+    click.echo(f"sha256 laporan: {files.digest}")
+    click.echo(
+        f"Tim Teknis: baca laporan, lalu tandatangani langkah 6 dengan --evidence {files.evidence}"
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "feasible": ok,
+                    "report": str(files.markdown),
+                    "sha256": files.digest,
+                    "chosen_node": result.chosen_node,
+                    "ip_address": result.ip_address,
+                    "findings": [
+                        {"label": f.label, "ok": f.ok, "detail": f.detail}
+                        for f in analysis_findings(facts, result)
+                    ],
+                    "plan": list(result.plan_summary),
+                },
+                indent=2,
+            )
+        )
+    return 0 if ok else 2
+
+
+def base_terraform_dir(trusted: Path) -> Path:
+    """The base branch's ``terraform/`` (an MR's own Terraform code never runs with secrets)."""
+    return trusted / "terraform"
