@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.calendar import WorkingCalendar
@@ -31,11 +31,12 @@ from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent
 from sop_pipeline.gitsource import base_tree
-from sop_pipeline.ledger import LedgerStore, Record
+from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
+from sop_pipeline.reporting import hosting_record, hosting_report, reports_dir
 from sop_pipeline.reports import load_department, write_reports
 from sop_pipeline.reports.department import Department
-from sop_pipeline.reports.model import Check, HostingReport, HostingResult, RequestFacts
+from sop_pipeline.reports.model import HostingResult, RequestFacts
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.signing.gates import GateResult
@@ -52,6 +53,7 @@ from sop_pipeline.tracking import record_step, state_of
 from sop_pipeline.workspace import Workspace
 
 PIPELINE = "pipeline"
+SIGNED_STEPS = (2, 3, 4, 6, 7, 10, 11, 12)  # recorded from officials' signatures
 TICKETS_LEDGER = "tickets"
 
 
@@ -130,7 +132,7 @@ class Pipeline:
             before = len(result.recorded)
             if state.next_step == 1:
                 result.recorded += self.step_1_submit(ctx)
-            elif state.phase is Phase.RETURNED or state.next_step in (2, 3, 4, 6, 7, 10, 11, 12):
+            elif state.phase is Phase.RETURNED or state.next_step in SIGNED_STEPS:
                 result.recorded += self.steps_signed(ctx)
             elif state.next_step == 5:
                 result.recorded += self.step_5_register(ctx)
@@ -256,62 +258,23 @@ class Pipeline:
     def step_9_report(self, ctx: Context) -> list[int]:
         """Step 9: the Helpdesk's Laporan Hasil Hosting, written from step 8's record."""
         request_id = ctx.request.request_id
-        record = last_step_record(self.ledgers.for_request(request_id).records(), 8)
-        hosting = hosting_from_record(record)
+        at = self.now()  # not ctx.at: step 8 may have been recorded after ctx was read
         facts = RequestFacts.from_data(
             request_id, ctx.request.data, ctx.request.digest, zone=self.policy.zone
         )
-        ticket = int(str(record_ticket(self.ledgers, request_id)).rsplit("-", 1)[-1] or 0)
+        records = self.ledgers.for_request(request_id).records()
         paths = write_reports(
-            HostingReport(facts, ticket, ctx.at, hosting),
-            self.ws.records_dir / "reports" / request_id,
+            hosting_report(facts, records, at),
+            reports_dir(self.ws),
             department=self.department,
         )
         outputs = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
         record_step(
             self.ledgers,
             request_id,
-            StepEvent(9, Outcome.DONE, ctx.at, actor=PIPELINE),
+            StepEvent(9, Outcome.DONE, at, actor=PIPELINE),
             inputs={"request": ctx.subject.digest},
             outputs=outputs,
         )
         self.log(f"{request_id}: langkah 9 dicatat; laporan di {paths[0].parent}")
         return [9]
-
-
-def last_step_record(records: list[Record], step: int) -> Record:
-    return [r for r in records if r.kind == "step" and r.step == step][-1]
-
-
-def record_ticket(ledgers: LedgerStore, request_id: str) -> str:
-    records = ledgers.for_request(request_id).records()
-    return str(last_step_record(records, 5).data.get("ticket", ""))
-
-
-def hosting_record(hosting: HostingResult) -> dict[str, Any]:
-    return {
-        "vmid": hosting.vmid,
-        "node": hosting.node,
-        "ip_address": hosting.ip_address,
-        "fqdn": hosting.fqdn,
-        "stack": hosting.stack,
-        "started": hosting.started.isoformat(),
-        "finished": hosting.finished.isoformat(),
-        "url": hosting.url,
-        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in hosting.checks],
-    }
-
-
-def hosting_from_record(record: Record) -> HostingResult:
-    data = record.data["hosting"]
-    return HostingResult(
-        vmid=data["vmid"],
-        node=data["node"],
-        ip_address=data["ip_address"],
-        fqdn=data["fqdn"],
-        stack=data["stack"],
-        started=datetime.fromisoformat(data["started"]),
-        finished=datetime.fromisoformat(data["finished"]),
-        checks=tuple(Check(c["name"], c["ok"], c["detail"]) for c in data["checks"]),
-        url=data.get("url", ""),
-    )
