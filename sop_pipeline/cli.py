@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from sop_pipeline import __version__
+from sop_pipeline.analysis_command import analyze_cmd
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.sop import STEPS, Role
@@ -25,6 +26,8 @@ from sop_pipeline.errors import SopError
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import format_problem, load_request
 from sop_pipeline.pipeline import Pipeline
+from sop_pipeline.provision_command import provision_cmd
+from sop_pipeline.report_command import report
 from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
 from sop_pipeline.validation import changed_request_files, request_files, validate_files
@@ -442,6 +445,9 @@ def steps() -> None:
 
 for _command in SIGNING_COMMANDS:  # sign, verify, gate, keyring lint
     main.add_command(_command)
+main.add_command(analyze_cmd)  # step 6
+main.add_command(provision_cmd)  # step 8 (and 9)
+main.add_command(report)  # steps 9-12 documents, Laporan Kegiatan
 
 
 if __name__ == "__main__":  # pragma: no cover

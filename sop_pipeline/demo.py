@@ -1,31 +1,48 @@
-"""`make demo`: the SOP on the example requests, in a scratch repository, step by step.
+"""`make demo`: the whole SOP on the example requests, in a scratch repository and the lab.
 
-What it shows today (the provisioning of step 8 joins it as the lab grows):
+1. the lab comes up (`sop lab up`: namespace, Debian mirror, BIND, the lab's Proxmox whose
+   guests are real QEMU VMs);
+2. six officials get SSH keys (``ssh-keygen``), their keyring is committed on ``main``;
+3. the three example requests arrive on a merge-request branch and are validated;
+4. ``dinkes-simpus`` walks steps 1-7 with each official signing in turn; the step-6 analysis
+   runs against the lab's cluster and Tim Teknis signs citing its report;
+5. step 8 for real: allocation, Terraform, the VM boots, Ansible, DNS, the site checked;
+   the demo then fetches the site through its DNS name itself;
+6. steps 9-12, the documents (`sop report`), and the Laporan Kegiatan for the month;
+7. ``disdik-info-sekolah`` is sent back at step 4, fixed and verified afresh; after its
+   approval the OPD changes a byte, and step 8 refuses it with nothing created;
+8. ``bpbd-peringatan-dini`` is rejected at step 7: nothing is created for it;
+9. the SLA table, ``sop audit``, then a tampered record caught by it;
+10. the lab goes down, unless ``--keep``.
 
-1. six officials get SSH keys (``ssh-keygen``), their keyring is committed on ``main``;
-2. the three example requests arrive on a merge-request branch and are validated;
-3. ``dinkes-simpus`` walks steps 1-7 with each official signing in turn, then the step-8
-   gate is checked and holds;
-4. ``disdik-info-sekolah`` is sent back at step 4, fixed by the OPD, and verified afresh;
-5. ``bpbd-peringatan-dini`` is rejected at step 7: the step-8 gate refuses it;
-6. the SLA table of each request, then ``sop audit``, then a tampered record caught by it.
-
-Times are a simulated working Monday (30 November 2026, WIB) so the SLA table is readable.
+Times are a simulated working Monday (30 November 2026, WIB) so the SLA table is readable;
+step 8 runs on that clock plus the real time it takes.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
+from sop_pipeline.adapters.allocator import load_pools
+from sop_pipeline.analysis import analyze, write_analysis
+from sop_pipeline.config import load_policy
+from sop_pipeline.errors import SopError
+from sop_pipeline.gitsource import base_tree
+from sop_pipeline.infra import Infrastructure
 from sop_pipeline.pipeline import Pipeline
+from sop_pipeline.provisioning import PHASES, fetch_https, provisioner_for
+from sop_pipeline.reports import load_department
+from sop_pipeline.reports.model import RequestFacts
 from sop_pipeline.signing.demo import Lab, RequestFlow, generate_officials
 from sop_pipeline.workspace import Workspace
 
@@ -55,20 +72,38 @@ def at(minutes: int) -> datetime:
 
 
 class Clock:
-    """The demo's simulated clock: the pipeline reads it, the scenario moves it."""
+    """The demo's simulated clock: the pipeline reads it, the scenario moves it.
+
+    While real work runs (step 8), :meth:`running` adds the real time it takes.
+    """
 
     def __init__(self) -> None:
         self.minutes = 0
+        self.started: float | None = None
 
     def __call__(self) -> datetime:
-        return at(self.minutes)
+        extra = 0.0 if self.started is None else time.monotonic() - self.started
+        return at(self.minutes) + timedelta(seconds=extra)
+
+    def running(self, minutes: int) -> None:
+        self.minutes, self.started = minutes, time.monotonic()
+
+    def stop(self) -> int:
+        """Back to simulated minutes, rounded up past the real work; the new minute."""
+        elapsed = 0.0 if self.started is None else time.monotonic() - self.started
+        self.minutes += int(elapsed // 60) + 1
+        self.started = None
+        return self.minutes
 
 
 def publish_base(lab: Lab) -> None:
     """The department's policy lives on main, next to the keyring; requests come by MR."""
     lab.git("checkout", "-q", "main")
     shutil.copytree(REPO / "inventories", lab.repo / "inventories")
-    lab.commit("kebijakan: inventories")
+    shutil.copytree(
+        REPO / "terraform", lab.repo / "terraform", ignore=shutil.ignore_patterns(".terraform")
+    )
+    lab.commit("kebijakan: inventories dan terraform")
     lab.git("checkout", "-q", "mr/request")
     lab.git("merge", "-q", "main")
     shutil.copytree(REPO / "requests", lab.repo / "requests")
@@ -76,18 +111,21 @@ def publish_base(lab: Lab) -> None:
 
 
 class Scenario:
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, infra: Infrastructure) -> None:
         self.lab = lab
+        self.infra = infra
         self.clock = Clock()
-        self.pipeline = Pipeline(
-            Workspace(lab.repo), base="main", now=self.clock, log=lambda line: say(f"  {line}")
-        )
+        self.ws = Workspace(lab.repo)
+        self.pipeline = Pipeline(self.ws, base="main", now=self.clock, log=indent)
+        self.phase_seconds: dict[str, float] = {}
+        self.latest = 0  # the last simulated minute anything happened
 
     def flow(self, request_id: str) -> RequestFlow:
         return RequestFlow(self.lab, request_id, records=self.lab.repo / "records")
 
     def advance(self, request_id: str, minutes: int) -> None:
         self.clock.minutes = minutes
+        self.latest = max(self.latest, minutes)
         self.pipeline.advance(request_id)
 
     def sign(
@@ -103,12 +141,119 @@ class Scenario:
         say(f"  {at(minutes):%H:%M} {who} menandatangani langkah {step}: '{decision}'")
         self.advance(flow.request_id, minutes)
 
+    def analyse(self, request_id: str, minutes: int) -> dict[str, str]:
+        """Step 6's analysis against the lab's cluster; the evidence Tim Teknis cites."""
+        self.clock.minutes = minutes
+        say(f"\n$ sop analyze {request_id} --lab-dir {self.infra.netns and self.lab_dir}")
+        with base_tree(self.lab.repo, "main", ("inventories", "terraform")) as trusted:
+            inventories = trusted / "inventories"
+            policy = load_policy(inventories)
+            request = self.pipeline._context(request_id).request
+            result = analyze(
+                request,
+                self.infra,
+                policy=policy,
+                pools=load_pools(inventories / "pools.yaml"),
+                terraform_dir=trusted / "terraform",
+                now=self.clock,
+                log=indent,
+            )
+            facts = RequestFacts.from_data(
+                request_id, request.data, request.digest, zone=policy.zone
+            )
+            files = write_analysis(
+                self.ws.records_dir,
+                facts,
+                result,
+                department=load_department(inventories),
+                sequence=2 if request_id != "dinkes-simpus" else 1,
+            )
+        say(f"  laporan: {files.markdown.name}, sha256 {files.digest[:16]}...")
+        return {files.markdown.name: files.digest}
 
-def scenario(lab: Lab) -> None:
+    @property
+    def lab_dir(self) -> str:
+        return str(Path(self.infra.terraform_work_root).parent)
+
+    def provision(self, request_id: str, minutes: int) -> bool:
+        """Step 8 (and 9) through the pipeline with the lab's provisioner; True if done."""
+        say(f"\n$ sop provision {request_id} --lab-dir {self.lab_dir}")
+        self.clock.running(minutes)
+        try:
+            with base_tree(self.lab.repo, "main", ("inventories", "terraform")) as trusted:
+                provisioner = provisioner_for(self.infra, trusted, self.clock)
+                pipeline = Pipeline(
+                    self.ws, base="main", now=self.clock, log=indent, provisioner=provisioner
+                )
+                recorded = pipeline.advance(request_id).recorded
+            self.phase_seconds = dict(provisioner.times.seconds)
+        except SopError as err:
+            say("  " + err.diagnostics().replace("\n", "\n  "))
+            return False
+        finally:
+            self.clock.stop()
+        spent = ", ".join(f"{p} {self.phase_seconds[p]:.0f} dtk" for p in PHASES)
+        say(f"  waktu per tahap: {spent}")
+        return 8 in recorded
+
+    def created_for(self, request_id: str) -> list[str]:
+        """What the lab's cluster and allocator hold for ``request_id`` (should be nothing)."""
+        with base_tree(self.lab.repo, "main") as trusted:
+            pools = load_pools(trusted / "inventories" / "pools.yaml")
+        ad = self.infra.open(pools=pools, zone="sumbarprov.go.id")
+        found = [f"VM {vm.vmid}" for vm in ad.proxmox.vms() if f"sop-req-{request_id}" in vm.tags]
+        held = ad.allocator.held(request_id, self.infra.environment)
+        return found + ([f"alokasi {held.vmid}/{held.ipv4}"] if held else [])
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """The OPD edits its request file (the demo stops if the text is not there)."""
+    text = path.read_text()
+    if old not in text:
+        raise SystemExit(f"Demo berhenti: {path.name} tidak memuat {old!r}.")
+    path.write_text(text.replace(old, new, 1))
+
+
+def indent(line: str) -> None:
+    say(f"  {line}")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    fqdn: str
+    address: str
+    status: int
+    shows_request: bool
+
+
+def fetch_by_name(infra: Infrastructure, fqdn: str, request_id: str) -> Fetched:
+    """Resolve ``fqdn`` at the lab's DNS, then GET it over HTTPS, as a visitor would."""
+    label = fqdn.split(".", 1)[0]
+    dns = infra.dns(fqdn.split(".", 1)[1])
+    addresses = dns.addresses_of(label)
+    if not addresses:
+        raise SystemExit(f"{fqdn} tidak ditemukan di DNS lab")
+    address = addresses[0]
+    cert = site_certificate(infra, address, request_id)
+    answer = fetch_https(fqdn, address, cert, timeout=60)
+    shown = request_id in answer.body
+    return Fetched(fqdn, address, answer.status, shown)
+
+
+def site_certificate(infra: Infrastructure, address: str, request_id: str) -> str:
+    """The site's self-signed certificate, read through the guest agent as the pipeline does."""
+    proxmox = infra.proxmox()
+    for vm in proxmox.vms():
+        if f"sop-req-{request_id}" in vm.tags:
+            return proxmox.read_guest_file(vm.node, vm.vmid, f"/etc/ssl/sop/{request_id}.crt")
+    raise SystemExit(f"tidak ada VM untuk {request_id} di {address}")
+
+
+def scenario(lab: Lab, infra: Infrastructure) -> None:
     say("\n== 1. Permintaan masuk lewat merge request ==")
     publish_base(lab)
     sop(lab, "validate")
-    run = Scenario(lab)
+    run = Scenario(lab, infra)
 
     say("\n== 2. dinkes-simpus: langkah 1 sampai 7, ditandatangani bergiliran ==")
     simpus = run.flow("dinkes-simpus")
@@ -116,11 +261,26 @@ def scenario(lab: Lab) -> None:
     run.sign(simpus, 2, "kadis", 2)
     run.sign(simpus, 3, "kabid", 4)
     run.sign(simpus, 4, "koordinator", 6, "complete")
-    run.sign(simpus, 6, "teknis1", 95)
+    evidence = run.analyse("dinkes-simpus", 60)
+    run.sign(simpus, 6, "teknis1", 95, evidence=evidence)
     run.sign(simpus, 7, "kabid", 140)  # 45 minutes after the analysis: past its 30
     say("  " + simpus.gate(8, at(141)).summary())
 
-    say("\n== 3. disdik-info-sekolah: belum lengkap (langkah 4), dilengkapi, diverifikasi ulang ==")
+    say("\n== 3. dinkes-simpus: langkah 8 sungguhan di lab, lalu situsnya dibuka lewat DNS ==")
+    if not run.provision("dinkes-simpus", 150):
+        raise SystemExit("Demo berhenti: langkah 8 dinkes-simpus gagal (lihat di atas).")
+    site = fetch_by_name(infra, "simpus.sumbarprov.go.id", "dinkes-simpus")
+    say(
+        f"  https://{site.fqdn}/ -> {site.address}: HTTP {site.status}; halaman memuat "
+        f"dinkes-simpus: {'ya' if site.shows_request else 'TIDAK'}"
+    )
+    after = run.clock.minutes
+    run.sign(simpus, 10, "koordinator", after + 4)
+    run.sign(simpus, 11, "kabid", after + 7)
+    run.sign(simpus, 12, "kadis", after + 10)
+    sop(lab, "report", "dinkes-simpus", "--no-advance")
+
+    say("\n== 4. disdik-info-sekolah: belum lengkap (langkah 4), dilengkapi, diverifikasi ulang ==")
     info = run.flow("disdik-info-sekolah")
     run.advance("disdik-info-sekolah", 10)
     run.sign(info, 2, "kadis", 12)
@@ -136,14 +296,24 @@ def scenario(lab: Lab) -> None:
     )
     sop(lab, "status", "disdik-info-sekolah", "--now", at(60).isoformat())
     path = info.request_file
-    path.write_text(path.read_text().replace('end: "2027-12-31"', 'end: "2027-06-30"'))
+    edit(path, 'end: "2027-12-31"', 'end: "2027-06-30"')
     lab.commit("OPD: melengkapi masa hosting")
     say("  11:20 OPD memperbaiki berkas yang sama dan mengajukan ulang")
     run.advance("disdik-info-sekolah", 200)
     run.sign(info, 4, "koordinator", 202, "complete")
     sop(lab, "verify", "disdik-info-sekolah", "--at", at(203).isoformat())
+    run.sign(info, 6, "teknis2", 230, evidence=run.analyse("disdik-info-sekolah", 225))
+    run.sign(info, 7, "kabid", 240)
+    say("  Setelah disetujui, OPD mengubah satu bita berkasnya tanpa verifikasi ulang:")
+    edit(path, "jadwal penerimaan", "Jadwal penerimaan")
+    lab.commit("OPD: ubah judul setelah persetujuan")
+    refused = not run.provision("disdik-info-sekolah", 245)
+    say(
+        f"  langkah 8 ditolak: {refused}; dibuat untuk permintaan ini: "
+        f"{run.created_for('disdik-info-sekolah') or 'tidak ada'}"
+    )
 
-    say("\n== 4. bpbd-peringatan-dini: ditolak di langkah 7 ==")
+    say("\n== 5. bpbd-peringatan-dini: ditolak di langkah 7 ==")
     bpbd = run.flow("bpbd-peringatan-dini")
     run.advance("bpbd-peringatan-dini", 20)
     run.sign(bpbd, 2, "kadis", 21)
@@ -159,13 +329,20 @@ def scenario(lab: Lab) -> None:
         reason="Layanan internal BPBD sudah tersedia di server daerah; tidak perlu VM baru",
     )
     say("  " + bpbd.gate(8, at(76)).summary())
+    say(f"  dibuat untuk permintaan ini: {run.created_for('bpbd-peringatan-dini') or 'tidak ada'}")
 
-    say("\n== 5. Tanda tangan, status dan waktu layanan ==")
-    sop(lab, "verify", "dinkes-simpus", "--at", at(150).isoformat())
-    sop(lab, "status", "--now", at(150).isoformat())
-    sop(lab, "status", "dinkes-simpus", "--now", at(150).isoformat())
+    say("\n== 6. Tanda tangan, status, waktu layanan dan laporan ==")
+    end = at(run.latest + 1).isoformat()
+    sop(lab, "verify", "dinkes-simpus", "--at", end)
+    sop(lab, "status", "--now", end)
+    sop(lab, "status", "dinkes-simpus", "--now", end)
+    sop(lab, "report", "--period", "2026-11", "--now", end)
+    reports = lab.repo / "records" / "reports"
+    say(f"\nLaporan ada di {reports}:")
+    for path in sorted(reports.rglob("*.pdf")):
+        say(f"  {path.relative_to(reports)}")
 
-    say("\n== 6. Jejak catatan: utuh, lalu diubah satu bita ==")
+    say("\n== 7. Jejak catatan: utuh, lalu diubah satu bita ==")
     sop(lab, "audit")
     ledger = lab.repo / "records" / "dinkes-simpus.jsonl"
     original = ledger.read_bytes()
@@ -174,20 +351,37 @@ def scenario(lab: Lab) -> None:
     ledger.write_bytes(original)
 
 
-def main(argv: list[str] | None = None, *, scratch_factory: Callable[[], str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    keep = "--keep" in args
-    root = Path(scratch_factory() if scratch_factory else tempfile.mkdtemp(prefix="sop-demo-"))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the lab and the scratch repo")
+    parser.add_argument("--namespace", default="soplab", help="the lab's network namespace")
+    parser.add_argument("--lab-dir", type=Path, help="the lab's state folder")
+    parser.add_argument("--workdir", type=Path, help="where the scratch repository goes")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    from sop_pipeline.lab import control, netns, vms
+
+    lab_dir = args.lab_dir or vms.lab_dir()
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="sop-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
     say(f"Demo SOP Hosting Website/Aplikasi di {root}")
-    say("Membuat kunci SSH untuk enam pejabat (ssh-keygen)...")
-    officials = generate_officials(root / "keys")
-    lab = Lab(root, officials)
-    scenario(lab)
-    if keep:
-        say(f"\nRepositori demo disimpan di {lab.repo}")
-    else:
-        shutil.rmtree(root)
-        say("\nSelesai; folder demo dihapus (pakai --keep untuk menyimpannya).")
+    say(f"\n$ sop lab up --namespace {args.namespace} --lab-dir {lab_dir}")
+    started = time.monotonic()
+    info = control.up(lab_dir=lab_dir, namespace=args.namespace)
+    say(f"  lab siap dalam {time.monotonic() - started:.0f} dtk (akselerator {info.accelerator})")
+    try:
+        say("Membuat kunci SSH untuk enam pejabat (ssh-keygen)...")
+        officials = generate_officials(root / "keys")
+        lab = Lab(root, officials)
+        infra = Infrastructure.from_lab(lab_dir)
+        netns.enter(args.namespace)  # the lab answers only inside its namespace
+        scenario(lab, infra)
+    finally:
+        if args.keep:
+            say(f"\nLab tetap berjalan (--keep); repositori demo di {root}")
+        else:
+            control.down(lab_dir=lab_dir, namespace=args.namespace)
+            shutil.rmtree(root, ignore_errors=True)
+            say("\nSelesai; lab dihentikan dan folder demo dihapus (--keep menyimpannya).")
     return 0
 
 

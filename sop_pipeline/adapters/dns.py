@@ -219,6 +219,10 @@ class DnsAdapter:
         """Whether ``<label>.<zone>`` holds no records (NXDOMAIN or an empty node)."""
         return not self._name_in_use(self.fqdn(label))
 
+    def addresses_of(self, label: str) -> list[str]:
+        """The A records the primary answers for ``<label>.<zone>`` (sorted; [] if none)."""
+        return self._query(self.fqdn(label), "A")[1]
+
     def resolves_to(self, label: str, ip: str) -> bool:
         """Whether the primary answers exactly ``ip`` for ``<label>.<zone>`` A."""
         return self._query(self.fqdn(label), "A")[1] == [self._address(ip)]

@@ -25,8 +25,16 @@ MiB = 1024**2
 GiB = 1024**3
 
 
+#: The SSH host key types read from a new VM, strongest first.
+HOST_KEY_KINDS = ("ed25519", "ecdsa", "rsa")
+
+
 class ProxmoxError(AdapterError):
     """The Proxmox API failed or refused; the message says what to do."""
+
+
+class GuestFileError(ProxmoxError):
+    """The guest agent could not read a file in the VM (not there, or the agent not up)."""
 
 
 class AgentTimeoutError(ProxmoxError):
@@ -242,6 +250,39 @@ class ProxmoxAdapter:
         ]
 
     # ------------------------------------------------------------------ guest agent
+
+    def read_guest_file(self, node: str, vmid: int, path: str) -> str:
+        """A small text file inside the VM, read by its guest agent (``agent/file-read``)."""
+        try:
+            reply = self._api.nodes(node).qemu(vmid).agent("file-read").get(file=path)
+        except ResourceException as exc:
+            raise GuestFileError(f"Agen tamu VM {vmid} tidak dapat membaca {path}.") from exc
+        except requests.exceptions.RequestException as exc:
+            raise ProxmoxError(
+                f"API Proxmox tidak dapat dihubungi saat membaca {path} di VM {vmid}."
+            ) from exc
+        return str((reply or {}).get("content", ""))
+
+    def host_keys(self, node: str, vmid: int) -> list[str]:
+        """The VM's SSH host public keys (``type base64``), read by its guest agent.
+
+        These are what Ansible's known_hosts is pinned to: nothing trusts on first use.
+        """
+        keys = []
+        for kind in HOST_KEY_KINDS:
+            try:
+                text = self.read_guest_file(node, vmid, f"/etc/ssh/ssh_host_{kind}_key.pub")
+            except GuestFileError:
+                continue  # this key type is not on the VM (or not yet)
+            fields = text.split()
+            if len(fields) >= 2 and fields[0].startswith(("ssh-", "ecdsa-")):
+                keys.append(f"{fields[0]} {fields[1]}")
+        if not keys:
+            raise ProxmoxError(
+                f"Agen tamu VM {vmid} tidak memberikan kunci host SSH; koneksi tidak dipercaya "
+                "tanpa kunci yang dipatok."
+            )
+        return keys
 
     def wait_for_address(
         self, node: str, vmid: int, *, timeout: float = 300.0, interval: float = 2.0

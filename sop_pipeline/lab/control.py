@@ -105,6 +105,12 @@ def up(
     accel = backend.accelerator  # probe now, not inside the first API call
     pve_dir = root / "pve"
     if with_pve and netns.pid_alive(root / "pve.pid") is None:
+        if _wait_tcp(netns.GATEWAY, PVE_PORT, 1, namespace):
+            raise LabError(
+                f"something already answers on {netns.GATEWAY}:{PVE_PORT} in namespace "
+                f"{namespace} (another lab's Proxmox?): stop that lab with `sop lab down "
+                f"--namespace {namespace} --lab-dir <its dir>` first"
+            )
         argv = [sys.executable, "-m", "sop_pipeline.lab.control", "serve-pve",
                 "--lab-dir", str(root), "--namespace", namespace]  # fmt: skip
         netns.spawn(argv, root / "pve.pid", root / "pve.log", namespace)

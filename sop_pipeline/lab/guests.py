@@ -26,3 +26,6 @@ class GuestBackend(Protocol):
 
     def agent_interfaces(self, vmid: int) -> list[dict[str, Any]] | None:
         """The guest agent's ``network-get-interfaces`` result, or None while it does not answer."""
+
+    def agent_file_read(self, vmid: int, path: str) -> str | None:
+        """A text file the guest agent reads in the guest, or None if it cannot (yet)."""

@@ -101,6 +101,10 @@ class ConfigAgentBackend:
             )
         return [lo, eth0]
 
+    def agent_file_read(self, vmid: int, path: str) -> str | None:
+        """A guest that runs nothing has no files to read."""
+        return None
+
 
 def _mac_of(net: Any) -> str:
     for part in str(net or "").split(","):

@@ -14,7 +14,8 @@ G4      a bare disk size is bytes (``size=21474836480``), as PVE's ``parse_size`
 G5      ``<storage>:cloudinit`` allocates the volume ``vm-<vmid>-cloudinit`` (PVE's name) and the
         drive reads ``<storage>:vm-<vmid>-cloudinit,media=cdrom``; deleting the drive frees it.
 G6      the guest agent answers from a :class:`~sop_pipeline.lab.guests.GuestBackend`: the VM's
-        real interfaces, or "not running" while it has none. Starting, stopping and destroying a
+        real interfaces and files (``agent/file-read``, e.g. the SSH host keys the pipeline
+        pins), or "not running" while it has none. Starting, stopping and destroying a
         guest reach the backend too.
 G7      a ``netN`` value written without a MAC keeps the MAC it had (PVE keeps the old one, or
         generates one), so the NIC's MAC does not change on every update.
@@ -330,6 +331,12 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
         if interfaces is None:
             raise PveError(500, "QEMU guest agent is not running")
         vm.agent = dict(vm.agent or {}, interfaces=interfaces)
+        if match.template.endswith("/file-read"):
+            path = str(values["file"])
+            content = await loop.run_in_executor(None, self.backend.agent_file_read, vm.vmid, path)
+            if content is None:
+                raise PveError(500, f"guest-file-open: failed to open file '{path}'")
+            vm.agent["files"] = {path: content}
         return await super()._agent_call(match, values)
 
     # ---------------------------------------------------------------- node capacity

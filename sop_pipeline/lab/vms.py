@@ -17,6 +17,7 @@ probe boot under KVM succeeds and TCG otherwise.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -88,7 +89,9 @@ def probe_accelerator(kernel: str) -> str:
     return "kvm" if "Kernel panic" in proc.stdout else "tcg"
 
 
-def _qga_call(path: Path, command: str, timeout: float = 3.0) -> Any:
+def _qga_call(
+    path: Path, command: str, timeout: float = 3.0, arguments: dict[str, Any] | None = None
+) -> Any:
     """One guest agent command over its socket, after a ``guest-sync-delimited`` handshake."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
@@ -109,7 +112,10 @@ def _qga_call(path: Path, command: str, timeout: float = 3.0) -> Any:
                 reply = json.loads(stream.readline())
                 if reply.get("return") == token:
                     break
-        stream.write(json.dumps({"execute": command}).encode() + b"\n")
+        call: dict[str, Any] = {"execute": command}
+        if arguments is not None:
+            call["arguments"] = arguments
+        stream.write(json.dumps(call).encode() + b"\n")
         stream.flush()
         answer = json.loads(stream.readline())
     if "error" in answer:
@@ -322,6 +328,27 @@ class QemuBackend:
         except (OSError, ValueError, TimeoutError, VmError):
             return None
         return list(result) if isinstance(result, list) else None
+
+    def agent_file_read(self, vmid: int, path: str) -> str | None:
+        """A small text file read by the VM's qemu-guest-agent (``guest-file-open/read``).
+
+        None while the agent does not answer or the file cannot be read (as PVE's
+        ``agent/file-read`` fails then); at most 64 KiB, as PVE reads.
+        """
+        if not self.is_running(vmid):
+            return None
+        sock = self.vm_dir(vmid) / "qga.sock"
+        try:
+            handle = _qga_call(sock, "guest-file-open", arguments={"path": path, "mode": "r"})
+            try:
+                chunk = _qga_call(
+                    sock, "guest-file-read", arguments={"handle": handle, "count": 65536}
+                )
+            finally:
+                _qga_call(sock, "guest-file-close", arguments={"handle": handle})
+        except (OSError, ValueError, TimeoutError, VmError):
+            return None
+        return base64.b64decode(chunk.get("buf-b64", "")).decode("utf-8", errors="replace")
 
     # -- lab helpers ---------------------------------------------------------------------
 

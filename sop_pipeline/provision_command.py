@@ -1,0 +1,119 @@
+"""``sop provision ID``: step 8 for real, on the protected branch (or in the lab).
+
+Registered in the ``sop`` group by ``cli.py``. The pipeline checks every gate again from the
+base branch's keyring and re-reads the request under its lock; :mod:`sop_pipeline.provisioning`
+does the infrastructure; then step 9's Laporan Hasil Hosting is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from sop_pipeline.domain.sop import PROVISION_STEP
+from sop_pipeline.domain.state import PHASE_LABELS
+from sop_pipeline.errors import SopError
+from sop_pipeline.gitsource import base_tree
+from sop_pipeline.infra import Infrastructure
+from sop_pipeline.pipeline import Pipeline
+from sop_pipeline.provisioning import PHASES, provisioner_for
+from sop_pipeline.tracking import state_of
+from sop_pipeline.workspace import Workspace
+
+EPILOG = """\b
+Exit codes:
+  0  the site answers under its name; steps 8 and 9 recorded (or step 8 was already)
+  2  the request is not waiting for step 8 (see `sop status ID`)
+  3  configuration is wrong (inventories/, lab.json, SOP_* variables)
+  4  a phase failed (the message says which, what was left, how to continue)
+  6  a gate does not hold (a signature missing, invalid, spent, or the request changed)
+
+\b
+Settings without --lab-dir (the protected CI job), see docs/infra.md:
+  SOP_ENVIRONMENT  SOP_PVE_URL  SOP_PVE_TOKEN_FILE | SOP_PVE_TOKEN  SOP_PVE_CA_FILE
+  SOP_ALLOCATOR_DSN  SOP_DNS_SERVER  SOP_DNS_PORT  SOP_DNS_REVERSE_ZONE  SOP_TSIG_KEY_FILE
+  SOP_SSH_PUBLIC_KEYS_FILE  SOP_SSH_KEY_FILE  SOP_ADMIN_USER
+  SOP_TF_BINARY  SOP_TF_CLI_CONFIG  SOP_TF_WORK_DIR  SOP_TF_PG_CONN_STR
+"""
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@click.command("provision", epilog=EPILOG)
+@click.argument("request_id")
+@click.option(
+    "--lab-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Provision in the lab that `sop lab up` started there (reads its lab.json). "
+    "Without it, the SOP_* environment variables say where production is.",
+)
+@click.option(
+    "--base",
+    envvar="SOP_BASE_REF",
+    default="main",
+    show_default=True,
+    help="Base branch: keyring, policy, pools, group_vars and terraform/ are read from it.",
+)
+@click.pass_obj
+def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> None:
+    """Step 8: create, configure and publish REQUEST_ID's server, then write step 9's report.
+
+    \b
+    In order, under the request's lock:
+      1. every gate again, from the base branch's keyring (steps 2-4, 6, 7 signed);
+      2. the request's bytes must still be the approved ones;
+      3. allocate the VMID and address;      4. Terraform creates the VM;
+      5. wait for the guest agent, pin the SSH host keys it reads;
+      6. Ansible (playbooks/site.yml);        7. the name in DNS;
+      8. the site answers under its name;     9. record steps 8 and 9.
+
+    Progress is printed as it goes. Every phase can be repeated: after a failure, fix the
+    cause and run the same command again; it continues where it stopped.
+    """
+    try:
+        code = _run(ws, request_id, lab_dir, base)
+    except SopError as err:
+        click.echo(err.diagnostics(), err=True)
+        sys.exit(err.exit_code)
+    sys.exit(code)
+
+
+def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int:
+    state = state_of(ws.ledgers, request_id)
+    if state.done(PROVISION_STEP):  # safe to run again: step 8 happens once
+        click.echo(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
+        return 0
+    if state.next_step != PROVISION_STEP:
+        waiting = f"langkah {state.next_step}" if state.next_step else PHASE_LABELS[state.phase]
+        click.echo(
+            f"{request_id}: tidak menunggu langkah 8 (sekarang: {waiting}); tidak ada yang "
+            "dibuat. Lihat `sop status`.",
+            err=True,
+        )
+        return 2
+    infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
+    for line in infra.describe():
+        click.echo(f"infrastruktur: {line}")
+    infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
+    with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
+        provisioner = provisioner_for(infra, trusted, _now)
+        pipeline = Pipeline(ws, base=base, now=_now, log=click.echo, provisioner=provisioner)
+        result = pipeline.advance(request_id)
+    if result.refused:
+        return 2
+    times = provisioner.times.seconds
+    if times:
+        click.echo(
+            "waktu per tahap: " + ", ".join(f"{p} {times[p]:.0f} dtk" for p in PHASES if p in times)
+        )
+    done = PROVISION_STEP in result.recorded
+    click.echo(
+        f"{request_id}: langkah 8 {'selesai' if done else 'belum selesai'}; "
+        f"dicatat: {', '.join(map(str, result.recorded)) or '-'}"
+    )
+    return 0 if done else 4

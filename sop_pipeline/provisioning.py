@@ -1,0 +1,425 @@
+"""Step 8's infrastructure work: from an approved request to a site answering under its name.
+
+:class:`InfraProvisioner` is the pipeline's :class:`~sop_pipeline.pipeline.Provisioner`. The
+pipeline has already checked every gate again from the base branch and re-read the request's
+bytes under the request's lock (steps 1-2 of the sequence); this module does the rest:
+
+3. allocate     the request's VMID and address (the same ones on a re-run);
+4. terraform    init from the offline mirror, adopt a VM Proxmox already has, plan, apply;
+5. agent        wait for the guest agent to report the allocated address, and read the SSH
+                host keys through it (Ansible's known_hosts is pinned to them);
+6. ansible      ``playbooks/site.yml`` (base, web, the stack, TLS, the DNS record);
+7. dns          the department's DNS answers the name with the VM's address;
+8. http         the site answers under its name over HTTPS, with the request's own content.
+
+Every phase is logged with its time (``PhaseTimes`` keeps them for the lead-time
+benchmark). A failure says which phase, what was left as it was, and how to continue: every
+phase is idempotent, so running ``sop provision`` again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sop_pipeline.adapters import ansible
+from sop_pipeline.adapters.allocator import Allocation, Pool, load_pools
+from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxAdapter, ProxmoxError
+from sop_pipeline.adapters.terraform import (
+    CancelledError,
+    NodeLimiter,
+    TerraformError,
+    TerraformRunner,
+    backoff_delays,
+    is_lock_timeout,
+)
+from sop_pipeline.analysis import choose_node, stack_tfvars
+from sop_pipeline.config import load_policy
+from sop_pipeline.domain.policy import Policy
+from sop_pipeline.errors import AdapterError, ConfigError, SopError
+from sop_pipeline.infra import Adapters, Infrastructure
+from sop_pipeline.loader import LoadedRequest
+from sop_pipeline.reports.model import Check, HostingResult, RequestFacts
+
+T = TypeVar("T")
+Log = Callable[[str], None]
+
+PHASES = ("allocate", "terraform", "agent", "ansible", "dns", "http")
+PHASE_LABELS = {
+    "allocate": "alokasi VMID dan IP",
+    "terraform": "Terraform membuat VM",
+    "agent": "menunggu agen tamu dan kunci host SSH",
+    "ansible": "Ansible mengonfigurasi server",
+    "dns": "memeriksa nama di DNS",
+    "http": "memeriksa situs menjawab dengan namanya",
+}
+#: What is left as it was, and how to continue, when a phase fails.
+PHASE_HINTS = {
+    "allocate": "Belum ada yang dibuat. Periksa pool di inventories/pools.yaml dan basis data "
+    "alokator, lalu jalankan ulang `sop provision`.",
+    "terraform": "VMID dan IP tetap dipesan untuk permintaan ini; VM yang sudah dibuat diadopsi "
+    "saat diulang. Perbaiki penyebabnya lalu jalankan ulang `sop provision`.",
+    "agent": "VM sudah dibuat dan dibiarkan berjalan. Periksa konsol VM dan agen tamu "
+    "(qemu-guest-agent), lalu jalankan ulang `sop provision`.",
+    "ansible": "VM dibiarkan apa adanya; peran Ansible idempoten. Perbaiki penyebabnya lalu "
+    "jalankan ulang `sop provision`: tugas yang sudah selesai tidak berubah.",
+    "dns": "VM dan situs dibiarkan; catatan DNS belum terkonfirmasi. Periksa server DNS primer "
+    "dan kunci TSIG, lalu jalankan ulang `sop provision`.",
+    "http": "VM, situs dan DNS dibiarkan. Periksa nginx dan layanan aplikasi di server, lalu "
+    "jalankan ulang `sop provision`.",
+}
+
+
+class ProvisionError(SopError):
+    """A phase of step 8 failed: which one, why, what is left, how to continue."""
+
+    exit_code = 4
+
+    def __init__(self, request_id: str, phase: str, cause: str) -> None:
+        super().__init__(f"{request_id}: {PHASE_LABELS[phase]} gagal: {cause}")
+        self.request_id = request_id
+        self.phase = phase
+        self.cause = cause
+
+    def diagnostics(self) -> str:
+        return (
+            f"Langkah 8 untuk {self.request_id} berhenti pada tahap '{PHASE_LABELS[self.phase]}'.\n"
+            f"Yang terjadi: {self.cause}\n"
+            f"Keadaan: {PHASE_HINTS[self.phase]}\n"
+            "Langkah 8 belum dicatat; persetujuan belum terpakai."
+        )
+
+
+@dataclass
+class PhaseTimes:
+    """Seconds spent in each phase of the last provisioning, in order."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    #: time.monotonic() when each phase ended (the site answered at ``ended["http"]``).
+    ended: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.ended[name] = time.monotonic()
+            self.seconds[name] = self.seconds.get(name, 0.0) + self.ended[name] - started
+
+
+@dataclass(frozen=True)
+class SiteAnswer:
+    """What the site answered under its name."""
+
+    address: str
+    status: int
+    body: str
+
+
+@dataclass
+class InfraProvisioner:
+    """Step 8 against one environment (:class:`Infrastructure`): the lab or production.
+
+    ``policy`` and ``pools`` come from the base branch's ``inventories/``; ``terraform_dir``
+    is the base branch's ``terraform/`` and ``inventories_dir`` its ``inventories/`` (the
+    Ansible group_vars). The process must already be where the infrastructure's addresses
+    answer (``Infrastructure.enter_netns`` for the lab).
+    """
+
+    infra: Infrastructure
+    policy: Policy
+    pools: Mapping[str, Pool]
+    terraform_dir: Path
+    inventories_dir: Path
+    now: Callable[[], datetime]
+    agent_timeout: float = 900.0
+    ansible_timeout: int = 3600
+    http_timeout: float = 60.0
+    tuning: ansible.Tuning = ansible.Tuning.AUTO
+    times: PhaseTimes = field(default_factory=PhaseTimes)
+
+    def provision(self, request: LoadedRequest, *, log: Log) -> HostingResult:
+        """Make the request's server answer under its name (steps 3-8 of the sequence)."""
+        rid = request.request_id
+        facts = RequestFacts.from_data(rid, request.data, request.digest, zone=self.policy.zone)
+        self.times = PhaseTimes()
+        started = self.now()
+        key = self.infra.ssh_private_key
+        if key is None:
+            raise ConfigError(
+                "Kunci SSH pipeline belum diatur (SOP_SSH_KEY_FILE); tidak ada yang dibuat."
+            )
+        self.infra.require_tsig()
+        ad = self.infra.open(pools=self.pools, zone=self.policy.zone)
+
+        def run(phase: str, fn: Callable[[], T]) -> T:
+            log(f"{rid}: [{PHASES.index(phase) + 1}/{len(PHASES)}] {PHASE_LABELS[phase]} ...")
+            with self.times.phase(phase):
+                try:
+                    value = fn()
+                except (AdapterError, ConfigError) as err:
+                    raise ProvisionError(rid, phase, _first_line(err)) from err
+            seconds = f"{self.times.seconds[phase]:.1f}".replace(".", ",")
+            log(f"{rid}:   -> selesai ({seconds} dtk)")
+            return value
+
+        template, node, alloc = run("allocate", lambda: self._allocate(ad, facts))
+        log(f"{rid}:   VMID {alloc.vmid}, IP {alloc.ipv4}, node {node}")
+        run("terraform", lambda: self._terraform(ad, facts, template, node, alloc, log))
+        known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
+        with known_hosts as pinned:
+            result = run("ansible", lambda: self._ansible(request, alloc, key, pinned, log))
+        log(f"{rid}:   Ansible: {result.changed} tugas berubah, mode {result.tuning}")
+        run("dns", lambda: self._dns(ad, facts, alloc))
+        answer = run("http", lambda: self._http(ad.proxmox, node, alloc, facts))
+        checks = (
+            Check("VM dibuat oleh Terraform", True, f"VMID {alloc.vmid} di {node}"),
+            Check("Agen tamu melaporkan alamat", True, alloc.ipv4),
+            Check("Konfigurasi Ansible", True, f"{tasks_ok(result)} ok, {result.changed} berubah"),
+            Check("Nama DNS", True, f"{facts.fqdn} -> {alloc.ipv4}"),
+            Check("Situs menjawab (HTTPS)", True, f"HTTP {answer.status}, memuat {rid}"),
+        )
+        return HostingResult(
+            vmid=alloc.vmid,
+            node=node,
+            ip_address=alloc.ipv4,
+            fqdn=facts.fqdn,
+            stack=facts.stack,
+            started=started,
+            finished=self.now(),
+            checks=checks,
+            url=f"https://{facts.fqdn}/",
+        )
+
+    # ------------------------------------------------------------------------- phases
+
+    def _allocate(self, ad: Adapters, facts: RequestFacts) -> tuple[ExistingVm, str, Allocation]:
+        """The template and a node with room, asked of the cluster again (it may have
+        changed since the analysis), then the request's VMID and address."""
+        template, node = self._placement(ad.proxmox, facts)
+        return template, node, ad.allocator.allocate(facts.request_id, self.infra.environment)
+
+    def _placement(self, proxmox: ProxmoxAdapter, facts: RequestFacts) -> tuple[ExistingVm, str]:
+        vms = proxmox.vms()
+        template = next((v for v in vms if v.template and v.name == facts.template), None)
+        if template is None:
+            raise ProxmoxError(f"templat {facts.template} tidak ada di Proxmox")
+        fits = proxmox.capacity(vcpu=facts.vcpu, memory_mb=facts.memory_mb, disk_gb=facts.disk_gb)
+        node = choose_node(fits, template.node)
+        if node is None:
+            raise ProxmoxError(
+                f"tidak ada node dengan ruang untuk {facts.vcpu} vCPU, {facts.memory_mb} MiB"
+            )
+        return template, node
+
+    def _terraform(
+        self,
+        ad: Adapters,
+        facts: RequestFacts,
+        template: ExistingVm,
+        node: str,
+        alloc: Allocation,
+        log: Log,
+    ) -> None:
+        """init, adopt, plan, apply; a config-lock timeout is retried, a failure releases
+        the allocation only once Proxmox confirms no VM holds its VMID."""
+        rid = facts.request_id
+        tfvars = stack_tfvars(facts, self.infra, template, alloc, node)
+        runner = ad.terraform(rid, self.terraform_dir)
+        with ad.allocator.lease(rid), runner.exclusive():
+            runner.prepare(tfvars)
+            runner.init()
+            pauses = backoff_delays()
+            while True:
+                try:
+                    with NodeLimiter().slot(node):
+                        if adopt(runner, ad.proxmox, alloc.vmid, rid):
+                            log(f"{rid}:   VM {alloc.vmid} sudah ada di Proxmox: diadopsi")
+                        plan = runner.plan()
+                        log(f"{rid}:   rencana: {plan.add} dibuat, {plan.change} diubah")
+                        runner.apply()
+                    return
+                except CancelledError:
+                    raise
+                except TerraformError as exc:
+                    if is_lock_timeout(exc) and pauses:
+                        time.sleep(pauses.pop(0))
+                        continue
+                    if not runner.state_has_vm() and not any(
+                        vm.vmid == alloc.vmid for vm in ad.proxmox.vms()
+                    ):
+                        ad.allocator.release(
+                            rid, self.infra.environment, confirmed_absent_vmid=alloc.vmid
+                        )
+                    raise
+
+    def _agent(
+        self, proxmox: ProxmoxAdapter, node: str, alloc: Allocation, log: Log
+    ) -> _PinnedHosts:
+        """The allocated address reported by the VM itself, then its host keys pinned."""
+        address = proxmox.wait_for_address(node, alloc.vmid, timeout=self.agent_timeout)
+        if address != alloc.ipv4:
+            raise ProxmoxError(
+                f"agen VM {alloc.vmid} melaporkan {address}, bukan {alloc.ipv4} yang dialokasikan"
+            )
+        deadline = time.monotonic() + self.agent_timeout
+        while True:  # cloud-init writes the host keys a little after the agent starts
+            try:
+                keys = proxmox.host_keys(node, alloc.vmid)
+                break
+            except ProxmoxError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        log(f"{alloc.request_id}:   {len(keys)} kunci host SSH dipatok dari agen tamu")
+        return _PinnedHosts(ansible.known_hosts_text(alloc.ipv4, keys))
+
+    def _ansible(
+        self, request: LoadedRequest, alloc: Allocation, key: Path, known_hosts: Path, log: Log
+    ) -> ansible.PlaybookResult:
+        extravars: dict[str, Any] = {
+            "sop_request_id": request.request_id,
+            "sop_request": dict(request.data),
+            "sop_vm_address": alloc.ipv4,
+            "sop_connect_timeout": int(self.agent_timeout),
+            "dns_record_server": self.infra.dns_server,
+            "dns_record_port": self.infra.dns_port,
+        }
+        if self.infra.tsig_key_file is not None:
+            extravars["dns_record_key_file"] = str(self.infra.tsig_key_file)
+        target = ansible.SshTarget(alloc.ipv4, self.infra.admin_user, key, known_hosts)
+
+        def progress(event: Mapping[str, Any]) -> None:
+            if event.get("event") == "playbook_on_task_start":
+                task = str((event.get("event_data") or {}).get("task", ""))
+                log(f"{request.request_id}:     tugas: {task[:100]}")
+
+        return ansible.run_playbook(
+            "site.yml",
+            target=target,
+            extravars=extravars,
+            environment=self.infra.environment,
+            inventories_dir=self.inventories_dir,
+            tuning=self.tuning,
+            timeout=self.ansible_timeout,
+            on_event=progress,
+        )
+
+    def _dns(self, ad: Adapters, facts: RequestFacts, alloc: Allocation) -> None:
+        if not ad.dns.resolves_to(facts.hostname, alloc.ipv4):
+            raise _CheckFailed(f"{facts.fqdn} tidak menunjuk ke {alloc.ipv4} di DNS primer")
+
+    def _http(
+        self, proxmox: ProxmoxAdapter, node: str, alloc: Allocation, facts: RequestFacts
+    ) -> SiteAnswer:
+        """GET https://<fqdn>/ at the address DNS gave, TLS checked for the name.
+
+        The lab's certificates are self-signed: the one to trust is read from the VM through
+        its guest agent (pinned, like the host keys). Production uses the system's CAs.
+        """
+        cafile_text = None
+        if self.infra.environment == "lab":
+            cafile_text = proxmox.read_guest_file(
+                node, alloc.vmid, f"/etc/ssl/sop/{facts.request_id}.crt"
+            )
+        answer = fetch_https(facts.fqdn, alloc.ipv4, cafile_text, timeout=self.http_timeout)
+        if answer.status != 200:
+            raise _CheckFailed(f"https://{facts.fqdn}/ menjawab HTTP {answer.status}")
+        if facts.request_id not in answer.body:
+            raise _CheckFailed(f"https://{facts.fqdn}/ tidak memuat halaman permintaan ini")
+        return answer
+
+
+class _CheckFailed(AdapterError):
+    """A check after configuration did not hold."""
+
+
+class _PinnedHosts:
+    """A known_hosts file for the run, removed afterwards."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Path:
+        self._dir = tempfile.TemporaryDirectory(prefix="sop-known-hosts.")
+        path = Path(self._dir.name) / "known_hosts"
+        path.write_text(self.text)
+        return path
+
+    def __exit__(self, *exc: object) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+
+
+def provisioner_for(
+    infra: Infrastructure, trusted: Path, now: Callable[[], datetime]
+) -> InfraProvisioner:
+    """The provisioner over ``trusted``: the base branch's ``inventories/`` and ``terraform/``
+    (see :func:`sop_pipeline.gitsource.base_tree`); it is used while that folder exists."""
+    inventories = trusted / "inventories"
+    return InfraProvisioner(
+        infra=infra,
+        policy=load_policy(inventories),
+        pools=load_pools(inventories / "pools.yaml"),
+        terraform_dir=trusted / "terraform",
+        inventories_dir=inventories,
+        now=now,
+    )
+
+
+def adopt(runner: TerraformRunner, proxmox: ProxmoxAdapter, vmid: int, request_id: str) -> bool:
+    """Import the request's VM if Proxmox has it and the state does not. True if imported."""
+    if runner.state_has_vm():
+        return False
+    found = proxmox.find_request_vm(vmid, request_id)
+    if found is None:
+        return False
+    runner.import_vm(found.node, found.vmid)
+    return True
+
+
+def fetch_https(
+    fqdn: str, address: str, cafile_text: str | None, *, timeout: float, port: int = 443
+) -> SiteAnswer:
+    """GET ``/`` over HTTPS from ``address``, with SNI and certificate checked for ``fqdn``."""
+    context = ssl.create_default_context()
+    if cafile_text is not None:
+        context = ssl.create_default_context(cadata=cafile_text)
+    conn = http.client.HTTPSConnection(fqdn, port, context=context, timeout=timeout)
+    try:
+        # Connect to the address DNS gave, but speak TLS (SNI, certificate) for the name.
+        with contextlib.ExitStack() as undo:
+            raw = socket.create_connection((address, port), timeout=timeout)
+            undo.callback(raw.close)
+            conn.sock = context.wrap_socket(raw, server_hostname=fqdn)
+            undo.pop_all()
+        try:
+            conn.request("GET", "/", headers={"Host": fqdn, "User-Agent": "sop-pipeline"})
+            reply = conn.getresponse()
+            body = reply.read(1_000_000).decode("utf-8", errors="replace")
+        finally:
+            conn.close()
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+        raise _CheckFailed(f"https://{fqdn}/ di {address} tidak menjawab: {exc}") from exc
+    return SiteAnswer(address, reply.status, body)
+
+
+def tasks_ok(result: ansible.PlaybookResult) -> int:
+    return sum(stats.ok for stats in result.stats.values())
+
+
+def _first_line(err: SopError | Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
