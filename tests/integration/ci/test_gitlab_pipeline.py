@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,6 +198,9 @@ def project(
     project.git("init", "-q", "-b", "main")
     for name in ("requests", "inventories"):
         shutil.copytree(REPO / name, project.work / name)
+    shutil.copytree(
+        REPO / "terraform", project.work / "terraform", ignore=shutil.ignore_patterns(".terraform")
+    )
     (project.work / "approvers").mkdir()
     for name, text in keyring_texts(officials).items():
         (project.work / "approvers" / name).write_text(text, encoding="utf-8")
@@ -324,6 +328,91 @@ def test_mr_is_signed_merged_and_passes_the_step_8_gate(
     done = [r["step"] for r in steps if r["kind"] == "step"]
     assert done == [1, 2, 3, 4, 5, 6, 7], done
     assert steps[-1]["kind"] == "gate_check" and steps[-1]["data"]["verdict"] == "pass"
+
+
+LAB_NAMESPACE = "sopgcl"
+
+
+@pytest.fixture(scope="module")
+def lab_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A lab of its own (namespace, mirror, BIND, Proxmox with QEMU guests) and the SOP_*
+    variables the protected environment ``hosting`` would give the step-8 job for it."""
+    require_lab_tools()
+    from sop_pipeline.infra import lab_ssh_public_key
+    from sop_pipeline.lab import control
+
+    lab_dir = tmp_path_factory.mktemp("gcl-lab")
+    info = control.up(lab_dir=lab_dir, namespace=LAB_NAMESPACE)
+    lab_ssh_public_key(lab_dir)  # the pipeline's key pair, made once
+    try:
+        yield {
+            "SOP_ENVIRONMENT": "lab",
+            "SOP_NETNS": LAB_NAMESPACE,
+            "SOP_PVE_URL": info.pve_url,
+            "SOP_PVE_TOKEN_FILE": info.pve_token_file,
+            "SOP_PVE_CA_FILE": info.pve_cafile,
+            "SOP_ALLOCATOR_DSN": f"sqlite:///{lab_dir / 'allocator.sqlite'}",
+            "SOP_DNS_SERVER": info.dns_server,
+            "SOP_DNS_REVERSE_ZONE": "0.99.10.in-addr.arpa",
+            "SOP_TSIG_KEY_FILE": str(lab_dir / "bind" / "sop-pipeline.key"),
+            "SOP_SSH_PUBLIC_KEYS_FILE": str(lab_dir / "ssh" / "id_ed25519.pub"),
+            "SOP_SSH_KEY_FILE": str(lab_dir / "ssh" / "id_ed25519"),
+            "SOP_TF_WORK_DIR": str(lab_dir / "terraform"),
+        }
+    finally:
+        control.down(lab_dir=lab_dir, namespace=LAB_NAMESPACE)
+
+
+def require_lab_tools() -> None:
+    missing = [t for t in ("qemu-system-x86_64", "named", "terraform") if not shutil.which(t)]
+    if missing or os.geteuid() != 0:
+        message = f"provisioning in the lab needs root and {missing}: run `make setup`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def test_merged_request_is_provisioned_and_reported_by_the_protected_jobs(
+    project: Project, lab_env: dict[str, str]
+) -> None:
+    """After the merge above: the protected jobs, in CI's order, gate, provision for real
+    (in the lab, through the same SOP_* variables production uses) and report."""
+    rid = "dinkes-antrian"
+    project.git("checkout", "-q", "main")
+    protected = {
+        **PROTECTED_MAIN,
+        "SOP_REQUEST_ID": rid,
+        "SOP_RECORDS_PUSH_URL": str(project.origin),
+        **lab_env,
+    }
+    run = project.pipeline(protected, "sop:gate", "sop:provision", "sop:report")
+    assert run.code == 0, run.out[-6000:]
+    provision = run.log("sop:provision")
+    assert "Gerbang langkah 8: TERPENUHI" in run.log("sop:gate")
+    for phase in ("[3/6] menunggu agen tamu", "[4/6] Ansible", "[6/6] memeriksa situs"):
+        assert phase in provision, provision[-3000:]
+    assert f"{rid}: langkah 8 selesai: {rid}.sumbarprov.go.id (10.99.0." in provision
+    token = Path(lab_env["SOP_PVE_TOKEN_FILE"]).read_text().strip()
+    assert token.split("=")[-1] not in run.out
+    report = run.log("sop:report")
+    assert "berita-acara-serah-terima.pdf" in report, report
+    ledger = project.artifact("sop:report", f"records/{rid}.jsonl")
+    steps = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert [r["step"] for r in steps if r["kind"] == "step"] == list(range(1, 10))
+
+    # The ledger outlives the pipeline: on the records branch, exactly as the report job left
+    # it; the next protected pipeline continues it (nothing recorded twice, step 8 not re-run).
+    kept = subprocess.run(
+        ["git", "--git-dir", str(project.origin), "show", f"sop-records:records/{rid}.jsonl"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert kept == ledger.read_text()
+    again = project.pipeline(protected, "sop:gate", "sop:provision")
+    assert again.code == 0, again.out[-4000:]
+    assert f"{rid}: 0 langkah baru dicatat; menunggu langkah 10" in again.log("sop:gate")
+    assert f"{rid}: langkah 8 sudah dicatat; tidak ada yang dilakukan." in again.log(
+        "sop:provision"
+    )
 
 
 def test_protected_jobs_refuse_a_request_id_that_is_not_a_label(project: Project) -> None:
