@@ -41,7 +41,7 @@ test-terraform: setup  ## Terraform + bpg provider against the lab Proxmox API, 
 test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
 	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
 
-demo: setup  ## Walk the example requests through the SOP (add ARGS=--keep to keep the repo)
+demo: setup  ## The whole SOP in the local lab, a VM provisioned for real (ARGS=--keep keeps lab and repo)
 	$(PYTHON) -m sop_pipeline.demo $(ARGS)
 
 bench: setup  ## Benchmarks that print figures (see bench/)
@@ -50,6 +50,7 @@ bench: setup  ## Benchmarks that print figures (see bench/)
 	$(PYTHON) bench/bench_terraform.py
 	$(PYTHON) bench/bench_lab_boot.py
 	$(PYTHON) bench/bench_ansible.py
+	$(PYTHON) bench/bench_leadtime.py
 
 clean:  ## Remove caches made by the tests (not $(SOP_CACHE))
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

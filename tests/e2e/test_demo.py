@@ -170,9 +170,9 @@ def test_the_reports_exist_and_carry_the_requests_facts(
     texts = {}
     for pdf in sorted(folder.glob("*.pdf")):
         done = subprocess.run(
-            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
         )
-        texts[pdf.stem] = done.stdout
+        texts[pdf.stem] = "".join(done.stdout.split())  # table cells wrap: compare unspaced
     assert set(texts) == {
         "disposisi",
         "laporan-analisis-teknis",
@@ -180,10 +180,11 @@ def test_the_reports_exist_and_carry_the_requests_facts(
         "berita-acara-serah-terima",
     }
     for name, text in texts.items():
-        assert "dinkes-simpus" in text, name
-        assert "Dinas Kesehatan" in text, name
+        assert "dinkessimpus" in text.replace("-", ""), name  # a footer may hyphenate it
+        assert "DinasKesehatan" in text, name
     hosting = texts["laporan-hasil-hosting"]
     assert FQDN in hosting and str(address) in hosting
+    assert FQDN in texts["berita-acara-serah-terima"]
     assert any("kegiatan" in p.name for p in (demo.repo / "records" / "reports").rglob("*.pdf"))
 
 
