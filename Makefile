@@ -19,15 +19,11 @@ lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench
 	$(PYTHON) -m mypy
 
-# Not yet in `make test`: Molecule per role on a TCG lab VM
-# (issue 5); `make test-ansible-vm` runs it.
-ANSIBLE_VM_TESTS := tests/integration/ansible/test_molecule.py
-
 test: setup lint  ## The whole test suite, as CI runs it
-	$(PYTHON) -m pytest $(addprefix --ignore=,$(ANSIBLE_VM_TESTS))
+	$(PYTHON) -m pytest
 
 test-ansible-vm: setup  ## Ansible site.yml and Molecule on real lab VMs (slow under TCG)
-	$(PYTHON) -m pytest -s $(ANSIBLE_VM_TESTS)
+	$(PYTHON) -m pytest -s tests/integration/ansible/test_site.py tests/integration/ansible/test_molecule.py
 
 test-unit: setup  ## Only the fast, pure tests
 	$(PYTHON) -m pytest tests/unit
