@@ -102,12 +102,11 @@ def report(seconds: dict[str, float], ended: dict[str, float], signed: float, en
         f"{waiting:.1f} s"
     )
     print(f"lead time {answered / 60:.1f} min (aim < 3 min under TCG)")
-    for number in (8, 9):
-        target = step(number).target
-        print(
-            f"SOP step {number} target: {target.label} = {WORKING_DAY_S / 3600:.1f} working hours;"
-            f" steps 8+9 took {total / WORKING_DAY_S:.3%} of one"
-        )
+    targets = " + ".join(f"step {n}: {step(n).target.label}" for n in (8, 9))
+    print(
+        f"SOP targets {targets} ({WORKING_DAY_S / 3600:.1f} working hours each); steps 8 and 9"
+        f" together took {total:.0f} s = {total / WORKING_DAY_S:.2%} of one working day"
+    )
 
 
 if __name__ == "__main__":
