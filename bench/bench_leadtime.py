@@ -53,7 +53,7 @@ def main() -> int:
         infra = Infrastructure.from_lab(lab_dir)
         netns.enter(NAMESPACE)
         publish_base(lab)
-        run = Scenario(lab, infra)
+        run = Scenario(lab, infra, lab_dir)
         flow = run.flow("dinkes-simpus")
         run.advance("dinkes-simpus", 0)
         run.sign(flow, 2, "kadis", 2)

@@ -21,8 +21,6 @@ and the merge-request comment under ``records/reports/<id>/``.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from sop_pipeline.adapters.terraform import (
     TerraformError,
     request_tfvars,
 )
+from sop_pipeline.atomic import write_atomically
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import AdapterError, SopError
 from sop_pipeline.infra import Adapters, Infrastructure
@@ -421,24 +420,10 @@ def write_analysis(
     md, pdf = write_reports(report, records_dir / "reports", department=department)
     comment = md.parent / COMMENT_NAME
     text = analysis_comment(report, report_url=report_url, logs_url=logs_url, tz=department.tz)
-    _atomic_text(comment, text)
+    write_atomically(comment, text.encode("utf-8"))
     return AnalysisFiles(
         markdown=md, pdf=pdf, comment=comment, digest=hashlib.sha256(md.read_bytes()).hexdigest()
     )
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = [

@@ -34,11 +34,12 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 
 from sop_pipeline.adapters.allocator import load_pools
-from sop_pipeline.analysis import analyze, write_analysis
+from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
 from sop_pipeline.config import load_policy
 from sop_pipeline.errors import SopError
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.infra import Infrastructure
+from sop_pipeline.loader import load_request
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import PHASES, fetch_https, provisioner_for
 from sop_pipeline.reports import load_department
@@ -111,9 +112,10 @@ def publish_base(lab: Lab) -> None:
 
 
 class Scenario:
-    def __init__(self, lab: Lab, infra: Infrastructure) -> None:
+    def __init__(self, lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
         self.lab = lab
         self.infra = infra
+        self.lab_dir = lab_dir
         self.clock = Clock()
         self.ws = Workspace(lab.repo)
         self.pipeline = Pipeline(self.ws, base="main", now=self.clock, log=indent)
@@ -144,11 +146,11 @@ class Scenario:
     def analyse(self, request_id: str, minutes: int) -> dict[str, str]:
         """Step 6's analysis against the lab's cluster; the evidence Tim Teknis cites."""
         self.clock.minutes = minutes
-        say(f"\n$ sop analyze {request_id} --lab-dir {self.infra.netns and self.lab_dir}")
+        say(f"\n$ sop analyze {request_id} --lab-dir {self.lab_dir}")
         with base_tree(self.lab.repo, "main", ("inventories", "terraform")) as trusted:
             inventories = trusted / "inventories"
             policy = load_policy(inventories)
-            request = self.pipeline._context(request_id).request
+            request = load_request(self.ws.request_path(request_id), policy=policy)
             result = analyze(
                 request,
                 self.infra,
@@ -166,14 +168,10 @@ class Scenario:
                 facts,
                 result,
                 department=load_department(inventories),
-                sequence=2 if request_id != "dinkes-simpus" else 1,
+                sequence=ticket_sequence(self.ws.ledgers, request_id),
             )
         say(f"  laporan: {files.markdown.name}, sha256 {files.digest[:16]}...")
         return {files.markdown.name: files.digest}
-
-    @property
-    def lab_dir(self) -> str:
-        return str(Path(self.infra.terraform_work_root).parent)
 
     def provision(self, request_id: str, minutes: int) -> bool:
         """Step 8 (and 9) through the pipeline with the lab's provisioner; True if done."""
@@ -249,11 +247,11 @@ def site_certificate(infra: Infrastructure, address: str, request_id: str) -> st
     raise SystemExit(f"tidak ada VM untuk {request_id} di {address}")
 
 
-def scenario(lab: Lab, infra: Infrastructure) -> None:
+def scenario(lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
     say("\n== 1. Permintaan masuk lewat merge request ==")
     publish_base(lab)
     sop(lab, "validate")
-    run = Scenario(lab, infra)
+    run = Scenario(lab, infra, lab_dir)
 
     say("\n== 2. dinkes-simpus: langkah 1 sampai 7, ditandatangani bergiliran ==")
     simpus = run.flow("dinkes-simpus")
@@ -374,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         lab = Lab(root, officials)
         infra = Infrastructure.from_lab(lab_dir)
         netns.enter(args.namespace)  # the lab answers only inside its namespace
-        scenario(lab, infra)
+        scenario(lab, infra, lab_dir)
     finally:
         if args.keep:
             say(f"\nLab tetap berjalan (--keep); repositori demo di {root}")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sop_pipeline.atomic import write_atomically
 from sop_pipeline.errors import SopError
 
 GENESIS = "0" * 64
@@ -129,7 +128,7 @@ class Ledger:
         )
         record = Record(**{**draft.body(), "hash": draft.computed_hash()})
         lines = [_line(r) for r in [*existing, record]]
-        _atomic_write(self.path, b"".join(lines))
+        write_atomically(self.path, b"".join(lines))
         return record
 
 
@@ -191,22 +190,3 @@ def verify_chain(path: Path) -> list[ChainFault]:
     """Every fault in the ledger file at ``path``; an empty list means it holds."""
     records, faults = _parse(path)
     return faults + verify_records(path, records)
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(content)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

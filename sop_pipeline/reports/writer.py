@@ -8,11 +8,10 @@ signed as evidence (the step-6 statement names the analysis report's hash).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from sop_pipeline.atomic import write_atomically
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.documents import build
 from sop_pipeline.reports.html import render_html
@@ -50,20 +49,6 @@ def report_stem(report: Report) -> Path:
     return Path(report.request.request_id) / report.file_stem
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(
     report: Report,
     out_dir: Path,
@@ -94,7 +79,7 @@ def write_reports(
         )
         path = stem.with_name(f"{stem.name}.{fmt}")
         try:
-            _atomic_write(path, content)
+            write_atomically(path, content)
         except OSError as err:
             raise ReportError(f"{path}: laporan tidak dapat ditulis: {err}") from err
         written.append(path)

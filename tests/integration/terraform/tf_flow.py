@@ -26,6 +26,7 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
     request_tfvars,
 )
+from sop_pipeline.provisioning import adopt
 
 REQUEST = {
     "vcpu": 2,
@@ -105,14 +106,3 @@ def provision(
                         request_id, req["environment"], confirmed_absent_vmid=alloc.vmid
                     )
                 raise
-
-
-def adopt(runner: TerraformRunner, proxmox: ProxmoxAdapter, vmid: int, request_id: str) -> bool:
-    """Import the request's VM if Proxmox has it and the state does not. True if imported."""
-    if runner.state_has_vm():
-        return False
-    found = proxmox.find_request_vm(vmid, request_id)
-    if found is None:
-        return False
-    runner.import_vm(found.node, found.vmid)
-    return True
