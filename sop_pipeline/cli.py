@@ -17,6 +17,7 @@ import click
 
 from sop_pipeline import __version__
 from sop_pipeline.analysis_command import analyze_cmd
+from sop_pipeline.comment_command import comment_cmd
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.sop import STEPS, Role
@@ -448,6 +449,7 @@ for _command in SIGNING_COMMANDS:  # sign, verify, gate, keyring lint
 main.add_command(analyze_cmd)  # step 6
 main.add_command(provision_cmd)  # step 8 (and 9)
 main.add_command(report)  # steps 9-12 documents, Laporan Kegiatan
+main.add_command(comment_cmd)  # the merge-request comment
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,7 +70,13 @@ def run_molecule(role: str, env: dict[str, str], log: Path) -> subprocess.Comple
     argv = ["ip", "netns", "exec", "soplab", "molecule", "test", "--scenario-name", "default"]
     started = time.monotonic()
     proc = subprocess.run(
-        argv, cwd=REPO / "roles" / role, env=env, capture_output=True, text=True, timeout=3000
+        argv,
+        cwd=REPO / "roles" / role,
+        env=env,
+        stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking stdin (a CI runner's may be)
+        capture_output=True,
+        text=True,
+        timeout=3000,
     )
     log.write_text(proc.stdout + proc.stderr)
     print(f"molecule {role}: {time.monotonic() - started:.0f} s, exit {proc.returncode}, log {log}")

@@ -79,6 +79,7 @@ def test_ansible_lint_production_profile_passes() -> None:
         ["ansible-lint", "--profile", "production", "roles", "playbooks"],
         cwd=REPO,
         env=_lint_env(),
+        stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking stdin (a CI runner's may be)
         capture_output=True,
         text=True,
         timeout=600,
@@ -105,6 +106,7 @@ def test_playbook_syntax(playbook: str) -> None:
         ],
         cwd=REPO,
         env=_lint_env(),
+        stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking stdin (a CI runner's may be)
         capture_output=True,
         text=True,
         timeout=300,

@@ -288,6 +288,9 @@ def test_mr_is_signed_merged_and_passes_the_step_8_gate(
     assert "WARN 7" in run.out  # allowed to fail with 7: a gate that does not hold yet
     comment = project.artifact("sop:progress", "sop-out/comment.md").read_text()
     assert f"#### {rid}: belum lengkap" in comment
+    assert f"<!-- sop-pipeline:kelengkapan:{rid} -->" in comment  # `sop comment`
+    assert "✅ **Lengkap**" in comment
+    assert "- Kepala Dinas: langkah 2 (sekarang), 12" in comment
 
     # 2. The officials sign, each with their own key, and commit to the branch.
     for step, who, decision in (

@@ -1,0 +1,91 @@
+"""``sop comment ID``: the merge-request comment for one request, in Bahasa Indonesia.
+
+Registered in the ``sop`` group by ``cli.py``. The CI templates post what it prints: the
+step-4 completeness checklist, what each official still has to sign and, once ``sop
+analyze`` has run, the step-6 analysis summary; each part ends with the link to the full logs.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from sop_pipeline.config import load_policy
+from sop_pipeline.errors import SopError
+from sop_pipeline.gitsource import base_tree
+from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
+from sop_pipeline.reports.comments import completeness_comment, signatures_comment
+from sop_pipeline.reports.model import Signature, signatures_from_checked
+from sop_pipeline.signing.approvals import Verifier, check_all
+from sop_pipeline.signing.keyring import load_from_git
+from sop_pipeline.signing.subject import Subject, approvals_dir
+from sop_pipeline.tracking import state_of
+from sop_pipeline.workspace import Workspace
+
+#: Written by `sop analyze` (sop_pipeline.analysis.write_analysis).
+ANALYSIS_COMMENT = "komentar-analisis.md"
+
+
+@click.command("comment")
+@click.argument("request_id")
+@click.option(
+    "--base",
+    envvar="SOP_BASE_REF",
+    default="main",
+    show_default=True,
+    help="Base branch: policy and keyring are read from it ($SOP_BASE_REF).",
+)
+@click.option(
+    "--logs-url",
+    envvar="CI_JOB_URL",
+    help="Link to the full logs at the end of each part (default $CI_JOB_URL).",
+)
+@click.pass_obj
+def comment_cmd(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> None:
+    """Print the merge-request comment for REQUEST_ID (Markdown, Bahasa Indonesia).
+
+    \b
+    1. the completeness checklist of step 4: one line per requirement, with what the OPD
+       must fix (from the request file) and what the Koordinator listed when returning it;
+    2. the officials' signatures: who signed which step, who still has to sign;
+    3. the step-6 analysis summary, when `sop analyze` has written it.
+
+    It changes nothing. Exit 0 whatever the request's state; 3 when the base branch cannot
+    be read.
+    """
+    try:
+        click.echo(render(ws, request_id, base, logs_url))
+    except SopError as err:
+        click.echo(err.diagnostics(), err=True)
+        sys.exit(err.exit_code)
+
+
+def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> str:
+    with base_tree(ws.root, base) as trusted:
+        policy = load_policy(trusted / "inventories")
+    state = state_of(ws.ledgers, request_id)
+    try:
+        request: LoadedRequest | None = load_request(ws.request_path(request_id), policy=policy)
+        problems = []
+    except RequestInvalid as err:
+        request, problems = None, err.problems
+    parts = [
+        completeness_comment(request_id, problems, missing=state.missing, logs_url=logs_url),
+        signatures_comment(state, _signatures(ws, request, base), logs_url=logs_url),
+    ]
+    analysis = ws.records_dir / "reports" / request_id / ANALYSIS_COMMENT
+    if analysis.is_file():
+        parts.append(analysis.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def _signatures(ws: Workspace, request: LoadedRequest | None, base: str) -> tuple[Signature, ...]:
+    """The statements that verify now against the base keyring (none for a broken file)."""
+    if request is None:
+        return ()
+    verifier = Verifier(load_from_git(ws.root, base), at=datetime.now().astimezone())
+    checked = check_all(approvals_dir(Path(request.path)), Subject.from_loaded(request), verifier)
+    return signatures_from_checked(checked)
