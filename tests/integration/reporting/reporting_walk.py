@@ -10,8 +10,6 @@ is none): the VMID it reports is the server's process id and the node is this ma
 from __future__ import annotations
 
 import http.client
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from click.testing import CliRunner, Result
 
 from sop_pipeline.cli import main
@@ -31,10 +28,13 @@ from sop_pipeline.reports.model import CHECK_HTTP, Check, HostingResult
 from sop_pipeline.signing.demo import Lab, RequestFlow
 from sop_pipeline.workspace import Workspace
 
+# The reports' tests already say how to find their tools: one place for both folders.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
+from report_tools import require, require_weasyprint  # noqa: F401 (conftest imports it here)
+
 WIB = ZoneInfo("Asia/Jakarta")
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=WIB)
 ZONE = "sumbarprov.go.id"
-HOW_TO_GET = "run `bash .ci/setup/reports.sh` (apt: poppler-utils, libpango; pip: weasyprint)"
 
 if "report" not in main.commands:  # until cli.py registers it: the same object either way
     main.add_command(report)
@@ -42,27 +42,6 @@ if "report" not in main.commands:  # until cli.py registers it: the same object 
 
 def at(minutes: int) -> datetime:
     return MONDAY + timedelta(minutes=minutes)
-
-
-def require(tool: str) -> str:
-    """Path of ``tool``: a failure in CI, a skip on a laptop, when it is missing."""
-    found = shutil.which(tool)
-    if found:
-        return found
-    message = f"{tool} not found: {HOW_TO_GET}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def require_weasyprint() -> None:
-    try:
-        import weasyprint  # noqa: F401
-    except (ImportError, OSError) as err:
-        message = f"WeasyPrint unusable ({err}): {HOW_TO_GET}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def sop(repo: Path, *args: str) -> Result:
