@@ -1,7 +1,7 @@
 """``sop analyze ID``: the step-6 technical analysis against the real cluster, and its report.
 
-Registered in the ``sop`` group by ``cli.py`` (``main.add_command(analyze_cmd)``). Usable on its
-own too: it turns every SopError into its diagnostics and exit code itself.
+Registered in the ``sop`` group by ``cli.py`` (``main.add_command(analyze_cmd)``), whose group
+turns every SopError into its diagnostics and exit code.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import click
 
 from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
 from sop_pipeline.config import load_policy
-from sop_pipeline.errors import SopError
 from sop_pipeline.gitsource import base_tree
-from sop_pipeline.infra import Infrastructure
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports import load_department
 from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
@@ -45,20 +44,8 @@ def _now() -> datetime:
 
 @click.command("analyze", epilog=EPILOG)
 @click.argument("request_id")
-@click.option(
-    "--lab-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Analyse against the lab that `sop lab up` started there (reads its lab.json). "
-    "Without it, the SOP_* environment variables say where production is.",
-)
-@click.option(
-    "--base",
-    envvar="SOP_BASE_REF",
-    default="main",
-    show_default=True,
-    help="Base branch: policy, quotas, pools, letterhead and terraform/ are read from it "
-    "($SOP_BASE_REF), never from the merge request's own tree.",
-)
+@lab_dir_option("Analyse against")
+@base_option("policy, quotas, pools, letterhead and terraform/")
 @click.option(
     "--logs-url",
     envvar="CI_JOB_URL",
@@ -99,12 +86,7 @@ def analyze_cmd(
 
     Safe to run again at any time: each run replaces the report with a fresh one.
     """
-    try:
-        code = _run(ws, request_id, lab_dir, base, logs_url, report_url, as_json)
-    except SopError as err:
-        click.echo(err.diagnostics(), err=True)
-        sys.exit(err.exit_code)
-    sys.exit(code)
+    sys.exit(_run(ws, request_id, lab_dir, base, logs_url, report_url, as_json))
 
 
 def _run(
@@ -116,10 +98,7 @@ def _run(
     report_url: str | None,
     as_json: bool,
 ) -> int:
-    infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
-    for line in infra.describe():
-        click.echo(f"infrastruktur: {line}")
-    infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
+    infra = reach_infrastructure(lab_dir)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         inventories = trusted / "inventories"
         policy = load_policy(inventories)

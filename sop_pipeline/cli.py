@@ -17,6 +17,7 @@ import click
 
 from sop_pipeline import __version__
 from sop_pipeline.analysis_command import analyze_cmd
+from sop_pipeline.command_options import base_option
 from sop_pipeline.comment_command import comment_cmd
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
@@ -210,13 +211,7 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--base",
-    envvar="SOP_BASE_REF",
-    default="main",
-    show_default=True,
-    help="Base branch: keyring and policy are read from it ($SOP_BASE_REF).",
-)
+@base_option("keyring and policy")
 @click.argument("request_ids", nargs=-1)
 @click.pass_obj
 def run(ws: Workspace, base: str, request_ids: tuple[str, ...]) -> None:

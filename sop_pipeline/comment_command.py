@@ -7,14 +7,13 @@ analyze`` has run, the step-6 analysis summary; each part ends with the link to 
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
 
+from sop_pipeline.command_options import base_option
 from sop_pipeline.config import load_policy
-from sop_pipeline.errors import SopError
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports.comments import completeness_comment, signatures_comment
@@ -31,13 +30,7 @@ ANALYSIS_COMMENT = "komentar-analisis.md"
 
 @click.command("comment")
 @click.argument("request_id")
-@click.option(
-    "--base",
-    envvar="SOP_BASE_REF",
-    default="main",
-    show_default=True,
-    help="Base branch: policy and keyring are read from it ($SOP_BASE_REF).",
-)
+@base_option("policy and keyring")
 @click.option(
     "--logs-url",
     envvar="CI_JOB_URL",
@@ -56,11 +49,7 @@ def comment_cmd(ws: Workspace, request_id: str, base: str, logs_url: str | None)
     It changes nothing. Exit 0 whatever the request's state; 3 when the base branch cannot
     be read.
     """
-    try:
-        click.echo(render(ws, request_id, base, logs_url))
-    except SopError as err:
-        click.echo(err.diagnostics(), err=True)
-        sys.exit(err.exit_code)
+    click.echo(render(ws, request_id, base, logs_url))
 
 
 def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> str:

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import click
 
+from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
-from sop_pipeline.errors import SopError
 from sop_pipeline.gitsource import base_tree
-from sop_pipeline.infra import Infrastructure
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import PHASES, provisioner_for
 from sop_pipeline.tracking import state_of
@@ -46,19 +45,8 @@ def _now() -> datetime:
 
 @click.command("provision", epilog=EPILOG)
 @click.argument("request_id")
-@click.option(
-    "--lab-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Provision in the lab that `sop lab up` started there (reads its lab.json). "
-    "Without it, the SOP_* environment variables say where production is.",
-)
-@click.option(
-    "--base",
-    envvar="SOP_BASE_REF",
-    default="main",
-    show_default=True,
-    help="Base branch: keyring, policy, pools, group_vars and terraform/ are read from it.",
-)
+@lab_dir_option("Provision")
+@base_option("keyring, policy, pools, group_vars and terraform/")
 @click.pass_obj
 def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> None:
     """Step 8: create, configure and publish REQUEST_ID's server, then write step 9's report.
@@ -75,12 +63,7 @@ def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: st
     Progress is printed as it goes. Every phase can be repeated: after a failure, fix the
     cause and run the same command again; it continues where it stopped.
     """
-    try:
-        code = _run(ws, request_id, lab_dir, base)
-    except SopError as err:
-        click.echo(err.diagnostics(), err=True)
-        sys.exit(err.exit_code)
-    sys.exit(code)
+    sys.exit(_run(ws, request_id, lab_dir, base))
 
 
 def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int:
@@ -96,10 +79,7 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
             err=True,
         )
         return 2
-    infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
-    for line in infra.describe():
-        click.echo(f"infrastruktur: {line}")
-    infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
+    infra = reach_infrastructure(lab_dir)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         provisioner = provisioner_for(infra, trusted, _now)
         pipeline = Pipeline(ws, base=base, now=_now, log=click.echo, provisioner=provisioner)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from sop_pipeline.command_options import base_option
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.reporting import (
     DOCUMENTS,
@@ -123,13 +124,7 @@ def _show(path: Path, root: Path, note: str = "") -> None:
     metavar="ISO-TIME",
     help="Laporan Kegiatan of a period not yet over: time running steps up to this moment.",
 )
-@click.option(
-    "--base",
-    envvar="SOP_BASE_REF",
-    default="main",
-    show_default=True,
-    help="Base branch: policy, calendar, letterhead (and keyring) are read from it.",
-)
+@base_option("policy, calendar, letterhead (and keyring)")
 @click.option(
     "--advance/--no-advance",
     default=True,

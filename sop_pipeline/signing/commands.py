@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sop_pipeline.command_options import base_option
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.signing import keyring as keyring_mod
@@ -82,13 +83,7 @@ def _common(func: F) -> F:
             callback=_repo_default,
             help="Repository root (default: the one given to `sop --repo`, else .).",
         ),
-        click.option(
-            "--base",
-            envvar="SOP_BASE_REF",
-            default="main",
-            show_default=True,
-            help="Base branch whose approvers/ is trusted ($SOP_BASE_REF).",
-        ),
+        base_option("approvers/ (the keyring)"),
         click.option("--at", callback=_parse_at, help="Verification time (ISO-8601); default now."),
         click.option(
             "--verifier",

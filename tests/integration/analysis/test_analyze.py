@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from sop_pipeline.adapters.allocator import Allocator, load_pools
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
-from sop_pipeline.analysis_command import analyze_cmd
+from sop_pipeline.cli import main
 from sop_pipeline.lab.pve import RunningPve
 from sop_pipeline.signing.demo import Lab
 from sop_pipeline.workspace import Workspace
@@ -32,9 +32,8 @@ REQUEST = "dinkes-simpus"
 def sop_analyze(repo: Lab, lab_dir: Path, request_id: str = REQUEST) -> Result:
     started = time.monotonic()
     result = CliRunner().invoke(
-        analyze_cmd,
-        [request_id, "--lab-dir", str(lab_dir), "--base", "main"],
-        obj=Workspace(repo.repo),
+        main,
+        ["--repo", str(repo.repo), "analyze", request_id, "--lab-dir", str(lab_dir)],
         catch_exceptions=False,
     )
     print(f"sop analyze {request_id}: exit {result.exit_code} in {time.monotonic() - started:.1f}s")
@@ -189,12 +188,7 @@ def test_an_unreachable_proxmox_says_what_failed_and_writes_nothing(
     repo: Lab, lab_dir: Path, pve: RunningPve
 ) -> None:
     pve.stop()
-    result = CliRunner().invoke(
-        analyze_cmd,
-        [REQUEST, "--lab-dir", str(lab_dir), "--base", "main"],
-        obj=Workspace(repo.repo),
-    )
-    print(result.output)
+    result = sop_analyze(repo, lab_dir)
     assert result.exit_code == 4
     assert "Analisis teknis dinkes-simpus gagal saat membaca VM dan templat di Proxmox." in (
         result.output

@@ -1,0 +1,47 @@
+"""What several ``sop`` commands share: the ``--base`` and ``--lab-dir`` options, and reaching
+the infrastructure they name. One definition, so every command says it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from sop_pipeline.infra import Infrastructure
+
+Command = TypeVar("Command", bound=Callable[..., object])
+
+
+def base_option(reads: str) -> Callable[[Command], Command]:
+    """``--base BRANCH`` ($SOP_BASE_REF, default main): where ``reads`` come from."""
+    return click.option(
+        "--base",
+        envvar="SOP_BASE_REF",
+        default="main",
+        show_default=True,
+        metavar="BRANCH",
+        help=f"Base branch: {reads} are read from it ($SOP_BASE_REF), never from the merge "
+        "request's own tree.",
+    )
+
+
+def lab_dir_option(action: str) -> Callable[[Command], Command]:
+    """``--lab-dir DIR``: the lab `sop lab up` started there, instead of production."""
+    return click.option(
+        "--lab-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=f"{action} in the lab that `sop lab up` started there (reads its lab.json). "
+        "Without it, the SOP_* environment variables say where production is.",
+    )
+
+
+def reach_infrastructure(lab_dir: Path | None) -> Infrastructure:
+    """The lab's or production's infrastructure, printed, with the lab's namespace entered."""
+    infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
+    for line in infra.describe():
+        click.echo(f"infrastruktur: {line}")
+    infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
+    return infra
