@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.integration.ci.conftest import find_tool
@@ -61,3 +62,21 @@ def test_merge_request_jobs_hold_no_secret_names() -> None:
     mr_part = text.split("# -------------------------------------------------------- protected")[0]
     for name in ("PROXMOX_VE_API_TOKEN", "SOP_TSIG_KEY", "SOP_STATE_DSN", "environment:"):
         assert name not in mr_part, name
+
+
+def test_pull_request_jobs_get_read_only_secrets_at_most() -> None:
+    """On GitHub, only the analysis job of a pull request sees secrets, and only the
+    read-only ones of the environment "analysis"; the keys that change things stay with the
+    push jobs in "hosting"."""
+    workflow = yaml.safe_load(GITHUB[0].read_text())
+    jobs = workflow["jobs"]
+    write_secrets = ("SOP_TSIG_KEY", "SOP_SSH_KEY", "SOP_TF_PG_CONN_STR", "SOP_RECORDS_PUSH_URL")
+    for name in ("check", "analyze", "comment"):
+        text = yaml.safe_dump(jobs[name])
+        for secret in write_secrets:
+            assert secret not in text, (name, secret)
+    assert "${{ secrets." not in yaml.safe_dump(jobs["check"]) + yaml.safe_dump(jobs["comment"])
+    assert jobs["analyze"]["environment"] == "analysis"
+    assert jobs["analyze"]["permissions"] == {"contents": "read"}
+    assert "vars.SOP_PVE_URL != ''" in jobs["analyze"]["if"]
+    assert jobs["provision"]["environment"] == "hosting"
