@@ -103,6 +103,7 @@ def run_batch(
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     backend = vms.QemuBackend(state_dir=work / "vms", namespace=namespace, image=img)
+    print(f"accelerator: {backend.accelerator}")  # probed (or read) before any clock starts
     results: list[dict[str, float]] = [{} for _ in range(count)]
     errors: list[BaseException] = []
 

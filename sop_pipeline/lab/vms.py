@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -65,6 +66,25 @@ class VmError(AdapterError):
 def lab_dir() -> Path:
     """The lab state dir (``$SOP_LAB_DIR`` or /var/lib/sop-lab)."""
     return Path(os.environ.get("SOP_LAB_DIR", "/var/lib/sop-lab"))
+
+
+def host_fingerprint() -> str:
+    """What decides whether KVM guests run here: host kernel, QEMU binary, CPU, /dev/kvm."""
+    qemu = shutil.which(QEMU) or QEMU
+    try:
+        stat = os.stat(qemu)
+        binary = f"{qemu}:{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        binary = qemu
+    try:
+        cpu = next(
+            line for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )  # fmt: skip
+    except (OSError, StopIteration):
+        cpu = ""
+    facts = [os.uname().release, binary, cpu, str(os.access("/dev/kvm", os.R_OK | os.W_OK))]
+    return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,18 +236,21 @@ class QemuBackend:
 
     @property
     def accelerator(self) -> str:
-        """``kvm`` or ``tcg``: probed once per kernel and QEMU, the answer kept on disk."""
+        """``kvm`` or ``tcg``: probed once per lab kernel and host, the answer kept on disk.
+
+        Kept beside the cached image (so every new lab and test reuses it), under the host's
+        fingerprint: a cache carried to another machine probes again there.
+        """
         if self._accelerator is None:
-            kernel = self.image.kernel
-            marker = self.state_dir / f"accel-{self.image.recipe_hash}"
+            marker = self.image.directory / f"accel-{host_fingerprint()}"
             try:
                 known = marker.read_text().strip()
-            except FileNotFoundError:
+            except OSError:
                 known = ""
             if known not in ("kvm", "tcg"):
-                known = probe_accelerator(str(kernel))
-                self.state_dir.mkdir(parents=True, exist_ok=True)
-                marker.write_text(known + "\n")
+                known = probe_accelerator(str(self.image.kernel))
+                with contextlib.suppress(OSError):  # a read-only cache only costs a re-probe
+                    marker.write_text(known + "\n")
             self._accelerator = known
         return self._accelerator
 
