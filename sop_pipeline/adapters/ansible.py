@@ -37,9 +37,11 @@ import datetime as dt
 import importlib.util
 import ipaddress
 import json
+import os
 import re
 import shlex
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -515,6 +517,7 @@ def run_playbook(
             kwargs["cmdline"] = shlex.quote(str(project / playbook))
         runner = ansible_runner.run(**kwargs)
         status, rc = str(runner.status), int(runner.rc if runner.rc is not None else -1)
+        _stop_leftovers(data_dir)
 
     result = PlaybookResult(
         playbook=playbook,
@@ -529,6 +532,24 @@ def run_playbook(
     )
     _raise_for(result, target)
     return result
+
+
+def _stop_leftovers(data_dir: Path) -> None:
+    """Kill what is left of a run: every process naming its private data dir.
+
+    On a timeout ansible-runner kills the run's process group, but mitogen's helper, forked
+    from ansible-playbook into a group of its own, lives on (and keeps its SSH connection to
+    the VM) until the VM goes away.
+    """
+    marker = (str(data_dir) + "/").encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone already, or not ours to read
 
 
 def _raise_for(result: PlaybookResult, target: SshTarget) -> None:

@@ -277,7 +277,8 @@ def test_an_unreachable_server_has_its_own_error(lab_vm: Any, lab_state: Path) -
     assert "tidak dapat dihubungi" in caught.value.diagnostics()
 
 
-def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any) -> None:
+def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any, tmp_path: Path) -> None:
+    data_dir = tmp_path / "run"
     with pytest.raises(adapter.AnsibleTimedOut):
         adapter.run_playbook(
             "site.yml",
@@ -285,4 +286,21 @@ def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any) -> None:
             extravars=_extravars("static", lab_vm.address, lab_bind),
             netns="soplab",
             timeout=3,
+            keep_data_dir=data_dir,
         )
+    # Stopped means stopped: no ansible-playbook (nor mitogen's forked helper) of the run left.
+    assert _processes_naming(data_dir) == []
+
+
+def _processes_naming(path: Path) -> list[str]:
+    """Command lines of the processes that name ``path`` in their arguments."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        line = " ".join(a.decode(errors="replace") for a in argv)
+        if str(path) + "/" in line:
+            found.append(f"{proc.name}: {line}")
+    return found
