@@ -4,20 +4,24 @@ Files (see ``approvers/README.md``):
 
 - ``allowed_signers``: OpenSSH format; one line per official's key, with ``namespaces=``
   listing the step namespaces the key may sign and ``valid-before=`` its expiry;
-- ``roles.toml``: role -> principals, the threshold per step, the officials' NIP;
+- ``roles.toml``: role -> principals, the threshold per step, the officials' NIP, and the
+  key rotations under way (``[[rotations]]``: principal, old key, end date);
 - ``revoked_keys``: public keys that must never verify again (ssh-keygen ``-r`` format).
 
 :func:`load_from_git` reads them with ``git show <base-commit>:approvers/...`` so a merge
 request can never change who approves it. :func:`lint` refuses a keyring that would let one
-person pass both gates.
+person pass both gates, or count twice; the gates refuse to run on a keyring with a lint
+error (``gates.KeyringSound``).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,11 +43,40 @@ DEFAULT_MAX_STATEMENT_DAYS = 30
 GIT_TIMEOUT_S = 60
 
 
+#: A NIP (Nomor Induk Pegawai) as the keyring must write it: 18 ASCII digits, nothing else.
+NIP = re.compile(r"[0-9]{18}\Z")
+_NIP_SEPARATORS = re.compile(r"[\s.\-]+")
+
+
+def normalize_nip(text: str) -> str:
+    """The NIP as compared: NFKC (full-width digits), without spaces, dots or hyphens.
+
+    NIPs are often printed grouped (``19800303 200501 1 003``); two spellings of one NIP must
+    name one person. Lint refuses any spelling but the plain 18 digits (``nip-invalid``).
+    """
+    return _NIP_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+
+
 @dataclass(frozen=True)
 class Person:
     principal: str
     name: str = ""
     nip: str = ""
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """``[[rotations]]``: ``principal`` moves from key ``old_key`` to its other key.
+
+    Both keys verify until ``until``; the old key's ``allowed_signers`` line carries
+    ``valid-before`` no later than ``until``, so stock ``ssh-keygen -Y verify`` stops
+    accepting it at the same instant as the native verifier.
+    """
+
+    principal: str
+    old_key: str  # fingerprint, ``SHA256:...`` as ``ssh-keygen -l`` prints it
+    until: int  # epoch seconds
+    until_text: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,7 @@ class Keyring:
     thresholds: Mapping[int, int]
     revoked: tuple[PublicKey, ...]
     people: Mapping[str, Person] = field(default_factory=dict)
+    rotations: tuple[Rotation, ...] = ()
     max_statement_days: int = DEFAULT_MAX_STATEMENT_DAYS
     source: str = ""
     allowed_signers_text: str = ""
@@ -71,8 +105,10 @@ class Keyring:
         return {role for role, principals in self.roles.items() if principal in principals}
 
     def nip_of(self, principal: str) -> str | None:
+        """The principal's NIP (normalised, see :func:`normalize_nip`), None when unknown."""
         person = self.people.get(principal)
-        return person.nip if person and person.nip else None
+        nip = normalize_nip(person.nip) if person else ""
+        return nip or None
 
     @contextmanager
     def files(self) -> Iterator[tuple[Path, Path]]:
@@ -104,12 +140,14 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
     except tomllib.TOMLDecodeError as err:
         raise KeyringError(f"{source}{ROLES}: TOML tidak sah: {err}") from err
     roles, thresholds, people, max_days = _roles(config, f"{source}{ROLES}")
+    rotations = _rotations(config.get("rotations", []), f"{source}{ROLES}")
     return Keyring(
         signers=signers,
         roles=roles,
         thresholds=thresholds,
         revoked=tuple(revoked),
         people=people,
+        rotations=rotations,
         max_statement_days=max_days,
         source=source,
         allowed_signers_text=allowed_signers,
@@ -120,11 +158,12 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
 def _roles(
     config: dict[str, Any], where: str
 ) -> tuple[dict[Role, tuple[str, ...]], dict[int, int], dict[str, Person], int]:
-    unknown = set(config) - {"schema_version", "policy", "roles", "thresholds", "people"}
+    tables = {"schema_version", "policy", "roles", "thresholds", "people", "rotations"}
+    unknown = set(config) - tables
     if unknown or config.get("schema_version") != 1:
         raise KeyringError(
             f"{where}: perlu schema_version = 1 dan hanya tabel policy, roles, "
-            f"thresholds, people (tak dikenal: {sorted(unknown)})"
+            f"thresholds, people, rotations (tak dikenal: {sorted(unknown)})"
         )
     roles: dict[Role, tuple[str, ...]] = {}
     for name, principals in config.get("roles", {}).items():
@@ -144,14 +183,41 @@ def _roles(
         thresholds[number] = value
     people: dict[str, Person] = {}
     for principal, info in config.get("people", {}).items():
-        if not isinstance(info, dict):
-            raise KeyringError(f'{where}: people."{principal}" harus tabel')
+        if not isinstance(info, dict) or not isinstance(info.get("nip", ""), str):
+            raise KeyringError(
+                f'{where}: people."{principal}" harus tabel, dengan nip sebagai string '
+                '(nip = "18 angka")'
+            )
         people[principal] = Person(principal, str(info.get("name", "")), str(info.get("nip", "")))
     policy = config.get("policy", {})
     max_days = policy.get("max_statement_days", DEFAULT_MAX_STATEMENT_DAYS)
     if not isinstance(max_days, int) or max_days < 1:
         raise KeyringError(f"{where}: policy.max_statement_days harus bilangan bulat >= 1")
     return roles, thresholds, people, max_days
+
+
+def _rotations(entries: Any, where: str) -> tuple[Rotation, ...]:
+    """``[[rotations]]`` entries: exactly ``principal``, ``old_key``, ``until`` (UTC, ``Z``)."""
+    if not isinstance(entries, list):
+        raise KeyringError(f"{where}: rotations harus daftar tabel [[rotations]]")
+    rotations: list[Rotation] = []
+    for index, entry in enumerate(entries, start=1):
+        here = f"{where}: rotations #{index}"
+        if not isinstance(entry, dict) or set(entry) != {"principal", "old_key", "until"}:
+            raise KeyringError(f"{here}: perlu tepat principal, old_key, until")
+        if not all(isinstance(value, str) for value in entry.values()):
+            raise KeyringError(f"{here}: principal, old_key dan until harus string")
+        if not entry["old_key"].startswith("SHA256:"):
+            raise KeyringError(f"{here}: old_key harus sidik jari SHA256:... (ssh-keygen -lf)")
+        until = entry["until"]
+        if not until.upper().endswith("Z"):
+            raise KeyringError(f"{here}: until '{until}' harus UTC dengan akhiran Z")
+        try:
+            epoch = signers_file.parse_time(until)
+        except AllowedSignersError as err:
+            raise KeyringError(f"{here}: until: {err}") from err
+        rotations.append(Rotation(entry["principal"], entry["old_key"], epoch, until))
+    return tuple(rotations)
 
 
 def load_from_dir(directory: Path) -> Keyring:
@@ -235,6 +301,7 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
     revoked = keyring.revoked_blobs
     gate_roles = {step(n).actor for n in GATE_STEPS}
     where = f"{keyring.source}{ALLOWED_SIGNERS}"
+    finished = _lint_rotations(keyring, epoch, error, warn)
     principals_by_key: dict[bytes, set[str]] = {}
     for line in keyring.signers:
         loc = f"{where}:{line.line_no}"
@@ -258,11 +325,12 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                 "namespace; batasi ke langkah SOP pejabat itu",
             )
         if line.valid_before is not None and line.valid_before < epoch:
-            error(
-                "expired-key",
-                f"{loc}: kunci {line.key.fingerprint} kedaluwarsa "
-                f"(valid-before {line.valid_before_text})",
-            )
+            if line.line_no not in finished:  # a finished rotation's old key: rotation-ended
+                error(
+                    "expired-key",
+                    f"{loc}: kunci {line.key.fingerprint} kedaluwarsa "
+                    f"(valid-before {line.valid_before_text})",
+                )
         elif line.valid_before is None:
             warn("no-expiry", f"{loc}: kunci tanpa valid-before; tetapkan masa berlaku")
         if line.valid_after is not None and line.valid_after > epoch:
@@ -323,6 +391,8 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                     f"{keyring.source}{ROLES}: {principal} "
                     f"(roles.{role}) tidak punya kunci di allowed_signers",
                 )
+    _lint_keys_per_principal(keyring, error)
+    _lint_people(keyring, error)
     for n in SIGNED_STEPS:
         threshold = keyring.threshold(n)
         role = step(n).actor
@@ -341,6 +411,155 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                 f"{max(threshold, 1)}",
             )
     return findings
+
+
+Report = Callable[[str, str], None]
+
+
+def _keys_of(keyring: Keyring) -> dict[str, dict[bytes, list[SignerLine]]]:
+    """principal -> key blob -> the lines listing that key for it (literal principals)."""
+    keys: dict[str, dict[bytes, list[SignerLine]]] = {}
+    for line in keyring.signers:
+        for principal in line.principal_list:
+            if not signers_file.has_wildcard(principal):
+                keys.setdefault(principal, {}).setdefault(line.key.blob, []).append(line)
+    return keys
+
+
+def _lint_rotations(keyring: Keyring, epoch: int, error: Report, warn: Report) -> set[int]:
+    """The ``[[rotations]]`` markers; returns the line numbers of old keys whose rotation ended.
+
+    A marker allows a principal a second key for a while: it names the old key and an end
+    date, and the old key's line must stop at that date (``valid-before``), so that both
+    verifiers drop it at the same instant without reading this file.
+    """
+    where = f"{keyring.source}{ROLES}"
+    keys_of = _keys_of(keyring)
+    finished: set[int] = set()
+    seen: set[str] = set()
+    for r in keyring.rotations:
+        here = f"{where}: rotations ({r.principal}, {r.old_key})"
+        if r.principal in seen:
+            error("rotation-invalid", f"{here}: lebih dari satu rotasi untuk principal ini")
+            continue
+        seen.add(r.principal)
+        keys = keys_of.get(r.principal, {})
+        old = [lines for lines in keys.values() if lines[0].key.fingerprint == r.old_key]
+        if not old:
+            error(
+                "rotation-invalid",
+                f"{here}: kunci lama tidak terdaftar untuk {r.principal} di allowed_signers",
+            )
+            continue
+        if len(keys) < 2:
+            error("rotation-invalid", f"{here}: {r.principal} tidak punya kunci baru")
+        lines = old[0]
+        if any(line.valid_before is None or line.valid_before > r.until for line in lines):
+            error(
+                "rotation-valid-before",
+                f"{here}: baris kunci lama ({', '.join(str(x.line_no) for x in lines)}) harus "
+                f'memuat valid-before="{r.until_text}" (paling lambat akhir rotasi)',
+            )
+        still_valid = [x for x in lines if x.valid_before is None or x.valid_before >= epoch]
+        if epoch > r.until and still_valid:
+            error(
+                "rotation-expired",
+                f"{here}: masa rotasi berakhir {r.until_text}, tetapi kunci lama masih berlaku; "
+                "hapus baris kunci lama",
+            )
+        elif not still_valid:
+            finished.update(x.line_no for x in lines)
+            warn(
+                "rotation-ended",
+                f"{here}: rotasi selesai (kunci lama berakhir); hapus baris kunci lama dari "
+                "allowed_signers dan penanda ini dari roles.toml",
+            )
+    return finished
+
+
+def _lint_keys_per_principal(keyring: Keyring, error: Report) -> None:
+    """One key per principal, except the two keys of a marked rotation; one spelling each."""
+    where = f"{keyring.source}{ALLOWED_SIGNERS}"
+    rotation = {r.principal: r.old_key for r in keyring.rotations}
+    for principal, keys in _keys_of(keyring).items():
+        if len(keys) < 2:
+            continue
+        marked = rotation.get(principal)
+        if len(keys) == 2 and any(lines[0].key.fingerprint == marked for lines in keys.values()):
+            continue
+        lines = sorted(x.line_no for group in keys.values() for x in group)
+        error(
+            "principal-multiple-keys",
+            f"{where}: {principal} punya {len(keys)} kunci berbeda (baris "
+            f"{', '.join(map(str, lines))}); satu kunci per principal, kecuali rotasi kunci "
+            "dengan penanda [[rotations]] di roles.toml (kunci lama dan tanggal akhir)",
+        )
+    spellings: dict[str, set[str]] = {}
+    named = [p for line in keyring.signers for p in line.principal_list]
+    named += [p for members in keyring.roles.values() for p in members]
+    for principal in named:
+        spellings.setdefault(principal.casefold(), set()).add(principal)
+    for variants in spellings.values():
+        if len(variants) > 1:
+            error(
+                "principal-case-variant",
+                f"{keyring.source}: principal {sorted(variants)} hanya berbeda huruf besar/kecil; "
+                "satu pejabat, satu ejaan",
+            )
+
+
+def _lint_people(keyring: Keyring, error: Report) -> None:
+    """NIPs: well-formed, one principal each, never across both gates, present where needed.
+
+    Two gates mean two people, and a threshold of two means two people: principals and keys
+    are not people, so the keyring must say who each gate signer is.
+    """
+    where = f"{keyring.source}{ROLES}"
+    gate_roles = {step(n).actor for n in GATE_STEPS}
+    by_nip: dict[str, set[str]] = {}
+    for principal, person in keyring.people.items():
+        if not person.nip:
+            continue
+        if not NIP.match(person.nip):
+            error(
+                "nip-invalid",
+                f'{where}: people."{principal}".nip "{person.nip}" harus tepat 18 angka '
+                "tanpa spasi atau tanda baca",
+            )
+        by_nip.setdefault(normalize_nip(person.nip), set()).add(principal)
+    for nip, principals in by_nip.items():
+        if len(principals) > 1:
+            error(
+                "shared-nip",
+                f"{where}: NIP {nip} tercatat untuk beberapa principal {sorted(principals)}; "
+                "satu orang, satu principal",
+            )
+        roles = set().union(*(keyring.roles_of(p) for p in principals)) & gate_roles
+        if len(roles) > 1:
+            error(
+                "nip-in-two-gate-roles",
+                f"{where}: NIP {nip} ({', '.join(sorted(principals))}) memegang dua peran "
+                f"gerbang {sorted(roles)} (verifikasi dan keputusan harus dua orang)",
+            )
+    for role in sorted(gate_roles):
+        for principal in keyring.roles.get(role, ()):
+            if not signers_file.has_wildcard(principal) and keyring.nip_of(principal) is None:
+                error(
+                    "gate-role-without-nip",
+                    f'{where}: {principal} (roles.{role}, peran gerbang) tanpa NIP di [people."'
+                    f'{principal}"]; tanpa NIP dua gerbang tidak dapat dipastikan dua orang',
+                )
+    for n in SIGNED_STEPS:
+        role = step(n).actor
+        if keyring.threshold(n) < 2 or role in gate_roles:
+            continue
+        for principal in keyring.roles.get(role, ()):
+            if not signers_file.has_wildcard(principal) and keyring.nip_of(principal) is None:
+                error(
+                    "threshold-role-without-nip",
+                    f'{where}: {principal} (roles.{role}) tanpa NIP di [people."{principal}"], '
+                    f"padahal langkah {n} perlu {keyring.threshold(n)} orang berbeda",
+                )
 
 
 def _usable(keyring: Keyring, principal: str, step_number: int, epoch: int) -> bool:

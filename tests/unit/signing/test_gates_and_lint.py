@@ -47,6 +47,10 @@ def build(
     roles.update(roles_extra or {})
     toml = "schema_version = 1\n[roles]\n" + "".join(f"{r} = {p}\n" for r, p in roles.items())
     toml += f"[thresholds]\nstep-06 = {threshold6}\n"
+    toml += "".join(
+        f'[people."{h}@{D}"]\nnip = "{19800101 + i:08d}2005011{i:03d}"\n'
+        for i, h in enumerate(PEOPLE, start=1)
+    )
     return k.parse(allowed_signers=text, roles_toml=toml, revoked_keys="", source="t/")
 
 
