@@ -39,7 +39,7 @@ from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import HostingResult, RequestFacts
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
-from sop_pipeline.signing.gates import GateResult
+from sop_pipeline.signing.gates import GateResult, keyring_refusals
 from sop_pipeline.signing.keyring import Keyring, load_from_git
 from sop_pipeline.signing.record import (
     CONSUMED_LEDGER,
@@ -167,6 +167,13 @@ class Pipeline:
 
     def steps_signed(self, ctx: Context) -> list[int]:
         """Steps 2-4, 6, 7, 10-12: record every signed statement that holds, in SOP order."""
+        refusals = keyring_refusals(ctx.keyring, ctx.at)
+        if refusals:  # record_signed_steps records nothing then; say why
+            self.log(
+                f"{ctx.request.request_id}: tanda tangan tidak dicatat:\n"
+                + "\n".join(f"  - {r}" for r in refusals)
+            )
+            return []
         added = record_signed_steps(
             subject=ctx.subject,
             keyring=ctx.keyring,

@@ -3,10 +3,13 @@
 "Step N holds" means everything the SOP requires for N is signed, valid now, bound to the
 current request bytes, in order, by the right people:
 
+- First: the keyring passes its own lint (``keyring.lint``, no error at the verification
+  time); a gate never runs on a keyring that could let one person count twice.
 - N <= 8: every signed step up to N (2, 3, 4, 6, 7 as far as they go) has at least its
-  threshold of valid positive statements by distinct principals and keys, each naming in
-  ``builds_on`` the statements it built on; the two gates (4 and 7) are signed by different
-  principals with different keys; no signer is the requester; and for N = 8 none of those
+  threshold of valid positive statements by distinct people (principal, key and NIP), each
+  naming in ``builds_on`` the statements it built on; the two gates (4 and 7) are signed by
+  different people (principals, keys and NIPs all differ; a gate signer without a NIP in
+  the keyring is refused); no signer is the requester; and for N = 8 none of those
   statements was consumed by an earlier provisioning (replay).
 - N >= 9: step 8 is done in the ledger, and the acknowledgements 10..N hold the same way
   (their chain reaches back to the step-7 statement recorded in the ledger).
@@ -17,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from sop_pipeline.domain.sop import DECISION_STEP, PROVISION_STEP, VERIFICATION_STEP
 from sop_pipeline.domain.state import Phase, RequestState
+from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
 from sop_pipeline.signing.keyring import Keyring
@@ -38,6 +43,7 @@ class GateContext:
     state: RequestState
     recorded: Mapping[int, frozenset[str]] = field(default_factory=dict)  # ledger: step -> hashes
     consumed: frozenset[str] = frozenset()
+    at: datetime | None = None  # the verification time; the keyring is linted at it
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,23 @@ def chain_problems(ctx: GateContext, checked: Checked) -> list[str]:
     return problems
 
 
+def person_of(keyring: Keyring, principal: str) -> str:
+    """Who signed: the NIP where the keyring has one, else only the principal is known."""
+    nip = keyring.nip_of(principal)
+    return f"nip:{nip}" if nip else f"principal:{principal}"
+
+
+def distinct(keyring: Keyring, a: Checked, b: Checked) -> bool:
+    """Two signatures by two people: principals, keys and NIPs all differ."""
+    return (
+        a.principal != b.principal
+        and a.fingerprint != b.fingerprint
+        and person_of(keyring, a.principal) != person_of(keyring, b.principal)
+    )
+
+
 def select(ctx: GateContext, step_number: int) -> Selection:
-    """Valid statements of one step whose chain holds; positive ones by distinct signers."""
+    """Valid statements of one step whose chain holds; positive ones by distinct people."""
     valid = [
         c
         for c in ctx.checked
@@ -110,7 +131,7 @@ def select(ctx: GateContext, step_number: int) -> Selection:
         if (
             c.statement
             and c.statement.positive
-            and all(c.principal != p.principal and c.fingerprint != p.fingerprint for p in positive)
+            and all(distinct(ctx.keyring, c, p) for p in positive)
         ):
             positive.append(c)
     return Selection(tuple(positive), negative)
@@ -149,9 +170,46 @@ class StepSigned:
         return problems
 
 
+def keyring_refusals(keyring: Keyring, at: datetime | None) -> list[str]:
+    """Why a gate must not run on this keyring: its lint errors at ``at`` (empty: sound)."""
+    if at is None:
+        return ["waktu verifikasi tidak diketahui; keyring tidak dapat diperiksa [keyring-invalid]"]
+    return [
+        f"keyring {keyring.source} tidak lolos `sop keyring lint`; gerbang tidak dijalankan: "
+        f"{finding.message} [{finding.rule}] [keyring-invalid]"
+        for finding in keyring_mod.errors(keyring_mod.lint(keyring, at=at))
+    ]
+
+
+@dataclass(frozen=True)
+class KeyringSound:
+    """The keyring passes its own lint: the rules that keep two gates two people apply here."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        return keyring_refusals(ctx.keyring, ctx.at)
+
+
+@dataclass(frozen=True)
+class GateSignersIdentified:
+    """Every signer of a gate step (4, 7) is a person the keyring knows by NIP."""
+
+    steps: tuple[int, ...]
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        return [
+            f"{c.path.name}: {c.principal} menandatangani gerbang langkah {n} tanpa NIP di "
+            f'keyring ([people."{c.principal}"]); dua gerbang tidak dapat dipastikan dua '
+            "orang [gate-signer-without-nip]"
+            for n in st.GATE_STEPS
+            if n in self.steps
+            for c in select(ctx, n).positive
+            if ctx.keyring.nip_of(c.principal) is None
+        ]
+
+
 @dataclass(frozen=True)
 class GateSignersDistinct:
-    """Verification (4) and decision (7): two keys, two principals."""
+    """Verification (4) and decision (7): two people (principals, keys and NIPs differ)."""
 
     def evaluate(self, ctx: GateContext) -> list[str]:
         fours = select(ctx, VERIFICATION_STEP).positive
@@ -163,6 +221,13 @@ class GateSignersDistinct:
                         f"verifikasi dan keputusan ditandatangani orang/kunci yang sama "
                         f"({a.principal}, {a.fingerprint}); dua gerbang harus dua orang "
                         "[same-signer-both-gates]"
+                    ]
+                nip = ctx.keyring.nip_of(a.principal)
+                if nip is not None and nip == ctx.keyring.nip_of(b.principal):
+                    return [
+                        f"verifikasi ({a.principal}) dan keputusan ({b.principal}) "
+                        f"ditandatangani orang yang sama (NIP {nip}); dua gerbang harus dua "
+                        "orang [same-person-both-gates]"
                     ]
         return []
 
@@ -219,7 +284,13 @@ def required_steps(number: int) -> tuple[int, ...]:
 def policy_for(number: int) -> AllOf:
     """The composed policy of step ``number``."""
     steps = required_steps(number)
-    policies: list[Policy] = [StateReached(number), *(StepSigned(n) for n in steps)]
+    policies: list[Policy] = [
+        KeyringSound(),
+        StateReached(number),
+        *(StepSigned(n) for n in steps),
+    ]
+    if set(steps) & set(st.GATE_STEPS):
+        policies.append(GateSignersIdentified(steps))
     if VERIFICATION_STEP in steps and DECISION_STEP in steps:
         policies.append(GateSignersDistinct())
     if number == PROVISION_STEP:

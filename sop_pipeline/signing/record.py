@@ -65,6 +65,7 @@ def context(
     keyring: Keyring,
     checked: Sequence[Checked],
     ledger: Ledger,
+    at: datetime,
     consumed: frozenset[str] = frozenset(),
 ) -> gates.GateContext:
     records = ledger.records()
@@ -76,6 +77,7 @@ def context(
         state=fold(ledger.request_id, events(records)),
         recorded=recorded_statements(records),
         consumed=consumed,
+        at=at,
     )
 
 
@@ -122,8 +124,14 @@ def record_signed_steps(
     at: datetime,
     consumed: frozenset[str] = frozenset(),
 ) -> list[Record]:
-    """Append every signed step that now holds, in SOP order; return the new records."""
+    """Append every signed step that now holds, in SOP order; return the new records.
+
+    Nothing is recorded under a keyring that fails its lint (``gates.keyring_refusals``):
+    what its signatures prove cannot be trusted, refusals included.
+    """
     added: list[Record] = []
+    if gates.keyring_refusals(keyring, at):
+        return added
     while True:
         records = ledger.records()
         state = fold(ledger.request_id, events(records))
@@ -142,6 +150,7 @@ def record_signed_steps(
             keyring=keyring,
             checked=checked,
             ledger=ledger,
+            at=at,
             consumed=consumed,
         )
         selection = gates.select(ctx, number)
@@ -152,6 +161,8 @@ def record_signed_steps(
             added.append(_append_step(ledger, subject, number, [first], at))
             continue
         policies: list[gates.Policy] = [gates.StepSigned(number)]
+        if number in st.GATE_STEPS:
+            policies.append(gates.GateSignersIdentified((number,)))
         if number == DECISION_STEP:
             policies.append(gates.GateSignersDistinct())
         if gates.AllOf(policies).evaluate(ctx):
@@ -202,6 +213,7 @@ def check_gate(
         keyring=keyring,
         checked=checked,
         ledger=ledger,
+        at=at,
         consumed=consumed,
     )
     result = gates.evaluate(ctx)
