@@ -39,6 +39,7 @@ from tests.attacks.harness import AT, RID, Scene, Target, attempt, m, refused
 pytestmark = pytest.mark.integration
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+NO_ENTRY = "no [people] entry"  # second_kabid: write no [people] table for the principal
 
 
 # --- editing a keyring ----------------------------------------------------------------------
@@ -91,7 +92,8 @@ def second_kabid(
     also_koordinator: bool = False,
 ) -> Callable[[Scene], Target]:
     """A second principal with its own key joins kabid; it signs the decision. The NIP the
-    keyring gives it says who it is."""
+    keyring gives it (``None``: an entry without ``nip``; ``NO_ENTRY``: no entry) says who
+    it is."""
 
     def attack(s: Scene) -> Target:
         alias = official(s, "alias", principal)
@@ -105,7 +107,7 @@ def second_kabid(
         )
         join_role(texts, Role.KABID, principal)
         value = nip(s)
-        if value != "absent":
+        if value != NO_ENTRY:
             person(texts, principal, value)
         s.lab.update_base(texts)
         data = s.statement(signer=principal).to_bytes()
@@ -187,7 +189,7 @@ CLASS_4: dict[str, Callable[[Scene], Target]] = {
     ),
     "gate-principal-without-people-entry": second_kabid(
         f"rina.plt@{DOMAIN}",
-        lambda s: "absent",
+        lambda s: NO_ENTRY,
         rule="[gate-signer-without-nip]",
         lint_rule="gate-role-without-nip",
     ),
