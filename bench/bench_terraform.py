@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sop_pipeline.adapters.node_slots import NodeLimiter  # noqa: E402
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings  # noqa: E402
 from sop_pipeline.adapters.terraform import (  # noqa: E402
-    NodeLimiter,
     ProxmoxAccess,
     TerraformRunner,
     TerraformSettings,
@@ -121,7 +121,7 @@ def main() -> int:
             ProxmoxSettings(endpoint=lab.url, api_token=lab.token, ca_file=lab.cafile)
         )
         access = ProxmoxAccess(endpoint=lab.url + "/", api_token=lab.token, ca_file=lab.cafile)
-        limiter = NodeLimiter(per_node=args.per_node)
+        limiter = NodeLimiter(f"sqlite:///{tmp / 'allocator.sqlite'}", per_node=args.per_node)
         batch = 0
         single: float | None = None
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sop_pipeline.adapters.allocator import Allocator, Pool
 from sop_pipeline.adapters.dns import DnsAdapter, DnsSettings
+from sop_pipeline.adapters.node_slots import DEFAULT_PER_NODE, NodeLimiter
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
 from sop_pipeline.adapters.terraform import ProxmoxAccess, TerraformRunner, TerraformSettings
 from sop_pipeline.errors import ConfigError
@@ -161,6 +162,9 @@ class Infrastructure:
     terraform_cli_config: Path = field(default_factory=default_cli_config)
     terraform_work_root: Path = Path(DEFAULT_TF_WORK)
     terraform_pg_conn_str: str | None = field(default=None, repr=False)
+    #: At most this many Terraform runs touch one Proxmox node at once (across processes and,
+    #: with a PostgreSQL allocator, runners): parallel clones make PVE time out on its locks.
+    terraform_parallel_per_node: int = DEFAULT_PER_NODE
     #: The administrators' OpenSSH public keys put on every VM.
     ssh_public_keys: tuple[str, ...] = ()
     #: Step 8: the private key Ansible connects with (its public half is in the list above),
@@ -177,6 +181,11 @@ class Infrastructure:
             raise ConfigError(
                 f"Lingkungan infrastruktur {self.environment!r} tidak dikenal; "
                 f"pilih salah satu: {', '.join(ENVIRONMENTS)}."
+            )
+        if self.terraform_parallel_per_node < 1:
+            raise ConfigError(
+                "Batas Terraform per node (SOP_TF_PARALLEL_PER_NODE) harus paling sedikit 1, "
+                f"bukan {self.terraform_parallel_per_node}."
             )
         if not self.pve_url.startswith("https://"):
             raise ConfigError(
@@ -256,6 +265,8 @@ class Infrastructure:
                                     (default ``/var/lib/sop-pipeline/terraform``)
         ``SOP_TF_PG_CONN_STR``      PostgreSQL URL for the ``pg`` state backend (default:
                                     local state in the working copy)
+        ``SOP_TF_PARALLEL_PER_NODE`` Terraform runs at once per Proxmox node, across runners
+                                    sharing the allocator (default 2)
         ``SOP_SSH_PUBLIC_KEYS_FILE`` required: administrators' OpenSSH public keys, one a line
         ``SOP_SSH_KEY_FILE``        step 8: private key Ansible connects with
         ``SOP_ADMIN_USER``          step 8: the VM account cloud-init makes (default sopadmin)
@@ -289,8 +300,11 @@ class Infrastructure:
         try:
             port = int(env.get("SOP_DNS_PORT", "53"))
             overcommit = float(env.get("SOP_PVE_CPU_OVERCOMMIT", "4"))
+            per_node = int(env.get("SOP_TF_PARALLEL_PER_NODE", "").strip() or DEFAULT_PER_NODE)
         except ValueError as err:
-            raise ConfigError(f"SOP_DNS_PORT/SOP_PVE_CPU_OVERCOMMIT bukan angka: {err}") from err
+            raise ConfigError(
+                f"SOP_DNS_PORT/SOP_PVE_CPU_OVERCOMMIT/SOP_TF_PARALLEL_PER_NODE bukan angka: {err}"
+            ) from err
         ca = env.get("SOP_PVE_CA_FILE", "").strip()
         return cls(
             environment=env.get("SOP_ENVIRONMENT", "production").strip() or "production",
@@ -309,6 +323,7 @@ class Infrastructure:
             ),
             terraform_work_root=Path(env.get("SOP_TF_WORK_DIR", "").strip() or DEFAULT_TF_WORK),
             terraform_pg_conn_str=env.get("SOP_TF_PG_CONN_STR", "").strip() or None,
+            terraform_parallel_per_node=per_node,
             ssh_public_keys=read_public_keys(Path(need("SOP_SSH_PUBLIC_KEYS_FILE"))),
             netns=env.get("SOP_NETNS", "").strip() or None,
             ssh_private_key=Path(key) if (key := env.get("SOP_SSH_KEY_FILE", "").strip()) else None,
@@ -330,7 +345,8 @@ class Infrastructure:
             f"DNS: {self.dns_server}:{self.dns_port}"
             + (f" (kunci TSIG {self.tsig.name})" if self.tsig else " (tanpa kunci TSIG)"),
             f"Terraform: {self.terraform_binary}, mirror {self.terraform_cli_config}, "
-            f"salinan kerja {self.terraform_work_root}, state {state}",
+            f"salinan kerja {self.terraform_work_root}, state {state}, "
+            f"paling banyak {self.terraform_parallel_per_node} sekaligus per node",
         ]
 
     # ------------------------------------------------------------------ opening adapters
@@ -400,6 +416,10 @@ class Infrastructure:
             ca_file=self.pve_ca_file,
         )
         return TerraformRunner(settings, access, request_id)
+
+    def node_limiter(self) -> NodeLimiter:
+        """The per-node bound on Terraform runs, kept in the allocator's database."""
+        return NodeLimiter(self.allocator_dsn, self.terraform_parallel_per_node)
 
     def open(self, *, pools: Mapping[str, Pool], zone: str) -> Adapters:
         """Proxmox, allocator and DNS adapters for this environment.

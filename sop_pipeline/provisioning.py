@@ -5,7 +5,8 @@ pipeline has already checked every gate again from the base branch and re-read t
 bytes under the request's lock (steps 1-2 of the sequence); this module does the rest:
 
 3. allocate     the request's VMID and address (the same ones on a re-run);
-4. terraform    init from the offline mirror, adopt a VM Proxmox already has, plan, apply;
+4. terraform    init from the offline mirror, adopt a VM Proxmox already has, plan, apply,
+                with at most the configured number of applies per node at once;
 5. agent        wait for the guest agent to report the allocated address, and read the SSH
                 host keys through it (Ansible's known_hosts is pinned to them);
 6. ansible      ``playbooks/site.yml`` (base, web, the stack, TLS, the DNS record);
@@ -15,6 +16,10 @@ bytes under the request's lock (steps 1-2 of the sequence); this module does the
 Every phase is logged with its time (``PhaseTimes`` keeps them for the lead-time
 benchmark). A failure says which phase, what was left as it was, and how to continue: every
 phase is idempotent, so running ``sop provision`` again continues where it stopped.
+
+Phases 3 and 4 are :func:`create_vm`, the one Terraform flow: ``sop provision``, the demo and
+the fault tests (kill -9 mid-apply, lock timeouts, cancellation, the PostgreSQL backend) all
+run it. Every outside system is reached through the Protocols of :mod:`sop_pipeline.ports`.
 """
 
 from __future__ import annotations
@@ -25,21 +30,20 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sop_pipeline.adapters import ansible
 from sop_pipeline.adapters.allocator import Allocation, Pool, load_pools
-from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxAdapter, ProxmoxError
+from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxError
 from sop_pipeline.adapters.terraform import (
     CancelledError,
-    NodeLimiter,
+    RequestBusyError,
     TerraformError,
-    TerraformRunner,
     backoff_delays,
     is_lock_timeout,
 )
@@ -47,8 +51,16 @@ from sop_pipeline.analysis import choose_node, stack_tfvars
 from sop_pipeline.config import load_policy
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import AdapterError, ConfigError, SopError
-from sop_pipeline.infra import Adapters, Infrastructure
+from sop_pipeline.infra import Infrastructure
 from sop_pipeline.loader import LoadedRequest
+from sop_pipeline.ports import (
+    AllocatorPort,
+    AnsiblePort,
+    NodeSlots,
+    Ports,
+    ProxmoxPort,
+    TerraformPort,
+)
 from sop_pipeline.reports.model import Check, HostingResult, RequestFacts
 
 T = TypeVar("T")
@@ -67,8 +79,9 @@ PHASE_LABELS = {
 PHASE_HINTS = {
     "allocate": "Belum ada yang dibuat. Periksa pool di inventories/pools.yaml dan basis data "
     "alokator, lalu jalankan ulang `sop provision`.",
-    "terraform": "VMID dan IP tetap dipesan untuk permintaan ini; VM yang sudah dibuat diadopsi "
-    "saat diulang. Perbaiki penyebabnya lalu jalankan ulang `sop provision`.",
+    "terraform": "Bila VM sempat dibuat, VMID dan IP tetap dipesan dan VM itu diadopsi saat "
+    "diulang; bila Proxmox memastikan tidak ada VM, VMID dan IP dilepas. Perbaiki penyebabnya "
+    "lalu jalankan ulang `sop provision`.",
     "agent": "VM sudah dibuat dan dibiarkan berjalan. Periksa konsol VM dan agen tamu "
     "(qemu-guest-agent), lalu jalankan ulang `sop provision`.",
     "ansible": "VM dibiarkan apa adanya; peran Ansible idempoten. Perbaiki penyebabnya lalu "
@@ -135,6 +148,10 @@ class InfraProvisioner:
     is the base branch's ``terraform/`` and ``inventories_dir`` its ``inventories/`` (the
     Ansible group_vars). The process must already be where the infrastructure's addresses
     answer (``Infrastructure.enter_netns`` for the lab).
+
+    The outside systems default to the infrastructure's own adapters (``ports``: its
+    :meth:`~Infrastructure.open`; ``limiter``: its :meth:`~Infrastructure.node_limiter`);
+    tests give in-memory fakes of :mod:`sop_pipeline.ports` instead.
     """
 
     infra: Infrastructure
@@ -148,6 +165,13 @@ class InfraProvisioner:
     http_timeout: float = 60.0
     tuning: ansible.Tuning = ansible.Tuning.AUTO
     times: PhaseTimes = field(default_factory=PhaseTimes)
+    ports: Callable[[], Ports] | None = None
+    limiter: NodeSlots | None = None
+    run_playbook: AnsiblePort = ansible.run_playbook
+    fetch: SiteFetch | None = None
+    #: Pauses before retrying PVE's config-lock timeout (default :func:`backoff_delays`).
+    pauses: Sequence[float] | None = None
+    sleep: Callable[[float], None] = time.sleep
 
     def provision(self, request: LoadedRequest, *, log: Log) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence)."""
@@ -161,7 +185,9 @@ class InfraProvisioner:
                 "Kunci SSH pipeline belum diatur (SOP_SSH_KEY_FILE); tidak ada yang dibuat."
             )
         self.infra.require_tsig()
-        ad = self.infra.open(pools=self.pools, zone=self.policy.zone)
+        ad: Ports = (
+            self.ports() if self.ports else self.infra.open(pools=self.pools, zone=self.policy.zone)
+        )
 
         def run(phase: str, fn: Callable[[], T]) -> T:
             log(f"{rid}: [{PHASES.index(phase) + 1}/{len(PHASES)}] {PHASE_LABELS[phase]} ...")
@@ -174,9 +200,19 @@ class InfraProvisioner:
             log(f"{rid}:   -> selesai ({seconds} dtk)")
             return value
 
-        template, node, alloc = run("allocate", lambda: self._allocate(ad, facts))
-        log(f"{rid}:   VMID {alloc.vmid}, IP {alloc.ipv4}, node {node}")
-        run("terraform", lambda: self._terraform(ad, facts, template, node, alloc, log))
+        placed = create_vm(
+            facts,
+            infra=self.infra,
+            proxmox=ad.proxmox,
+            allocator=ad.allocator,
+            runner=ad.terraform(rid, self.terraform_dir),
+            limiter=self.limiter or self.infra.node_limiter(),
+            log=log,
+            phase=run,
+            pauses=self.pauses,
+            sleep=self.sleep,
+        )
+        node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
         with known_hosts as pinned:
             result = run("ansible", lambda: self._ansible(request, alloc, key, pinned, log))
@@ -204,69 +240,7 @@ class InfraProvisioner:
 
     # ------------------------------------------------------------------------- phases
 
-    def _allocate(self, ad: Adapters, facts: RequestFacts) -> tuple[ExistingVm, str, Allocation]:
-        """The template and a node with room, asked of the cluster again (it may have
-        changed since the analysis), then the request's VMID and address."""
-        template, node = self._placement(ad.proxmox, facts)
-        return template, node, ad.allocator.allocate(facts.request_id, self.infra.environment)
-
-    def _placement(self, proxmox: ProxmoxAdapter, facts: RequestFacts) -> tuple[ExistingVm, str]:
-        vms = proxmox.vms()
-        template = next((v for v in vms if v.template and v.name == facts.template), None)
-        if template is None:
-            raise ProxmoxError(f"templat {facts.template} tidak ada di Proxmox")
-        fits = proxmox.capacity(vcpu=facts.vcpu, memory_mb=facts.memory_mb, disk_gb=facts.disk_gb)
-        node = choose_node(fits, template.node)
-        if node is None:
-            raise ProxmoxError(
-                f"tidak ada node dengan ruang untuk {facts.vcpu} vCPU, {facts.memory_mb} MiB"
-            )
-        return template, node
-
-    def _terraform(
-        self,
-        ad: Adapters,
-        facts: RequestFacts,
-        template: ExistingVm,
-        node: str,
-        alloc: Allocation,
-        log: Log,
-    ) -> None:
-        """init, adopt, plan, apply; a config-lock timeout is retried, a failure releases
-        the allocation only once Proxmox confirms no VM holds its VMID."""
-        rid = facts.request_id
-        tfvars = stack_tfvars(facts, self.infra, template, alloc, node)
-        runner = ad.terraform(rid, self.terraform_dir)
-        with ad.allocator.lease(rid), runner.exclusive():
-            runner.prepare(tfvars)
-            runner.init()
-            pauses = backoff_delays()
-            while True:
-                try:
-                    with NodeLimiter().slot(node):
-                        if adopt(runner, ad.proxmox, alloc.vmid, rid):
-                            log(f"{rid}:   VM {alloc.vmid} sudah ada di Proxmox: diadopsi")
-                        plan = runner.plan()
-                        log(f"{rid}:   rencana: {plan.add} dibuat, {plan.change} diubah")
-                        runner.apply()
-                    return
-                except CancelledError:
-                    raise
-                except TerraformError as exc:
-                    if is_lock_timeout(exc) and pauses:
-                        time.sleep(pauses.pop(0))
-                        continue
-                    if not runner.state_has_vm() and not any(
-                        vm.vmid == alloc.vmid for vm in ad.proxmox.vms()
-                    ):
-                        ad.allocator.release(
-                            rid, self.infra.environment, confirmed_absent_vmid=alloc.vmid
-                        )
-                    raise
-
-    def _agent(
-        self, proxmox: ProxmoxAdapter, node: str, alloc: Allocation, log: Log
-    ) -> _PinnedHosts:
+    def _agent(self, proxmox: ProxmoxPort, node: str, alloc: Allocation, log: Log) -> _PinnedHosts:
         """The allocated address reported by the VM itself, then its host keys pinned."""
         address = proxmox.wait_for_address(node, alloc.vmid, timeout=self.agent_timeout)
         if address != alloc.ipv4:
@@ -281,7 +255,7 @@ class InfraProvisioner:
             except ProxmoxError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(2)
+                self.sleep(2)
         log(f"{alloc.request_id}:   {len(keys)} kunci host SSH dipatok dari agen tamu")
         return _PinnedHosts(ansible.known_hosts_text(alloc.ipv4, keys))
 
@@ -305,7 +279,7 @@ class InfraProvisioner:
                 task = str((event.get("event_data") or {}).get("task", ""))
                 log(f"{request.request_id}:     tugas: {task[:100]}")
 
-        return ansible.run_playbook(
+        return self.run_playbook(
             "site.yml",
             target=target,
             extravars=extravars,
@@ -316,12 +290,12 @@ class InfraProvisioner:
             on_event=progress,
         )
 
-    def _dns(self, ad: Adapters, facts: RequestFacts, alloc: Allocation) -> None:
+    def _dns(self, ad: Ports, facts: RequestFacts, alloc: Allocation) -> None:
         if not ad.dns.resolves_to(facts.hostname, alloc.ipv4):
             raise _CheckFailed(f"{facts.fqdn} tidak menunjuk ke {alloc.ipv4} di DNS primer")
 
     def _http(
-        self, proxmox: ProxmoxAdapter, node: str, alloc: Allocation, facts: RequestFacts
+        self, proxmox: ProxmoxPort, node: str, alloc: Allocation, facts: RequestFacts
     ) -> SiteAnswer:
         """GET https://<fqdn>/ at the address DNS gave, TLS checked for the name.
 
@@ -333,12 +307,172 @@ class InfraProvisioner:
             cafile_text = proxmox.read_guest_file(
                 node, alloc.vmid, f"/etc/ssl/sop/{facts.request_id}.crt"
             )
-        answer = fetch_https(facts.fqdn, alloc.ipv4, cafile_text, timeout=self.http_timeout)
+        fetch = self.fetch or fetch_https
+        answer = fetch(facts.fqdn, alloc.ipv4, cafile_text, timeout=self.http_timeout)
         if answer.status != 200:
             raise _CheckFailed(f"https://{facts.fqdn}/ menjawab HTTP {answer.status}")
         if facts.request_id not in answer.body:
             raise _CheckFailed(f"https://{facts.fqdn}/ tidak memuat halaman permintaan ini")
         return answer
+
+
+class SiteFetch(Protocol):
+    """GET ``https://<fqdn>/`` from ``address`` (:func:`fetch_https`)."""
+
+    def __call__(
+        self, fqdn: str, address: str, cafile_text: str | None, *, timeout: float
+    ) -> SiteAnswer: ...
+
+
+class PhaseRunner(Protocol):
+    """Runs one named phase (``InfraProvisioner.provision`` logs and times it)."""
+
+    def __call__(self, phase: str, fn: Callable[[], T]) -> T: ...
+
+
+def _direct(phase: str, fn: Callable[[], T]) -> T:
+    return fn()
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the request's VM is made, from which template, with what it holds."""
+
+    template: ExistingVm
+    node: str
+    allocation: Allocation
+
+
+def create_vm(
+    facts: RequestFacts,
+    *,
+    infra: Infrastructure,
+    proxmox: ProxmoxPort,
+    allocator: AllocatorPort,
+    runner: TerraformPort,
+    limiter: NodeSlots,
+    log: Log = _quiet,
+    phase: PhaseRunner = _direct,
+    pauses: Sequence[float] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Placement:
+    """Step 8's Terraform part: the request's VM exists, in the state and on Proxmox.
+
+    3. allocate   the template and a node with room, asked of the cluster again (it may have
+                  changed since the analysis; an API that does not answer stops here, before
+                  anything is held), then the request's VMID and address (the same on a re-run);
+    4. terraform  under the request's lease (allocator) and lock (working copy): tfvars, init
+                  from the offline mirror; then, holding one of the node's slots, adopt a VM
+                  that Proxmox has and the state lacks (a killed run's), plan, apply.
+
+    PVE's config-lock timeout is retried after each of ``pauses`` (the slot given back while
+    waiting). A cancellation or a busy request keeps everything for the re-run; any other
+    failure releases the VMID and address only once neither the state nor Proxmox has a VM
+    at that VMID, and is raised again.
+    """
+    rid = facts.request_id
+    placed = phase("allocate", lambda: _place(proxmox, allocator, facts, infra.environment))
+    alloc = placed.allocation
+    log(f"{rid}:   VMID {alloc.vmid}, IP {alloc.ipv4}, node {placed.node}")
+    tfvars = stack_tfvars(facts, infra, placed.template, alloc, placed.node)
+    waits = list(backoff_delays() if pauses is None else pauses)
+
+    def terraform() -> None:
+        with allocator.lease(rid), runner.exclusive():
+            runner.prepare(tfvars)
+            runner.init()
+            while True:
+                try:
+                    _apply_in_slot(runner, proxmox, limiter, placed, log)
+                    return
+                except (CancelledError, RequestBusyError):
+                    raise  # the next run adopts or converges; nothing is released
+                except TerraformError as exc:
+                    if is_lock_timeout(exc) and waits:
+                        pause = waits.pop(0)
+                        log(f"{rid}:   Proxmox sibuk (kunci konfigurasi); ulang {pause:g} dtk lagi")
+                        sleep(pause)
+                        continue
+                    _release_if_absent(runner, proxmox, allocator, alloc, infra.environment, log)
+                    raise
+
+    phase("terraform", terraform)
+    return placed
+
+
+def _place(
+    proxmox: ProxmoxPort, allocator: AllocatorPort, facts: RequestFacts, environment: str
+) -> Placement:
+    vms = proxmox.vms()
+    template = next((v for v in vms if v.template and v.name == facts.template), None)
+    if template is None:
+        raise ProxmoxError(f"templat {facts.template} tidak ada di Proxmox")
+    fits = proxmox.capacity(vcpu=facts.vcpu, memory_mb=facts.memory_mb, disk_gb=facts.disk_gb)
+    node = choose_node(fits, template.node)
+    if node is None:
+        raise ProxmoxError(
+            f"tidak ada node dengan ruang untuk {facts.vcpu} vCPU, {facts.memory_mb} MiB"
+        )
+    return Placement(template, node, allocator.allocate(facts.request_id, environment))
+
+
+def _apply_in_slot(
+    runner: TerraformPort, proxmox: ProxmoxPort, limiter: NodeSlots, placed: Placement, log: Log
+) -> None:
+    """Adopt, plan and apply while holding one of the node's slots."""
+    rid, vmid = placed.allocation.request_id, placed.allocation.vmid
+    with limiter.slot(placed.node) as number:
+        if adopt(runner, proxmox, vmid, rid):
+            log(f"{rid}:   VM {vmid} sudah ada di Proxmox: diadopsi")
+        plan = runner.plan(detailed=False)
+        log(f"{rid}:   rencana: {plan.add} dibuat, {plan.change} diubah")
+        # The two lines bracket the apply inside the slot (the per-node bound test reads them).
+        log(f"{rid}:   {APPLY_STARTED} di node {placed.node} (slot {number + 1})")
+        runner.apply()
+        log(f"{rid}:   {APPLY_ENDED}")
+
+
+#: The log words around ``terraform apply`` (said while the node's slot is held).
+APPLY_STARTED = "terraform apply dimulai"
+APPLY_ENDED = "terraform apply selesai"
+
+
+def _release_if_absent(
+    runner: TerraformPort,
+    proxmox: ProxmoxPort,
+    allocator: AllocatorPort,
+    alloc: Allocation,
+    environment: str,
+    log: Log,
+) -> None:
+    """Free the VMID and address after a failed apply, only if no VM holds the VMID."""
+    rid, vmid = alloc.request_id, alloc.vmid
+    try:
+        absent = not runner.state_has_vm() and not any(vm.vmid == vmid for vm in proxmox.vms())
+    except (AdapterError, ConfigError) as err:
+        why = _first_line(err)
+        log(f"{rid}:   VM {vmid} belum pasti tidak ada ({why}); VMID dan IP tetap dipesan")
+        return
+    if not absent:
+        log(f"{rid}:   VM {vmid} ada: VMID dan IP tetap dipesan, VM diadopsi saat diulang")
+        return
+    allocator.release(rid, environment, confirmed_absent_vmid=vmid)
+    log(f"{rid}:   tidak ada VM dengan VMID {vmid}: VMID {vmid} dan IP {alloc.ipv4} dilepas")
+
+
+def adopt(runner: TerraformPort, proxmox: ProxmoxPort, vmid: int, request_id: str) -> bool:
+    """Import the request's VM if Proxmox has it and the state does not. True if imported."""
+    if runner.state_has_vm():
+        return False
+    found = proxmox.find_request_vm(vmid, request_id)
+    if found is None:
+        return False
+    runner.import_vm(found.node, found.vmid)
+    return True
 
 
 class _CheckFailed(AdapterError):
@@ -377,17 +511,6 @@ def provisioner_for(
         inventories_dir=inventories,
         now=now,
     )
-
-
-def adopt(runner: TerraformRunner, proxmox: ProxmoxAdapter, vmid: int, request_id: str) -> bool:
-    """Import the request's VM if Proxmox has it and the state does not. True if imported."""
-    if runner.state_has_vm():
-        return False
-    found = proxmox.find_request_vm(vmid, request_id)
-    if found is None:
-        return False
-    runner.import_vm(found.node, found.vmid)
-    return True
 
 
 def fetch_https(

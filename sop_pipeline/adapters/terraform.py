@@ -512,23 +512,6 @@ def summarise_plan(plan: Mapping[str, Any], request_id: str) -> PlanSummary:
     )
 
 
-class NodeLimiter:
-    """Bounds how many Terraform runs touch one Proxmox node at once (parallel clones on one node
-    make PVE answer "can't lock file ... got timeout")."""
-
-    def __init__(self, per_node: int = 2) -> None:
-        self.per_node = per_node
-        self._guard = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-
-    @contextlib.contextmanager
-    def slot(self, node: str) -> Iterator[None]:
-        with self._guard:
-            sem = self._slots.setdefault(node, threading.BoundedSemaphore(self.per_node))
-        with sem:
-            yield
-
-
 def is_lock_timeout(error: TerraformError) -> bool:
     """True for PVE's "can't lock file ... got timeout": worth a retry after a pause."""
     return "can't lock file" in error.detail and "got timeout" in error.detail

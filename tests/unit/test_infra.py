@@ -123,3 +123,15 @@ def test_from_lab_reads_lab_json(tmp_path: Path) -> None:
 def test_from_lab_without_a_lab_says_to_start_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sop lab up"):
         Infrastructure.from_lab(tmp_path)
+
+
+def test_the_per_node_terraform_bound_comes_from_the_settings(tmp_path: Path) -> None:
+    assert Infrastructure.from_env(env(tmp_path)).terraform_parallel_per_node == 2
+    infra = Infrastructure.from_env(env(tmp_path, SOP_TF_PARALLEL_PER_NODE="3"))
+    limiter = infra.node_limiter()
+    assert (limiter.per_node, limiter.dsn, limiter.postgres) == (3, infra.allocator_dsn, True)
+    assert "paling banyak 3 sekaligus per node" in "\n".join(infra.describe())
+    with pytest.raises(ConfigError, match="SOP_TF_PARALLEL_PER_NODE"):
+        Infrastructure.from_env(env(tmp_path, SOP_TF_PARALLEL_PER_NODE="dua"))
+    with pytest.raises(ConfigError, match="paling sedikit 1"):
+        Infrastructure.from_env(env(tmp_path, SOP_TF_PARALLEL_PER_NODE="0"))

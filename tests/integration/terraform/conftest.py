@@ -12,16 +12,20 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from tf_support import CACHE, CLI_CONFIG, MIRROR_BIN, ROOT, RunnerFactory
+from tf_support import CACHE, CLI_CONFIG, MIRROR_BIN, ROOT, CreateVm, RunnerFactory, facts_for
 
 from sop_pipeline.adapters.allocator import Allocator, load_pools
+from sop_pipeline.adapters.node_slots import NodeLimiter
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
 from sop_pipeline.adapters.terraform import ProxmoxAccess, TerraformRunner, TerraformSettings
+from sop_pipeline.infra import Infrastructure
 from sop_pipeline.lab import pve as lab_pve
+from sop_pipeline.ports import AllocatorPort
+from sop_pipeline.provisioning import Placement, create_vm
 
 
 def need(ok: bool, what: str, how: str) -> None:
@@ -96,6 +100,50 @@ def make_runner(tf_bin: str, tmp_path: Path, lab: lab_pve.RunningPve) -> RunnerF
         return TerraformRunner(settings, access, request_id)
 
     return make
+
+
+@pytest.fixture
+def infra(lab: lab_pve.RunningPve, tmp_path: Path, admin_key: str, tf_bin: str) -> Infrastructure:
+    """The lab PVE as step 8 sees it (the allocator and working copies under tmp_path)."""
+    return Infrastructure(
+        environment="lab",
+        pve_url=lab.url,
+        pve_token=lab.token,
+        pve_ca_file=lab.cafile,
+        allocator_dsn=f"sqlite:///{tmp_path / 'alloc.sqlite'}",
+        dns_server="127.0.0.1",
+        terraform_binary=tf_bin,
+        terraform_cli_config=CLI_CONFIG,
+        terraform_work_root=tmp_path / "work",
+        ssh_public_keys=(admin_key,),
+    )
+
+
+@pytest.fixture
+def create(infra: Infrastructure, allocator: Allocator, proxmox: ProxmoxAdapter) -> CreateVm:
+    """Step 8's Terraform part as ``sop provision`` runs it (:func:`create_vm`), on the lab."""
+
+    def run(
+        request_id: str,
+        runner: TerraformRunner,
+        *,
+        allocator_port: AllocatorPort | None = None,
+        limiter: NodeLimiter | None = None,
+        pauses: Sequence[float] | None = None,
+        log: Callable[[str], None] = print,
+    ) -> Placement:
+        return create_vm(
+            facts_for(request_id),
+            infra=infra,
+            proxmox=proxmox,
+            allocator=allocator_port or allocator,
+            runner=runner,
+            limiter=limiter or infra.node_limiter(),
+            log=log,
+            pauses=pauses,
+        )
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,14 @@ import signal
 import threading
 import time
 import traceback
-from typing import Any
 
 import pytest
-from tf_flow import provision
-from tf_support import RunnerFactory
+from tf_support import CreateVm, RunnerFactory
 
 from sop_pipeline.adapters.allocator import Allocator
+from sop_pipeline.adapters.node_slots import NodeLimiter
 from sop_pipeline.adapters.proxmox import AgentTimeoutError, ProxmoxAdapter, ProxmoxError
-from sop_pipeline.adapters.terraform import CancelledError, NodeLimiter, TerraformError
+from sop_pipeline.adapters.terraform import CancelledError, TerraformError, TerraformRunner
 from sop_pipeline.lab.pve import GiB, RunningPve
 
 pytestmark = pytest.mark.integration
@@ -44,13 +43,11 @@ def test_kill9_during_apply_then_one_rerun_converges(
     path: str,
     body: bytes,
     make_runner: RunnerFactory,
+    create: CreateVm,
     lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
 ) -> None:
     runner = make_runner("dinkes-simpus")
-    thread, failure = provision_in_background(lab, runner, allocator, proxmox, admin_key)
+    thread, failure = provision_in_background(lab, runner, create)
     seen = 0
     deadline = time.monotonic() + 120
     killed = False
@@ -70,15 +67,9 @@ def test_kill9_during_apply_then_one_rerun_converges(
     )
     time.sleep(1.5)  # let tasks the killed run started finish, as they would on PVE
 
-    outputs = provision(
-        "dinkes-simpus",
-        allocator=allocator,
-        proxmox=proxmox,
-        runner=make_runner("dinkes-simpus"),
-        keys=[admin_key],
-    )
+    placed = create("dinkes-simpus", make_runner("dinkes-simpus"))
     assert guests(lab) == [1000], f"{point}: expected exactly one VM"
-    assert outputs["vmid"] == 1000
+    assert placed.allocation.vmid == 1000
     final = make_runner("dinkes-simpus")
     final.init()
     assert final.plan().empty, f"{point}: the plan after the re-run is not empty"
@@ -88,7 +79,7 @@ def test_kill9_during_apply_then_one_rerun_converges(
 
 
 def provision_in_background(
-    lab: Any, runner: Any, allocator: Any, proxmox: ProxmoxAdapter, admin_key: str
+    lab: RunningPve, runner: TerraformRunner, create: CreateVm
 ) -> tuple[threading.Thread, list[BaseException]]:
     """Provision dinkes-simpus in a thread, with PVE tasks running in real time and a slow
     network, so a test can act while Terraform is in the middle of it."""
@@ -102,13 +93,7 @@ def provision_in_background(
 
     def first_run() -> None:
         try:
-            provision(
-                "dinkes-simpus",
-                allocator=allocator,
-                proxmox=proxmox,
-                runner=runner,
-                keys=[admin_key],
-            )
+            create("dinkes-simpus", runner)
         except BaseException as exc:
             failure.append(exc)
 
@@ -118,24 +103,14 @@ def provision_in_background(
 
 
 def test_failed_clone_task_leaves_nothing(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
     def fill_storage() -> None:
         lab.pve.storages["local-lvm"]["avail"] = 1 * GiB  # the 4 GiB template disk cannot be copied
 
     lab.sync(fill_storage)
     with pytest.raises(TerraformError) as caught:
-        provision(
-            "dinkes-simpus",
-            allocator=allocator,
-            proxmox=proxmox,
-            runner=make_runner("dinkes-simpus"),
-            keys=[admin_key],
-        )
+        create("dinkes-simpus", make_runner("dinkes-simpus"))
     assert "dinkes-simpus" in caught.value.message
     assert "No space left on device" in caught.value.detail
     assert guests(lab) == []
@@ -144,89 +119,60 @@ def test_failed_clone_task_leaves_nothing(
 
 
 def test_config_lock_timeout_is_retried_with_backoff(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
     lab.sync(
         lambda: lab.pve.fail(
             "POST", "/nodes/pve1/qemu/9000/clone", error="config_lock_timeout", times=4
         )
     )
-    outputs = provision(
+    lines: list[str] = []
+    placed = create(
         "dinkes-simpus",
-        allocator=allocator,
-        proxmox=proxmox,
-        runner=make_runner("dinkes-simpus"),
-        keys=[admin_key],
-        delays=[0.5, 1.0, 2.0],
-        limiter=NodeLimiter(per_node=1),
+        make_runner("dinkes-simpus"),
+        pauses=[0.5, 1.0, 2.0],
+        limiter=NodeLimiter(allocator.dsn, per_node=1),
+        log=lines.append,
     )
-    assert outputs["vmid"] == 1000 and guests(lab) == [1000]
+    assert placed.allocation.vmid == 1000 and guests(lab) == [1000]
+    # Some refusals the provider retries itself; the rest the flow retried, in pause order.
+    retried = [ln.split(";")[-1].strip() for ln in lines if "Proxmox sibuk" in ln]
+    assert (
+        retried
+        and retried
+        == ["ulang 0.5 dtk lagi", "ulang 1 dtk lagi", "ulang 2 dtk lagi"][: len(retried)]
+    )
     clones = [r for r in lab.pve.requests if r[0] == "POST" and r[1].endswith("/qemu/9000/clone")]
     assert len(clones) == 5  # four refused with "can't lock file", the fifth went through
-    print(f"fault/lock timeout: {len(clones) - 1} lock timeouts, then 1 VM")
+    print(f"fault/lock timeout: {len(clones) - 1} lock timeouts, {len(retried)} retried, 1 VM")
 
 
 def test_lock_timeout_beyond_the_bound_fails_cleanly(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
     lab.sync(
         lambda: lab.pve.fail("POST", "/nodes/pve1/qemu/9000/clone", error="config_lock_timeout")
     )
     with pytest.raises(TerraformError) as caught:
-        provision(
-            "dinkes-simpus",
-            allocator=allocator,
-            proxmox=proxmox,
-            runner=make_runner("dinkes-simpus"),
-            keys=[admin_key],
-            delays=[0.2],
-        )
+        create("dinkes-simpus", make_runner("dinkes-simpus"), pauses=[0.2])
     assert "Proxmox sedang sibuk" in caught.value.message
     assert guests(lab) == [] and allocator.all() == []
 
 
 def test_api_unreachable_at_plan_time_allocates_nothing(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
     lab.stop()
     with pytest.raises(ProxmoxError, match="tidak dapat dihubungi"):
-        provision(
-            "dinkes-simpus",
-            allocator=allocator,
-            proxmox=proxmox,
-            runner=make_runner("dinkes-simpus"),
-            keys=[admin_key],
-        )
+        create("dinkes-simpus", make_runner("dinkes-simpus"))
     assert allocator.all() == []
     print("fault/API unreachable: ProxmoxError before allocation; allocations left 0")
 
 
 def test_terraform_error_when_api_goes_away_is_translated(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve
 ) -> None:
-    provision(
-        "dinkes-simpus",
-        allocator=allocator,
-        proxmox=proxmox,
-        runner=make_runner("dinkes-simpus"),
-        keys=[admin_key],
-    )
+    create("dinkes-simpus", make_runner("dinkes-simpus"))
     lab.stop()
     runner = make_runner("dinkes-simpus")
     with pytest.raises(TerraformError, match="tidak dapat dihubungi"):
@@ -234,14 +180,10 @@ def test_terraform_error_when_api_goes_away_is_translated(
 
 
 def test_cancel_forwards_sigint_and_terraform_stops_cleanly(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
     runner = make_runner("dinkes-simpus")
-    thread, failure = provision_in_background(lab, runner, allocator, proxmox, admin_key)
+    thread, failure = provision_in_background(lab, runner, create)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(
         r[0] == "POST" and r[1].endswith("/qemu/9000/clone") for r in list(lab.pve.requests)
@@ -252,14 +194,9 @@ def test_cancel_forwards_sigint_and_terraform_stops_cleanly(
     assert failure and isinstance(failure[0], CancelledError), failure
     assert "SIGINT" in failure[0].message
     assert "Interrupt received" in failure[0].detail  # Terraform saw SIGINT, not SIGKILL
+    assert [a[3] for a in allocator.all() if a[0] == "vmid"] == ["dinkes-simpus"]  # kept
     lab.sync(lambda: setattr(lab.pve, "time_scale", 0.0))
-    provision(
-        "dinkes-simpus",
-        allocator=allocator,
-        proxmox=proxmox,
-        runner=make_runner("dinkes-simpus"),
-        keys=[admin_key],
-    )
+    create("dinkes-simpus", make_runner("dinkes-simpus"))
     assert guests(lab) == [1000]
     final = make_runner("dinkes-simpus")
     final.init()

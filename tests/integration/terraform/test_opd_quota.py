@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tf_flow import provision
-from tf_support import ROOT, RunnerFactory
+from tf_support import ROOT, CreateVm, RunnerFactory
 
-from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.proxmox import OpdUsage, ProxmoxAdapter, ProxmoxError
 from sop_pipeline.config import load_policy
 from sop_pipeline.lab.pve import RunningPve
@@ -29,21 +27,14 @@ def create_vm(
 
 
 def test_opd_quota_sums_tagged_vms_and_reports_overrun(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, proxmox: ProxmoxAdapter
 ) -> None:
     quota = load_policy(ROOT / "inventories").quota_for("DINKES")
     assert (quota.max_vms, quota.vcpu, quota.memory_mb, quota.disk_gb) == (6, 16, 32768, 800)
     assert proxmox.opd_usage("DINKES") == OpdUsage(vms=0, vcpu=0, memory_mb=0, disk_gb=0)
 
     # One VM through Terraform (the module sets the tag), the others through the API.
-    runner = make_runner("dinkes-simpus")
-    provision(
-        "dinkes-simpus", allocator=allocator, proxmox=proxmox, runner=runner, keys=[admin_key]
-    )
+    create("dinkes-simpus", make_runner("dinkes-simpus"))
     vm = lab.pve.vm(1000)
     assert vm is not None and "sop-opd-dinkes" in vm.config["tags"].split(";")
     create_vm(proxmox, 1100, "sop-pipeline;sop-opd-dinkes", 8, 8192, 100)

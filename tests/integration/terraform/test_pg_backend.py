@@ -8,13 +8,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tf_flow import provision
-from tf_support import ROOT, RunnerFactory
+from tf_support import ROOT, CreateVm, RunnerFactory
 
 from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError, load_pools
-from sop_pipeline.adapters.proxmox import ProxmoxAdapter
-from sop_pipeline.adapters.terraform import NodeLimiter
+from sop_pipeline.adapters.node_slots import NodeBusyError, NodeLimiter
 from sop_pipeline.lab.pve import RunningPve
+from sop_pipeline.provisioning import APPLY_ENDED, APPLY_STARTED
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +47,26 @@ def test_allocator_on_postgres_twenty_threads(postgres: str) -> None:
     print("allocator/postgres: 40 asks from 40 threads, 20 distinct VMIDs and IPs, 0 duplicates")
 
 
+def test_node_slots_in_postgres_hold_across_connections(postgres: str) -> None:
+    """The per-node bound on shared runners: advisory locks in the allocator's database."""
+    dsn = fresh_database(postgres, "node_slots")
+    limiter = NodeLimiter(dsn, per_node=2)
+    with limiter.slot("pve1") as first, NodeLimiter(dsn, per_node=2).slot("pve1") as second:
+        assert {first, second} == {0, 1}
+        with pytest.raises(NodeBusyError, match="Semua 2 slot"), limiter.slot("pve1", timeout=0):
+            pass
+        with limiter.slot("pve2", timeout=0) as other:  # another node, its own slots
+            assert other == 0
+    with limiter.slot("pve1", timeout=0) as again:  # both given back
+        assert again == 0
+
+
 @pytest.mark.slow
 def test_twenty_requests_at_once_with_pg_state(
     postgres: str,
     make_runner: RunnerFactory,
+    create: CreateVm,
     lab: RunningPve,
-    admin_key: str,
-    proxmox: ProxmoxAdapter,
     tmp_path: Path,
 ) -> None:
     dsn = fresh_database(postgres, "sop_state")
@@ -65,19 +77,28 @@ def test_twenty_requests_at_once_with_pg_state(
     warm = make_runner(ids[0], pg=tf_dsn)
     warm.prepare({})
     warm.init()
-    limiter = NodeLimiter(per_node=5)
+    limiter = NodeLimiter(dsn, per_node=5)  # advisory locks in the allocator's database
     errors: list[BaseException] = []
+    applying = [0, 0]  # now, most at once (the log lines bracket each apply inside its slot)
+    guard = threading.Lock()
     started = time.monotonic()
+
+    def count(line: str) -> None:
+        with guard:
+            if APPLY_STARTED in line:
+                applying[0] += 1
+                applying[1] = max(applying)
+            elif APPLY_ENDED in line:
+                applying[0] -= 1
 
     def run(request_id: str) -> None:
         try:
-            provision(
+            create(
                 request_id,
-                allocator=allocator,
-                proxmox=proxmox,
-                runner=make_runner(request_id, pg=tf_dsn),
-                keys=[admin_key],
+                make_runner(request_id, pg=tf_dsn),
+                allocator_port=allocator,
                 limiter=limiter,
+                log=count,
             )
         except BaseException as exc:
             errors.append(exc)
@@ -100,22 +121,17 @@ def test_twenty_requests_at_once_with_pg_state(
     with psycopg.connect(dsn) as conn:
         workspaces = {r[0] for r in conn.execute("SELECT name FROM terraform_remote_state.states")}
     assert set(ids) <= workspaces
+    assert 1 <= applying[1] <= 5, applying
 
     # The same request on another runner while the first holds it is refused cleanly.
     before = len(lab.pve.requests)
     other = make_runner(ids[3], pg=tf_dsn, work_root=tmp_path / "other-runner")
     with allocator.lease(ids[3]), pytest.raises(RequestLeasedError, match="sedang diproses"):
-        provision(
-            ids[3],
-            allocator=Allocator(allocator.pools, dsn),
-            proxmox=proxmox,
-            runner=other,
-            keys=[admin_key],
-        )
+        create(ids[3], other, allocator_port=Allocator(allocator.pools, dsn))
     assert not other.workdir.exists()
     assert len([r for r in lab.pve.requests[before:] if r[0] != "GET"]) == 0  # no side effect
     print(
         f"concurrency/pg: 20 requests at once in {elapsed:.1f}s: 20 VMs, "
-        "0 duplicate VMIDs, IPs or names; "
+        f"0 duplicate VMIDs, IPs or names; at most {applying[1]} applies at once (bound 5); "
         f"a second run of one request refused cleanly"
     )

@@ -8,13 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from tf_flow import provision
-from tf_support import CLI_CONFIG, ROOT, RunnerFactory
+from tf_support import CLI_CONFIG, ROOT, CreateVm, RunnerFactory
 
 from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter
 from sop_pipeline.adapters.terraform import RequestBusyError, request_tfvars
 from sop_pipeline.lab.pve import RunningPve
+from sop_pipeline.provisioning import Placement
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +55,19 @@ def test_fmt_validate_and_terraform_test(tf_bin: str, tmp_path: Path) -> None:
 
 def test_create_replan_empty_then_destroy(
     make_runner: RunnerFactory,
+    create: CreateVm,
     lab: RunningPve,
-    admin_key: str,
     allocator: Allocator,
     proxmox: ProxmoxAdapter,
 ) -> None:
     runner = make_runner("dinkes-simpus")
-    outputs = provision(
-        "dinkes-simpus", allocator=allocator, proxmox=proxmox, runner=runner, keys=[admin_key]
+    placed = create("dinkes-simpus", runner)
+    assert (placed.allocation.vmid, placed.allocation.ipv4, placed.node) == (
+        1000,
+        "10.99.0.100",
+        "pve1",
     )
+    outputs = runner.outputs()
     assert (
         outputs["vmid"] == 1000
         and outputs["address"] == "10.99.0.100"
@@ -167,25 +171,13 @@ def test_second_run_of_same_request_is_refused_without_side_effects(
 
 
 def test_two_applies_at_once_one_refused(
-    make_runner: RunnerFactory,
-    lab: RunningPve,
-    admin_key: str,
-    allocator: Allocator,
-    proxmox: ProxmoxAdapter,
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve
 ) -> None:
     results: list[object] = []
 
     def run() -> None:
         try:
-            results.append(
-                provision(
-                    "dinkes-simpus",
-                    allocator=allocator,
-                    proxmox=proxmox,
-                    runner=make_runner("dinkes-simpus"),
-                    keys=[admin_key],
-                )
-            )
+            results.append(create("dinkes-simpus", make_runner("dinkes-simpus")))
         except (RequestBusyError, RequestLeasedError) as exc:
             results.append(exc)
 
@@ -195,7 +187,7 @@ def test_two_applies_at_once_one_refused(
     for t in threads:
         t.join()
     refused = [r for r in results if isinstance(r, RequestBusyError | RequestLeasedError)]
-    done = [r for r in results if isinstance(r, dict)]
+    done = [r for r in results if isinstance(r, Placement)]
     # One refused while the other ran, or no overlap and the second was a no-op.
     assert len(done) + len(refused) == 2 and len(done) >= 1
     assert [vm.vmid for vm in lab.pve.vms if not vm.template] == [1000]

@@ -1,12 +1,17 @@
-"""Paths shared by the Terraform integration tests."""
+"""Paths and values shared by the Terraform integration tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from sop_pipeline.adapters.terraform import TerraformRunner
+from sop_pipeline.config import load_policy
+from sop_pipeline.loader import load_request
+from sop_pipeline.provisioning import Placement
+from sop_pipeline.reports.model import RequestFacts
 
 ROOT = Path(__file__).resolve().parents[3]
 CACHE = Path(os.environ.get("SOP_CACHE", "/var/cache/sop-pipeline"))
@@ -25,3 +30,13 @@ MIRROR_BIN = (
 
 
 RunnerFactory = Callable[..., TerraformRunner]
+#: ``create(request_id, runner, **options)``: step 8's Terraform part (``create_vm``) on the lab.
+CreateVm = Callable[..., Placement]
+
+
+def facts_for(request_id: str) -> RequestFacts:
+    """The repository's example request under another id, sized small (2 vCPU, 2 GiB, 20 GB)."""
+    policy = load_policy(ROOT / "inventories")
+    loaded = load_request(ROOT / "requests" / "dinkes-simpus.yaml", policy=policy)
+    facts = RequestFacts.from_data(request_id, loaded.data, loaded.digest, zone=policy.zone)
+    return dataclasses.replace(facts, vcpu=2, memory_mb=2048, disk_gb=20)

@@ -1,0 +1,110 @@
+"""The outside systems step 8 talks to, each as the few calls it makes of it.
+
+The adapters (:mod:`sop_pipeline.adapters`) satisfy these Protocols as they are; the in-memory
+fakes in ``tests/support/fakes.py`` satisfy them too, so the order of step 8 and what it does
+on each failure can be tested without a cluster. Only the values crossing these ports
+(``ExistingVm``, ``Allocation``, ``PlanSummary``, ``PlaybookResult``...) are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sop_pipeline.adapters.allocator import Allocation
+    from sop_pipeline.adapters.ansible import PlaybookResult, SshTarget, Tuning
+    from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
+    from sop_pipeline.adapters.terraform import PlanSummary
+
+
+class ProxmoxPort(Protocol):
+    """The cluster: what is on it, where there is room, and the guest agent of a VM."""
+
+    def vms(self) -> list[ExistingVm]: ...
+
+    def capacity(self, *, vcpu: int, memory_mb: int, disk_gb: int) -> list[NodeFit]: ...
+
+    def find_request_vm(self, vmid: int, request_id: str) -> ExistingVm | None: ...
+
+    def wait_for_address(
+        self, node: str, vmid: int, *, timeout: float = ..., interval: float = ...
+    ) -> str: ...
+
+    def host_keys(self, node: str, vmid: int) -> list[str]: ...
+
+    def read_guest_file(self, node: str, vmid: int, path: str) -> str: ...
+
+
+class AllocatorPort(Protocol):
+    """VMIDs and addresses, and the request's lease across runners."""
+
+    def allocate(self, request_id: str, environment: str) -> Allocation: ...
+
+    def release(self, request_id: str, environment: str, *, confirmed_absent_vmid: int) -> bool: ...
+
+    def lease(self, request_id: str) -> AbstractContextManager[None]: ...
+
+
+class DnsPort(Protocol):
+    """The department's primary, asked whether a name points where it should."""
+
+    def resolves_to(self, label: str, ip: str) -> bool: ...
+
+
+class TerraformPort(Protocol):
+    """One request's root stack (a :class:`~sop_pipeline.adapters.terraform.TerraformRunner`)."""
+
+    def exclusive(self) -> AbstractContextManager[None]: ...
+
+    def prepare(self, tfvars: Mapping[str, Any]) -> None: ...
+
+    def init(self) -> float: ...
+
+    def state_has_vm(self) -> bool: ...
+
+    def import_vm(self, node: str, vmid: int) -> None: ...
+
+    def plan(self, *, destroy: bool = False, detailed: bool = True) -> PlanSummary: ...
+
+    def apply(self) -> None: ...
+
+
+class AnsiblePort(Protocol):
+    """A playbook run (:func:`sop_pipeline.adapters.ansible.run_playbook`)."""
+
+    def __call__(
+        self,
+        playbook: str,
+        *,
+        target: SshTarget,
+        extravars: Mapping[str, Any],
+        environment: str = ...,
+        inventories_dir: Path | None = ...,
+        tuning: Tuning = ...,
+        timeout: int = ...,
+        on_event: Callable[[Mapping[str, Any]], None] | None = ...,
+    ) -> PlaybookResult: ...
+
+
+class NodeSlots(Protocol):
+    """The per-node bound on Terraform runs (``adapters.node_slots.NodeLimiter``)."""
+
+    def slot(self, node: str) -> AbstractContextManager[int]: ...
+
+
+class Ports(Protocol):
+    """One environment's adapters, as :meth:`sop_pipeline.infra.Infrastructure.open` gives them."""
+
+    @property
+    def proxmox(self) -> ProxmoxPort: ...
+
+    @property
+    def allocator(self) -> AllocatorPort: ...
+
+    @property
+    def dns(self) -> DnsPort: ...
+
+    def terraform(self, request_id: str, source_dir: Path) -> TerraformPort: ...

@@ -1,0 +1,236 @@
+"""Step 8's order and failure handling, with in-memory fakes of every port (tests/support).
+
+The same :class:`InfraProvisioner` and :func:`create_vm` that ``sop provision`` runs; only
+the outside systems are fakes. The real adapters are tested against real binaries in
+tests/integration (terraform/ with the real provider, the lab end to end).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sop_pipeline.adapters.allocator import load_pools
+from sop_pipeline.adapters.ansible import AnsibleTaskFailed, TaskFailure
+from sop_pipeline.adapters.terraform import CancelledError, TerraformError
+from sop_pipeline.domain.policy import Policy
+from sop_pipeline.infra import Infrastructure, TsigKey
+from sop_pipeline.loader import load_request
+from sop_pipeline.provisioning import InfraProvisioner, ProvisionError
+from tests.support.fakes import (
+    FakeAllocator,
+    FakeAnsible,
+    FakeDns,
+    FakeLimiter,
+    FakePorts,
+    FakeProxmox,
+    FakeSite,
+    FakeTerraform,
+    Journal,
+    lock_timeout,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+RID = "dinkes-simpus"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEi2JptnezdYNyec0JtsKltgffUiJICpRkUS4LHB1m0 admin@sop"
+
+
+class World:
+    """One environment of fakes around the real provisioner."""
+
+    def __init__(self, tmp_path: Path, policy: Policy) -> None:
+        self.journal: Journal = []
+        pools = load_pools(ROOT / "inventories" / "pools.yaml")
+        self.proxmox = FakeProxmox(self.journal)
+        self.allocator = FakeAllocator(self.journal, pools["lab"])
+        self.dns = FakeDns(self.journal)
+        self.ports = FakePorts(self.proxmox, self.allocator, self.dns)
+        self.site = FakeSite(self.journal)
+        self.ansible = FakeAnsible(self.journal, self.dns, self.site, "simpus")
+        self.limiter = FakeLimiter(self.journal)
+        self.pauses: list[float] = []
+        infra = Infrastructure(
+            environment="lab",
+            pve_url="https://pve.example.invalid:8006",
+            pve_token="root@pam!sop=fake",  # noqa: S106 - fake, never sent
+            allocator_dsn=f"sqlite:///{tmp_path / 'unused.sqlite'}",
+            dns_server="192.0.2.53",
+            tsig=TsigKey("sop-pipeline", "hmac-sha256", "c2VjcmV0"),
+            ssh_public_keys=(KEY,),
+            ssh_private_key=tmp_path / "id_ed25519",
+        )
+        self.provisioner = InfraProvisioner(
+            infra=infra,
+            policy=policy,
+            pools=pools,
+            terraform_dir=tmp_path / "terraform",
+            inventories_dir=ROOT / "inventories",
+            now=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+            ports=lambda: self.ports,
+            limiter=self.limiter,
+            run_playbook=self.ansible,
+            fetch=self.site,
+            pauses=[2.0, 4.0, 8.0],
+            sleep=self.sleep,
+        )
+        self.request = load_request(ROOT / "requests" / f"{RID}.yaml", policy=policy)
+        self.lines: list[str] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.journal.append(f"sleep {seconds:g}")
+
+    @property
+    def runner(self) -> FakeTerraform:
+        return self.ports.terraform(RID, self.provisioner.terraform_dir)
+
+    def provision(self) -> object:
+        return self.provisioner.provision(self.request, log=self.lines.append)
+
+    def guests(self) -> list[int]:
+        return sorted(v.vmid for v in self.proxmox.vms_by_id.values() if not v.template)
+
+
+@pytest.fixture
+def world(tmp_path: Path, policy: Policy) -> World:
+    return World(tmp_path, policy)
+
+
+def test_the_phases_run_in_the_sop_order(world: World) -> None:
+    result = world.provision()
+    assert world.journal == [
+        # 3. allocate: the cluster is asked again, then the VMID and address are held
+        "proxmox.vms",
+        "proxmox.capacity",
+        "allocator.allocate",
+        # 4. terraform: lease, lock, working copy; adopt, plan, apply inside the node's slot
+        "allocator.lease",
+        "terraform.lock",
+        "terraform.prepare",
+        "terraform.init",
+        "slot.take pve1",
+        "terraform.state_has_vm",
+        "proxmox.find_request_vm",
+        "terraform.plan",
+        "terraform.apply",
+        "slot.give pve1",
+        "allocator.unlease",
+        # 5. agent, 6. ansible, 7. dns, 8. http
+        "proxmox.wait_for_address",
+        "proxmox.host_keys",
+        "ansible.run",
+        "dns.resolves_to",
+        "proxmox.read_guest_file",
+        "http.get",
+    ]
+    assert getattr(result, "vmid", None) == 1000 and getattr(result, "node", None) == "pve1"
+    assert world.runner.tfvars["vmid"] == 1000 and world.runner.tfvars["node_name"] == "pve1"
+    applies = [ln for ln in world.lines if "terraform apply" in ln]
+    assert applies == [
+        f"{RID}:   terraform apply dimulai di node pve1 (slot 1)",
+        f"{RID}:   terraform apply selesai",
+    ]
+    assert world.guests() == [1000] and world.limiter.most == 1
+
+
+def test_a_lock_timeout_twice_then_success_retries_with_the_slot_given_back(world: World) -> None:
+    world.runner.apply_errors = [lock_timeout(), lock_timeout()]
+    world.provision()
+    assert world.pauses == [2.0, 4.0]
+    around = [e for e in world.journal if e.startswith(("slot.", "sleep", "terraform.apply"))]
+    assert around == [
+        "slot.take pve1", "terraform.apply", "slot.give pve1", "sleep 2",
+        "slot.take pve1", "terraform.apply", "slot.give pve1", "sleep 4",
+        "slot.take pve1", "terraform.apply", "slot.give pve1",
+    ]  # fmt: skip
+    assert world.guests() == [1000] and RID in world.allocator.held
+    assert "allocator.release" not in world.journal
+
+
+def test_lock_timeouts_beyond_the_bound_fail_and_release(world: World) -> None:
+    world.runner.apply_errors = [lock_timeout() for _ in range(4)]
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "terraform" and world.pauses == [2.0, 4.0, 8.0]
+    assert world.guests() == [] and world.allocator.held == {}
+
+
+def test_an_apply_failure_with_no_vm_left_releases_the_allocation(world: World) -> None:
+    world.runner.apply_errors = [TerraformError("Kloning template gagal", detail="no space")]
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "terraform" and "Kloning template gagal" in caught.value.cause
+    assert world.guests() == [] and world.allocator.held == {}
+    assert world.journal[-3:] == ["proxmox.vms", "allocator.release", "allocator.unlease"]
+    assert "proxmox.wait_for_address" not in world.journal  # nothing after the failed phase
+    assert any("VMID 1000 dan IP 10.99.0.100 dilepas" in ln for ln in world.lines)
+
+
+def test_an_apply_failure_with_a_vm_left_keeps_it_and_the_rerun_adopts(world: World) -> None:
+    world.runner.apply_errors = [TerraformError("Perintah 'terraform apply' gagal")]
+    world.runner.vm_left_on_failure = True
+    with pytest.raises(ProvisionError):
+        world.provision()
+    assert world.guests() == [1000] and world.allocator.held[RID].vmid == 1000
+    assert "allocator.release" not in world.journal
+
+    world.journal.clear()
+    world.provision()  # the re-run adopts the VM left behind: still one VM, same VMID
+    assert world.journal.index("terraform.import") < world.journal.index("terraform.plan")
+    assert world.guests() == [1000] and world.allocator.held[RID].vmid == 1000
+
+
+def test_a_cancelled_run_releases_nothing(world: World) -> None:
+    world.runner.apply_errors = [CancelledError("dihentikan (SIGINT)")]
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert isinstance(caught.value.__cause__, CancelledError)
+    assert RID in world.allocator.held and "allocator.release" not in world.journal
+
+
+def test_no_release_when_proxmox_cannot_confirm_the_vm_is_absent(world: World) -> None:
+    world.runner.apply_errors = [TerraformError("Perintah 'terraform apply' gagal")]
+    world.runner.on_failure = lambda: setattr(world.proxmox, "reachable", False)
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert "terraform apply" in caught.value.cause  # the apply's error, not the check's
+    assert RID in world.allocator.held and "allocator.release" not in world.journal
+
+
+def test_an_unreachable_api_stops_before_anything_is_allocated(world: World) -> None:
+    world.proxmox.reachable = False
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "allocate"
+    assert world.allocator.held == {} and "allocator.allocate" not in world.journal
+
+
+def test_a_full_template_node_places_the_vm_on_another(world: World) -> None:
+    world.proxmox.full = frozenset({"pve1"})
+    result = world.provision()
+    assert getattr(result, "node", None) == "pve2" and world.runner.tfvars["node_name"] == "pve2"
+    assert "slot.take pve2" in world.journal
+
+
+def test_an_ansible_failure_reports_its_phase_and_leaves_dns_untouched(world: World) -> None:
+    world.ansible.error = AnsibleTaskFailed(
+        "tugas gagal",
+        failures=[TaskFailure("10.99.0.100", "Install nginx", "no package")],
+        result=None,
+    )
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "ansible"
+    assert "Ansible mengonfigurasi server" in str(caught.value)
+    assert world.journal[-1] == "ansible.run"  # no DNS check, no HTTP check after it
+    assert world.dns.records == {} and "dns.resolves_to" not in world.journal
+    assert world.guests() == [1000] and RID in world.allocator.held  # the VM stays as it is
+
+
+def test_a_name_dns_does_not_give_fails_in_the_dns_phase(world: World) -> None:
+    world.ansible.hostname = "lain"  # the record went elsewhere
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "dns" and "http.get" not in world.journal
