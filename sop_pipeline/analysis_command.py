@@ -17,6 +17,7 @@ from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
 from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
 from sop_pipeline.config import load_policy
+from sop_pipeline.errors import ExitCode
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports import load_department
@@ -29,6 +30,7 @@ Exit codes:
   2  the request cannot be carried out as it stands; report written, with the reasons
   3  configuration is wrong (inventories/, lab.json, SOP_* variables)
   4  an outside system could not be asked (Proxmox, allocator, DNS, Terraform); nothing written
+  8  there is no such request
 
 \b
 Settings without --lab-dir (production, CI), see docs/infra.md:
@@ -98,6 +100,7 @@ def _run(
     report_url: str | None,
     as_json: bool,
 ) -> int:
+    ws.require(request_id, file=True)
     infra = reach_infrastructure(lab_dir)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         inventories = trusted / "inventories"
@@ -157,7 +160,7 @@ def _run(
                 indent=2,
             )
         )
-    return 0 if ok else 2
+    return ExitCode.OK if ok else ExitCode.REFUSED
 
 
 def base_terraform_dir(trusted: Path) -> Path:

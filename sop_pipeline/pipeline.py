@@ -29,7 +29,7 @@ from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
-from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent
+from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
@@ -177,8 +177,8 @@ class Pipeline:
         )
         for record in added:
             self.log(
-                f"{ctx.request.request_id}: langkah {record.step} dicatat "
-                f"({record.data.get('outcome')}, {record.actor})"
+                f"{ctx.request.request_id}: langkah {record.step} dicatat: "
+                f"{outcome_label(str(record.data.get('outcome')))}, oleh {record.actor}"
             )
         return [int(r.step or 0) for r in added]
 

@@ -41,6 +41,7 @@ Exit codes:
   3  configuration on the base branch is wrong (inventories/)
   4  a document could not be rendered or written (WeasyPrint, disk)
   5  a record (ledger) does not verify, or the request changed since it was recorded
+  8  there is no such request
 """
 
 
@@ -189,6 +190,7 @@ def report(
         raise click.UsageError(
             "--period, --from, --to, --sequence dan --now hanya untuk Laporan Kegiatan (tanpa ID)"
         )
+    ws.require(request_id)
     if advance:
         Pipeline(ws, base=base, now=_now, log=click.echo).advance(request_id)
     done = write_request_documents(ws, request_id, trusted, wanted=documents or tuple(DOCUMENTS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sop_pipeline.errors import UnknownRequest
 from sop_pipeline.ledger import LedgerStore
 
 
@@ -34,3 +35,13 @@ class Workspace:
 
     def request_path(self, request_id: str) -> Path:
         return self.requests_dir / f"{request_id}.yaml"
+
+    def require(self, request_id: str, *, file: bool = False) -> str:
+        """``request_id`` if the repository knows it (its file, or with ``file=False`` its
+        record), else UnknownRequest; an id that is not a plain file name is never known."""
+        plain = request_id and "/" not in request_id and not request_id.startswith(".")
+        on_file = bool(plain) and self.request_path(request_id).is_file()
+        recorded = bool(plain) and self.ledgers.for_request(request_id).path.is_file()
+        if not (on_file or (recorded and not file)):
+            raise UnknownRequest(request_id)
+        return request_id

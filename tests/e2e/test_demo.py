@@ -200,9 +200,9 @@ def test_a_rejected_request_creates_nothing(demo: Demo, probe: dict[str, object]
 def test_an_incomplete_request_goes_back_and_needs_a_fresh_verification(demo: Demo) -> None:
     returned = demo.section(4)
     assert "dikembalikan ke OPD" in returned and "masa hosting" in returned
-    assert "langkah 4 dicatat (resubmit" in returned
+    assert "langkah 4 dicatat: diajukan ulang" in returned
     assert "koordinator menandatangani langkah 4: 'complete'" in returned
-    assert "step-04-koordinator.json: langkah 4 (koordinator) 'incomplete'" in returned
+    assert "step-04-koordinator.json: langkah 4 (koordinator) 'belum lengkap'" in returned
     assert "DIGANTIKAN (superseded" in returned
 
 

@@ -59,7 +59,7 @@ def test_submit_status_and_audit(workspace: Workspace) -> None:
     # Steps 5, 8 and 9 are the pipeline's (`sop run`, `sop provision`): no command records
     # them by hand, so step 8 can never be marked done without its gate.
     code, out = run(workspace, "record", "dinkes-simpus", "--step", "8", "--actor", "x")
-    assert code == 2 and "No such command 'record'" in out
+    assert code == 64 and "No such command 'record'" in out  # a usage error, not a refusal
     code, out = run(
         workspace, "status", "dinkes-simpus", "--json", "--now", "2026-11-30T09:10+07:00"
     )
