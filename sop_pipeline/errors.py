@@ -69,6 +69,12 @@ class AdapterError(SopError):
     exit_code: int = ExitCode.OUTSIDE
 
 
+class Busy(SopError):
+    """Another run holds what this one needs (a request's lock or lease): nothing was changed."""
+
+    exit_code: int = ExitCode.BUSY
+
+
 class UnknownRequest(SopError):
     """A command was given a request id the repository does not know."""
 

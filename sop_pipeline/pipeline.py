@@ -226,7 +226,11 @@ class Pipeline:
         if self.provisioner is None:
             return []
         request_id = ctx.request.request_id
-        with self.ledgers.locked(f"provision-{request_id}"):
+        busy = (  # like the allocator's lease and Terraform's lock: never queue behind a run
+            f"{request_id}: langkah 8 sedang dijalankan oleh proses lain pada salinan ini; "
+            "tidak ada yang diubah. Jalankan lagi nanti. [busy]"
+        )
+        with self.ledgers.locked(f"provision-{request_id}", busy=busy):
             fresh = self._context(request_id)  # 1-2: bytes and approvals re-read under the lock
             if fresh.subject.digest != ctx.subject.digest:
                 raise GateRefused(
