@@ -6,6 +6,7 @@ turns every SopError into its diagnostics and exit code.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from datetime import datetime
@@ -54,7 +55,9 @@ def _now() -> datetime:
     help="Link to the full logs for the MR comment (default $CI_JOB_URL).",
 )
 @click.option("--report-url", help="Link to the published PDF report, for the MR comment.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON at the end.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the findings as JSON; progress goes to stderr."
+)
 @click.pass_obj
 def analyze_cmd(
     ws: Workspace,
@@ -101,7 +104,8 @@ def _run(
     as_json: bool,
 ) -> int:
     ws.require(request_id, file=True)
-    infra = reach_infrastructure(lab_dir)
+    say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
+    infra = reach_infrastructure(lab_dir, err=as_json)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         inventories = trusted / "inventories"
         policy = load_policy(inventories)
@@ -115,12 +119,12 @@ def _run(
             pools=pools,
             terraform_dir=base_terraform_dir(trusted),
             now=_now,
-            log=click.echo,
+            log=say,
         )
     facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
     sequence = ticket_sequence(ws.ledgers, request_id)
     if not sequence:
-        click.echo(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
+        say(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
     files = write_analysis(
         ws.records_dir,
         facts,
@@ -132,15 +136,13 @@ def _run(
     )
     ok = feasible(facts, result)
     for finding in analysis_findings(facts, result):
-        click.echo(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
+        say(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
     verdict = "DAPAT DILAKSANAKAN" if ok else "BELUM DAPAT DILAKSANAKAN"
-    click.echo(f"{request_id}: {verdict}.")
-    click.echo(f"Laporan: {files.markdown} dan {files.pdf}")
-    click.echo(f"Komentar MR: {files.comment}")
-    click.echo(f"sha256 laporan: {files.digest}")
-    click.echo(
-        f"Tim Teknis: baca laporan, lalu tandatangani langkah 6 dengan --evidence {files.evidence}"
-    )
+    say(f"{request_id}: {verdict}.")
+    say(f"Laporan: {files.markdown} dan {files.pdf}")
+    say(f"Komentar MR: {files.comment}")
+    say(f"sha256 laporan: {files.digest}")
+    say(f"Tim Teknis: baca laporan, lalu tandatangani langkah 6 dengan --evidence {files.evidence}")
     if as_json:
         click.echo(
             json.dumps(
