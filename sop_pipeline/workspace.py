@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sop_pipeline.errors import UnknownRequest
-from sop_pipeline.ledger import LedgerStore
+
+if TYPE_CHECKING:
+    from sop_pipeline.ledger import LedgerStore
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Workspace:
 
     @property
     def ledgers(self) -> LedgerStore:
+        from sop_pipeline.ledger import LedgerStore  # not at import: `sop --version` needs none
+
         return LedgerStore(self.records_dir)
 
     def request_path(self, request_id: str) -> Path:
