@@ -41,6 +41,7 @@ demo: setup  ## The whole SOP in the local lab, a VM provisioned for real (ARGS=
 	$(PYTHON) -m sop_pipeline.demo $(ARGS)
 
 bench: setup  ## Benchmarks that print figures (see bench/)
+	$(PYTHON) bench/bench_startup.py
 	$(PYTHON) bench/bench_validate.py
 	$(PYTHON) bench/bench_verify.py
 	$(PYTHON) bench/bench_terraform.py

@@ -6,6 +6,7 @@ turns every SopError into its diagnostics and exit code.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from datetime import datetime
@@ -17,6 +18,7 @@ from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
 from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
 from sop_pipeline.config import load_policy
+from sop_pipeline.errors import ExitCode
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports import load_department
@@ -29,6 +31,7 @@ Exit codes:
   2  the request cannot be carried out as it stands; report written, with the reasons
   3  configuration is wrong (inventories/, lab.json, SOP_* variables)
   4  an outside system could not be asked (Proxmox, allocator, DNS, Terraform); nothing written
+  8  there is no such request
 
 \b
 Settings without --lab-dir (production, CI), see docs/infra.md:
@@ -52,7 +55,9 @@ def _now() -> datetime:
     help="Link to the full logs for the MR comment (default $CI_JOB_URL).",
 )
 @click.option("--report-url", help="Link to the published PDF report, for the MR comment.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON at the end.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the findings as JSON; progress goes to stderr."
+)
 @click.pass_obj
 def analyze_cmd(
     ws: Workspace,
@@ -98,7 +103,9 @@ def _run(
     report_url: str | None,
     as_json: bool,
 ) -> int:
-    infra = reach_infrastructure(lab_dir)
+    ws.require(request_id, file=True)
+    say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
+    infra = reach_infrastructure(lab_dir, err=as_json)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         inventories = trusted / "inventories"
         policy = load_policy(inventories)
@@ -112,12 +119,12 @@ def _run(
             pools=pools,
             terraform_dir=base_terraform_dir(trusted),
             now=_now,
-            log=click.echo,
+            log=say,
         )
     facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
     sequence = ticket_sequence(ws.ledgers, request_id)
     if not sequence:
-        click.echo(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
+        say(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
     files = write_analysis(
         ws.records_dir,
         facts,
@@ -129,15 +136,13 @@ def _run(
     )
     ok = feasible(facts, result)
     for finding in analysis_findings(facts, result):
-        click.echo(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
+        say(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
     verdict = "DAPAT DILAKSANAKAN" if ok else "BELUM DAPAT DILAKSANAKAN"
-    click.echo(f"{request_id}: {verdict}.")
-    click.echo(f"Laporan: {files.markdown} dan {files.pdf}")
-    click.echo(f"Komentar MR: {files.comment}")
-    click.echo(f"sha256 laporan: {files.digest}")
-    click.echo(
-        f"Tim Teknis: baca laporan, lalu tandatangani langkah 6 dengan --evidence {files.evidence}"
-    )
+    say(f"{request_id}: {verdict}.")
+    say(f"Laporan: {files.markdown} dan {files.pdf}")
+    say(f"Komentar MR: {files.comment}")
+    say(f"sha256 laporan: {files.digest}")
+    say(f"Tim Teknis: baca laporan, lalu tandatangani langkah 6 dengan --evidence {files.evidence}")
     if as_json:
         click.echo(
             json.dumps(
@@ -157,7 +162,7 @@ def _run(
                 indent=2,
             )
         )
-    return 0 if ok else 2
+    return ExitCode.OK if ok else ExitCode.REFUSED
 
 
 def base_terraform_dir(trusted: Path) -> Path:

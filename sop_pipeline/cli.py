@@ -1,69 +1,127 @@
 """The ``sop`` command: a thin layer over the library.
 
-Messages for OPD staff and officials are in Bahasa Indonesia; ``--help`` texts are in English
-with the SOP's own terms, for the department's engineers.
+Messages and the ``--help`` of the commands officials and OPD staff use (``sign``,
+``status``, ``verify``, ``validate``, ``comment``) are in Bahasa Indonesia; the rest of
+``--help`` is in English with the SOP's own terms, for the department's engineers.
+
+Starting ``sop`` must stay cheap (every merge-request job and every OPD's ``sop validate``
+pays it): this module imports only click and the error table at the top; each command
+imports what it needs in its body, and the commands of other modules are loaded by
+:class:`SopGroup` only when they are asked for (``LAZY_COMMANDS``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from dataclasses import asdict, replace
-from datetime import datetime
+import traceback
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sop_pipeline import __version__
-from sop_pipeline.analysis_command import analyze_cmd
 from sop_pipeline.command_options import base_option
-from sop_pipeline.comment_command import comment_cmd
-from sop_pipeline.config import load_calendar, load_policy
-from sop_pipeline.domain.sla import StepTiming, paused_time, timings
-from sop_pipeline.domain.sop import STEPS, Role
-from sop_pipeline.domain.sop import step as sop_step
-from sop_pipeline.domain.state import PHASE_LABELS, Outcome, RequestState, StepEvent
-from sop_pipeline.errors import SopError
-from sop_pipeline.gitsource import base_tree
-from sop_pipeline.loader import format_problem, load_request
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.provision_command import provision_cmd
-from sop_pipeline.report_command import report
-from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
-from sop_pipeline.tracking import record_step, state_of
-from sop_pipeline.validation import changed_request_files, request_files, validate_files
+from sop_pipeline.errors import EXIT_MEANINGS, ExitCode, SopError
 from sop_pipeline.workspace import Workspace
 
-EXIT_CODES = """\b
-Exit codes:
-  0  everything asked for holds
-  1  an unexpected error (a bug: please report it)
-  2  a request file or a step is refused (invalid, incomplete, out of order)
-  3  configuration under inventories/ or approvers/ is wrong
-  4  an outside system failed (git, ssh-keygen, Terraform, Proxmox, Ansible, DNS)
-  5  a record (ledger) does not verify: it was altered, truncated or reordered
-  6  a signature or statement is invalid (sop sign)
-  7  a gate refused: what step N needs does not hold (sop gate)
-"""
+if TYPE_CHECKING:
+    from sop_pipeline.domain.sla import StepTiming
+    from sop_pipeline.domain.state import RequestState
+
+#: ``-h`` works everywhere: sub-contexts inherit it from the group's context.
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+#: Commands defined in other modules, imported only when one of them runs (or --help lists it).
+LAZY_COMMANDS: dict[str, str] = {
+    "sign": "sop_pipeline.signing.commands:sign_cmd",
+    "verify": "sop_pipeline.signing.commands:verify_cmd",
+    "gate": "sop_pipeline.signing.commands:gate_cmd",
+    "keyring": "sop_pipeline.signing.commands:keyring_group",
+    "analyze": "sop_pipeline.analysis_command:analyze_cmd",  # step 6
+    "provision": "sop_pipeline.provision_command:provision_cmd",  # step 8 (and 9)
+    "report": "sop_pipeline.report_command:report",  # steps 9-12 documents, Laporan Kegiatan
+    "comment": "sop_pipeline.comment_command:comment_cmd",  # the merge-request comment
+}
+
+
+def exit_code_table() -> str:
+    """The exit codes as ``--help`` prints them, from :class:`ExitCode` (one table)."""
+    rows = [f"  {int(code):>2}  {EXIT_MEANINGS[code]}" for code in ExitCode]
+    return "\b\nExit codes:\n" + "\n".join(rows) + "\n"
+
+
+EXIT_CODES = exit_code_table()
+
+BUG_MESSAGE = (
+    "sop: kesalahan tak terduga (bug), bukan putusan atas permintaan. Mohon laporkan "
+    "beserta keterangan di atas (an unexpected error: please report it with the trace above)."
+)
 
 
 def _now() -> datetime:
     return datetime.now().astimezone()
 
 
+def _as_usage(err: click.UsageError) -> None:
+    # click exits 2 on a usage error; 2 is ours for a refused request, so this one says 64
+    setattr(err, "exit_code", ExitCode.USAGE)  # noqa: B010 - click declares it a ClassVar
+
+
 class SopGroup(click.Group):
-    """Turns every SopError into its diagnostics and exit code, with no traceback."""
+    """The one error path, and commands loaded on demand.
+
+    Every SopError becomes its diagnostics on stderr and its exit code, with no traceback;
+    a wrong command line exits USAGE (64), not 2, so CI never mistakes a typo in a job for a
+    refused request; anything else is a bug (exit 1, with its traceback on stderr).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):  # pragma: no cover - a wiring mistake
+                raise TypeError(f"{LAZY_COMMANDS[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:
+            _as_usage(err)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:
+            _as_usage(err)
+            raise
         except SopError as err:
             click.echo(err.diagnostics(), err=True)
             ctx.exit(err.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception:
+            click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo(BUG_MESSAGE, err=True)
+            ctx.exit(ExitCode.BUG)
 
 
-@click.group(cls=SopGroup, epilog=EXIT_CODES)
+@click.group(cls=SopGroup, epilog=EXIT_CODES, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="sop")
 @click.option(
     "--repo",
@@ -78,7 +136,7 @@ def main(ctx: click.Context, repo: Path) -> None:
 
     An OPD asks for hosting by adding requests/<id>.yaml in a merge request. `sop` checks it,
     walks it through the 12 steps of the SOP and keeps a tamper-evident record of each step
-    under records/.
+    under records/. Errors go to stderr; every command that reports takes --json.
 
     \b
     Typical use:
@@ -96,32 +154,44 @@ def main(ctx: click.Context, repo: Path) -> None:
 
 # ------------------------------------------------------------------------------- validate
 
+_JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (machine-readable).")
+
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--since",
     metavar="COMMIT",
-    help="Only request files (and their attachments) changed since COMMIT.",
+    help="Hanya berkas permintaan (dan lampirannya) yang berubah sejak COMMIT.",
 )
 @click.option(
     "--base",
     metavar="COMMIT",
-    help="Read the policy (inventories/) from COMMIT, as CI must; default: work tree.",
+    help="Baca kebijakan (inventories/) dari COMMIT, seperti di CI; bawaan: salinan kerja.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_JSON
 @click.pass_obj
 def validate(
     ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str | None, as_json: bool
 ) -> None:
-    """Check request files against the schema and the department's policy.
+    """Periksa berkas permintaan terhadap skema dan kebijakan Dinas.
 
-    With no PATHS, every requests/*.yaml is checked, including each OPD's quota over all its
-    requests. Every problem in a file is reported at once, as FILE:LINE: FIELD: MESSAGE [RULE].
-    In merge-request CI pass --base with the target branch, so a merge request cannot loosen
-    the policy it is checked against.
+    Tanpa PATHS, semua requests/*.yaml diperiksa, termasuk kuota tiap OPD atas seluruh
+    permintaannya. Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
+    BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Di CI merge request, beri --base cabang tujuan,
+    supaya merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
+
+    Kode keluar: 0 semua sah; 2 ada berkas yang ditolak; 3 kebijakan salah.
     """
+    from dataclasses import asdict
+
+    from sop_pipeline.config import load_policy
+    from sop_pipeline.loader import format_problem
+    from sop_pipeline.validation import changed_request_files, request_files, validate_files
+
     if base:
+        from sop_pipeline.gitsource import base_tree
+
         with base_tree(ws.root, base) as trusted:
             policy = load_policy(trusted / "inventories")
     else:
@@ -154,7 +224,7 @@ def validate(
         click.echo(
             f"{len(results)} berkas diperiksa, {len(results) - len(bad)} sah, {len(bad)} ditolak."
         )
-    sys.exit(2 if bad else 0)
+    sys.exit(ExitCode.REFUSED if bad else ExitCode.OK)
 
 
 # ------------------------------------------------------------------------- record steps
@@ -163,10 +233,32 @@ def validate(
 def _at(value: str | None) -> datetime:
     if not value:
         return _now()
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise click.BadParameter(f"'{value}' bukan waktu ISO-8601") from err
     if moment.tzinfo is None:
-        raise click.BadParameter("give a time zone, e.g. 2026-11-30T09:15+07:00")
+        raise click.BadParameter("beri zona waktu, mis. 2026-11-30T09:15+07:00")
     return moment
+
+
+def _record_request(ws: Workspace, request_id: str, step: int, outcome: str, at: datetime) -> int:
+    """Record ``step`` for a request that must load valid now; the record's sequence number."""
+    from sop_pipeline.config import load_policy
+    from sop_pipeline.domain.state import Outcome, StepEvent
+    from sop_pipeline.loader import load_request
+    from sop_pipeline.tracking import record_step
+
+    ws.require(request_id, file=True)
+    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
+    record = record_step(
+        ws.ledgers,
+        request_id,
+        StepEvent(step, Outcome(outcome), at, actor=request.data["pic"]["email"]),
+        inputs={"request": request.digest, **request.attachments},
+    )
+    click.echo(f"{request_id}: langkah {step} dicatat (#{record.seq}, {record.hash[:12]}).")
+    return record.seq
 
 
 @main.command()
@@ -178,14 +270,7 @@ def submit(ws: Workspace, request_id: str, at_: str | None) -> None:
 
     In CI this runs when the merge request adds requests/<REQUEST_ID>.yaml.
     """
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
-    record = record_step(
-        ws.ledgers,
-        request_id,
-        StepEvent(1, Outcome.DONE, _at(at_), actor=request.data["pic"]["email"]),
-        inputs={"request": request.digest, **request.attachments},
-    )
-    click.echo(f"{request_id}: langkah 1 dicatat (#{record.seq}, {record.hash[:12]}).")
+    _record_request(ws, request_id, 1, "done", _at(at_))
 
 
 @main.command()
@@ -197,13 +282,7 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
 
     The request must be valid again; its new verification must be signed afresh.
     """
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
-    record_step(
-        ws.ledgers,
-        request_id,
-        StepEvent(4, Outcome.RESUBMIT, _at(at_), actor=request.data["pic"]["email"]),
-        inputs={"request": request.digest, **request.attachments},
-    )
+    _record_request(ws, request_id, 4, "resubmit", _at(at_))
     click.echo(f"{request_id}: diajukan ulang; menunggu verifikasi kelengkapan (langkah 4).")
 
 
@@ -212,44 +291,56 @@ def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
 
 @main.command()
 @base_option("keyring and policy")
+@_JSON
 @click.argument("request_ids", nargs=-1)
 @click.pass_obj
-def run(ws: Workspace, base: str, request_ids: tuple[str, ...]) -> None:
+def run(ws: Workspace, base: str, as_json: bool, request_ids: tuple[str, ...]) -> None:
     """Advance every request (or the given ones) as far as records and signatures allow.
 
     Records step 1 for valid new requests, every signed step that holds (2-4, 6, 7, 10-12),
     the ticket number of step 5 and the hosting report of step 9. Step 8 (provisioning) is
     `sop provision`, on the protected branch only. Safe to run again at any time.
     """
-    pipeline = Pipeline(ws, base=base, now=_now, log=click.echo)
+    from sop_pipeline.domain.state import PHASE_LABELS
+    from sop_pipeline.pipeline import Pipeline
+
+    for request_id in request_ids:
+        ws.require(request_id, file=True)
+    log = (lambda _line: None) if as_json else click.echo
+    pipeline = Pipeline(ws, base=base, now=_now, log=log)
     results = [pipeline.advance(r) for r in request_ids] if request_ids else pipeline.run()
-    refused = 0
+    rows = []
     for result in results:
-        if result.refused:
-            refused += 1
-            continue
         state = result.state
         waiting = (
             f"menunggu langkah {state.next_step}"
             if state and state.next_step
             else (PHASE_LABELS[state.phase] if state else "-")
         )
-        click.echo(f"{result.request_id}: {len(result.recorded)} langkah baru dicatat; {waiting}")
-    sys.exit(2 if refused else 0)
+        rows.append(
+            {
+                "request_id": result.request_id,
+                "recorded": result.recorded,
+                "refused": result.refused or None,
+                "next_step": state.next_step if state else None,
+                "waiting": waiting,
+            }
+        )
+        if not as_json and not result.refused:
+            click.echo(
+                f"{result.request_id}: {len(result.recorded)} langkah baru dicatat; {waiting}"
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    sys.exit(ExitCode.REFUSED if any(r.refused for r in results) else ExitCode.OK)
 
 
 # --------------------------------------------------------------------------------- status
 
 
-def _duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} mnt"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} j {minutes} mnt"
-
-
 def _timing_row(t: StepTiming) -> dict[str, Any]:
+    from sop_pipeline.domain.sop import step as sop_step
+
     return {
         "step": t.step,
         "attempt": t.attempt,
@@ -265,6 +356,8 @@ def _timing_row(t: StepTiming) -> dict[str, Any]:
 
 
 def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict[str, Any]:
+    from sop_pipeline.domain.state import PHASE_LABELS
+
     return {
         "request_id": state.request_id,
         "phase": str(state.phase),
@@ -280,24 +373,35 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
 
 @main.command()
 @click.argument("request_id", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--now", "now_", metavar="ISO-TIME", help="Compute running steps as of this time.")
+@_JSON
+@click.option(
+    "--now", "now_", metavar="ISO-TIME", help="Hitung langkah yang berjalan per waktu ini."
+)
 @click.pass_obj
 def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | None) -> None:
-    """Where each request stands in the 12 steps, each step's time against its target.
+    """Posisi tiap permintaan dalam 12 langkah SOP, dan waktu tiap langkah terhadap targetnya.
 
-    Times are working time on the calendar in inventories/calendar.yaml (Asia/Jakarta,
-    working days and hours, holidays); "1 hari" is one working day. LEWAT marks a breach.
+    Waktu dihitung sebagai waktu kerja menurut kalender di inventories/calendar.yaml
+    (Asia/Jakarta, hari dan jam kerja, hari libur); "1 hari" adalah satu hari kerja. LEWAT
+    menandai langkah yang melewati target. Dengan REQUEST_ID: rincian satu permintaan.
+
+    Kode keluar: 0 berhasil; 8 tidak ada permintaan dengan nomor itu.
     """
+    from dataclasses import replace
+
+    from sop_pipeline.config import load_calendar
+    from sop_pipeline.domain.sla import paused_time, timings
+    from sop_pipeline.tracking import state_of
+    from sop_pipeline.validation import request_files
+
     calendar = load_calendar(ws.inventories)
     now = _at(now_)
-    ids = (
-        [request_id]
-        if request_id
-        else sorted(
+    if request_id:
+        ids = [ws.require(request_id)]
+    else:
+        ids = sorted(
             set(ws.ledgers.request_ids()) | {p.stem for p in request_files(ws.requests_dir)}
         )
-    )
     summaries = []
     for rid in ids:
         state = state_of(ws.ledgers, rid)
@@ -315,12 +419,14 @@ def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | Non
         click.echo(json.dumps(summaries if not request_id else summaries[0], indent=2))
         return
     if request_id:
-        _print_detail(summaries[0])
+        _print_detail(summaries[0], calendar.typical_day())
     else:
         _print_overview(summaries)
 
 
 def _print_overview(summaries: list[dict[str, Any]]) -> None:
+    from sop_pipeline.domain.sop import step as sop_step
+
     click.echo(f"{'PERMINTAAN':<28} {'STATUS':<20} {'LANGKAH BERIKUT':<28} {'LEWAT':>5}")
     for s in summaries:
         nxt = s["next_step"]
@@ -330,41 +436,57 @@ def _print_overview(summaries: list[dict[str, Any]]) -> None:
         )
 
 
-def _print_detail(s: dict[str, Any]) -> None:
+def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
+    from sop_pipeline.domain.sop import Role
+    from sop_pipeline.domain.state import OUTCOME_LABELS, Outcome
+    from sop_pipeline.reports.indonesian import working_duration
+
+    def spent(seconds: int) -> str:
+        return working_duration(timedelta(seconds=seconds), working_day)
+
     click.echo(f"Permintaan {s['request_id']}: {s['phase_label']}")
     if s["missing"]:
         click.echo("Kekurangan yang harus dilengkapi OPD: " + "; ".join(s["missing"]))
     if s["reason"]:
         click.echo(f"Alasan: {s['reason']}")
     click.echo(
-        f"{'NO':>2} {'PELAKSANA':<21} {'SELESAI':<17} {'WAKTU KERJA':>12} {'TARGET':>9}  HASIL"
+        f"{'NO':>2} {'PELAKSANA':<21} {'SELESAI':<17} {'WAKTU KERJA':>20} {'TARGET':>9}  HASIL"
     )
     for row in s["steps"]:
         ended = row["ended"][:16].replace("T", " ") if row["ended"] else "(berjalan)"
-        verdict = "LEWAT" if row["breached"] else "ok"
-        if row["deadline"] is None:
-            verdict = "-"
+        # the words of the Laporan Kegiatan: "disetujui; sesuai target", "LEWAT target"
+        outcome = OUTCOME_LABELS[Outcome(row["outcome"])] if row["outcome"] else ""
+        if not row["ended"]:
+            timing = "sedang berjalan"
+        elif row["deadline"] is None:
+            timing = "tentatif"
+        else:
+            timing = "sesuai target"
+        if row["breached"] and row["deadline"] is not None:
+            timing = "LEWAT target"
         attempt = f" (ke-{row['attempt']})" if row["attempt"] > 1 else ""
         click.echo(
             f"{row['step']:>2} {Role(row['actor']).label:<21} {ended:<17} "
-            f"{_duration(row['elapsed_working_seconds']):>12} {row['target']:>9}  "
-            f"{verdict} {row['outcome'] or ''}{attempt}"
+            f"{spent(row['elapsed_working_seconds']):>20} {row['target']:>9}  "
+            + "; ".join(x for x in (outcome + attempt, timing) if x)
         )
     if s["paused_working_seconds"]:
-        click.echo(f"Waktu di OPD (jam berhenti): {_duration(s['paused_working_seconds'])}")
+        click.echo(f"Waktu di OPD (jam berhenti): {spent(s['paused_working_seconds'])}")
 
 
 # ---------------------------------------------------------------------------------- audit
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_JSON
 @click.pass_obj
 def audit(ws: Workspace, as_json: bool) -> None:
     """Re-verify every record chain under records/ and say where one was altered.
 
     Also re-checks that each request's steps follow the SOP. Exit 5 when anything fails.
     """
+    from sop_pipeline.tracking import state_of
+
     report = ws.ledgers.audit()
     faults = [str(f) for path_faults in report.values() for f in path_faults]
     for request_id in ws.ledgers.request_ids():
@@ -382,7 +504,10 @@ def audit(ws: Workspace, as_json: bool) -> None:
             click.echo(fault)
         verdict = "UTUH" if not faults else f"{len(faults)} KESALAHAN"
         click.echo(f"{len(report)} buku catatan diperiksa: {verdict}.")
-    sys.exit(5 if faults else 0)
+    sys.exit(ExitCode.RECORD if faults else ExitCode.OK)
+
+
+# ------------------------------------------------------------------------------------ lab
 
 
 @main.group()
@@ -412,6 +537,8 @@ _LAB_DIR = click.option(
 @_LAB_DIR
 def lab_up(namespace: str, lab_dir: Path | None) -> None:
     """Start the lab (idempotent) and print where each part answers (no secrets)."""
+    from dataclasses import asdict
+
     from sop_pipeline.lab import control  # the lab's modules load only when asked for
 
     info = control.up(lab_dir=lab_dir, namespace=namespace)
@@ -432,19 +559,28 @@ def lab_down(namespace: str, lab_dir: Path | None) -> None:
 
 
 @main.command()
-def steps() -> None:
+@_JSON
+def steps(as_json: bool) -> None:
     """Print the SOP's 12 steps, actors and target times."""
+    from sop_pipeline.domain.sop import STEPS
+
+    if as_json:
+        rows = [
+            {
+                "step": s.number,
+                "actor": s.actor.value,
+                "actor_label": s.actor.label,
+                "activity": s.activity,
+                "gate": s.gate,
+                "target": s.target.label,
+            }
+            for s in STEPS
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
     for s in STEPS:
         mark = " (gerbang)" if s.gate else ""
         click.echo(f"{s.number:>2}. [{s.actor.label}] {s.activity}{mark} - target {s.target.label}")
-
-
-for _command in SIGNING_COMMANDS:  # sign, verify, gate, keyring lint
-    main.add_command(_command)
-main.add_command(analyze_cmd)  # step 6
-main.add_command(provision_cmd)  # step 8 (and 9)
-main.add_command(report)  # steps 9-12 documents, Laporan Kegiatan
-main.add_command(comment_cmd)  # the merge-request comment
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from sop_pipeline.infra import Infrastructure
+if TYPE_CHECKING:
+    from sop_pipeline.infra import Infrastructure
 
 Command = TypeVar("Command", bound=Callable[..., object])
 
@@ -38,10 +39,13 @@ def lab_dir_option(action: str) -> Callable[[Command], Command]:
     )
 
 
-def reach_infrastructure(lab_dir: Path | None) -> Infrastructure:
-    """The lab's or production's infrastructure, printed, with the lab's namespace entered."""
+def reach_infrastructure(lab_dir: Path | None, *, err: bool = False) -> Infrastructure:
+    """The lab's or production's infrastructure, printed (on stderr with ``err``, when stdout
+    is for JSON), with the lab's namespace entered."""
+    from sop_pipeline.infra import Infrastructure  # every adapter: only commands that reach out
+
     infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
     for line in infra.describe():
-        click.echo(f"infrastruktur: {line}")
+        click.echo(f"infrastruktur: {line}", err=err)
     infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
     return infra

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option
 from sop_pipeline.config import load_policy
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
@@ -30,26 +29,35 @@ ANALYSIS_COMMENT = "komentar-analisis.md"
 
 @click.command("comment")
 @click.argument("request_id")
-@base_option("policy and keyring")
+@click.option(
+    "--base",
+    envvar="SOP_BASE_REF",
+    default="main",
+    show_default=True,
+    metavar="BRANCH",
+    help="Cabang dasar: kebijakan dan keyring dibaca darinya ($SOP_BASE_REF), tidak pernah "
+    "dari tree merge request sendiri.",
+)
 @click.option(
     "--logs-url",
     envvar="CI_JOB_URL",
-    help="Link to the full logs at the end of each part (default $CI_JOB_URL).",
+    help="Tautan ke log lengkap di akhir tiap bagian (bawaan $CI_JOB_URL).",
 )
 @click.pass_obj
 def comment_cmd(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> None:
-    """Print the merge-request comment for REQUEST_ID (Markdown, Bahasa Indonesia).
+    """Cetak komentar merge request untuk REQUEST_ID (Markdown, Bahasa Indonesia).
 
     \b
-    1. the completeness checklist of step 4: one line per requirement, with what the OPD
-       must fix (from the request file) and what the Koordinator listed when returning it;
-    2. the officials' signatures: who signed which step, who still has to sign;
-    3. the step-6 analysis summary, when `sop analyze` has written it.
+    1. daftar periksa kelengkapan langkah 4: satu baris per syarat, dengan apa yang harus
+       diperbaiki OPD (dari berkas permintaan) dan apa yang dicatat Koordinator saat
+       mengembalikannya;
+    2. tanda tangan para pejabat: siapa menandatangani langkah apa, siapa yang belum;
+    3. ringkasan analisis langkah 6, bila `sop analyze` sudah menulisnya.
 
-    It changes nothing. Exit 0 whatever the request's state; 3 when the base branch cannot
-    be read.
+    Perintah ini tidak mengubah apa pun. Kode keluar: 0 apa pun keadaan permintaan; 3 bila
+    cabang dasar tidak dapat dibaca; 8 bila tidak ada permintaan itu.
     """
-    click.echo(render(ws, request_id, base, logs_url))
+    click.echo(render(ws, ws.require(request_id), base, logs_url))
 
 
 def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> str:

@@ -25,15 +25,17 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 import yaml
 
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, check_label, check_request
 from sop_pipeline.errors import SopError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 try:  # libyaml: the C parser; the pure-Python one gives the same results, slower
     from yaml import CSafeLoader as _BaseLoader
@@ -394,6 +396,8 @@ def _fast_validator() -> Any:
 
 @cache
 def _full_validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # only for a file the fast validator refused: its messages are better
+
     return jsonschema.Draft202012Validator(request_schema())
 
 

@@ -29,7 +29,7 @@ from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
-from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent
+from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
@@ -184,8 +184,8 @@ class Pipeline:
         )
         for record in added:
             self.log(
-                f"{ctx.request.request_id}: langkah {record.step} dicatat "
-                f"({record.data.get('outcome')}, {record.actor})"
+                f"{ctx.request.request_id}: langkah {record.step} dicatat: "
+                f"{outcome_label(str(record.data.get('outcome')))}, oleh {record.actor}"
             )
         return [int(r.step or 0) for r in added]
 
@@ -233,7 +233,11 @@ class Pipeline:
         if self.provisioner is None:
             return []
         request_id = ctx.request.request_id
-        with self.ledgers.locked(f"provision-{request_id}"):
+        busy = (  # like the allocator's lease and Terraform's lock: never queue behind a run
+            f"{request_id}: langkah 8 sedang dijalankan oleh proses lain pada salinan ini; "
+            "tidak ada yang diubah. Jalankan lagi nanti. [busy]"
+        )
+        with self.ledgers.locked(f"provision-{request_id}", busy=busy):
             fresh = self._context(request_id)  # 1-2: bytes and approvals re-read under the lock
             if fresh.subject.digest != ctx.subject.digest:
                 raise GateRefused(

@@ -16,6 +16,7 @@ import click
 from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
+from sop_pipeline.errors import ExitCode
 from sop_pipeline.gitsource import base_tree
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import PHASES, provisioner_for
@@ -25,10 +26,12 @@ from sop_pipeline.workspace import Workspace
 EPILOG = """\b
 Exit codes:
   0  the site answers under its name; steps 8 and 9 recorded (or step 8 was already)
-  2  the request is not waiting for step 8 (see `sop status ID`)
+  2  the request is not waiting for step 8 (see `sop status ID`), or its file is refused
   3  configuration is wrong (inventories/, lab.json, SOP_* variables)
   4  a phase failed (the message says which, what was left, how to continue)
-  6  a gate does not hold (a signature missing, invalid, spent, or the request changed)
+  7  a gate does not hold (a signature missing, invalid, spent, or the request changed)
+  8  there is no such request
+ 75  another run holds this request (its lease or Terraform lock): run the job again later
 
 \b
 Settings without --lab-dir (the protected CI job), see docs/infra.md:
@@ -67,10 +70,10 @@ def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: st
 
 
 def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int:
-    state = state_of(ws.ledgers, request_id)
+    state = state_of(ws.ledgers, ws.require(request_id, file=True))
     if state.done(PROVISION_STEP):  # safe to run again: step 8 happens once
         click.echo(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
-        return 0
+        return ExitCode.OK
     if state.next_step != PROVISION_STEP:
         waiting = f"langkah {state.next_step}" if state.next_step else PHASE_LABELS[state.phase]
         click.echo(
@@ -78,14 +81,14 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
             "dibuat. Lihat `sop status`.",
             err=True,
         )
-        return 2
+        return ExitCode.REFUSED
     infra = reach_infrastructure(lab_dir)
     with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
         provisioner = provisioner_for(infra, trusted, _now)
         pipeline = Pipeline(ws, base=base, now=_now, log=click.echo, provisioner=provisioner)
         result = pipeline.advance(request_id)
     if result.refused:
-        return 2
+        return ExitCode.REFUSED
     times = provisioner.times.seconds
     if times:
         click.echo(
@@ -96,4 +99,4 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
         f"{request_id}: langkah 8 {'selesai' if done else 'belum selesai'}; "
         f"dicatat: {', '.join(map(str, result.recorded)) or '-'}"
     )
-    return 0 if done else 4
+    return ExitCode.OK if done else ExitCode.OUTSIDE

@@ -275,9 +275,9 @@ class InfraProvisioner:
         target = ansible.SshTarget(alloc.ipv4, self.infra.admin_user, key, known_hosts)
 
         def progress(event: Mapping[str, Any]) -> None:
-            if event.get("event") == "playbook_on_task_start":
-                task = str((event.get("event_data") or {}).get("task", ""))
-                log(f"{request.request_id}:     tugas: {task[:100]}")
+            ran = ansible.task_progress(event)  # tasks that ran: not other stacks' skipped ones
+            if ran is not None:
+                log(f"{request.request_id}:     {ran.line()}")
 
         return self.run_playbook(
             "site.yml",

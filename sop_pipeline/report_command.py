@@ -6,6 +6,7 @@ The command is a click object; ``sop_pipeline.cli`` registers it with
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ Exit codes:
   3  configuration on the base branch is wrong (inventories/)
   4  a document could not be rendered or written (WeasyPrint, disk)
   5  a record (ledger) does not verify, or the request changed since it was recorded
+  8  there is no such request
 """
 
 
@@ -126,6 +128,9 @@ def _show(path: Path, root: Path, note: str = "") -> None:
 )
 @base_option("policy, calendar, letterhead (and keyring)")
 @click.option(
+    "--json", "as_json", is_flag=True, help="Print what was written as JSON; the rest to stderr."
+)
+@click.option(
     "--advance/--no-advance",
     default=True,
     show_default=True,
@@ -144,6 +149,7 @@ def report(
     now_: str | None,
     base: str,
     advance: bool,
+    as_json: bool,
 ) -> None:
     """Write the SOP's documents (Markdown and PDF) from the records, and print their paths.
 
@@ -164,6 +170,7 @@ def report(
     period's end: each step's working time (calendar in inventories/calendar.yaml) against
     the SOP target, and every step past its target.
     """
+    say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     trusted = load_trusted(ws, base)
     if request_id is None:
         if documents or not advance:
@@ -177,6 +184,16 @@ def report(
             now=_moment(now_),
             sequence=sequence,
         )
+        if as_json:
+            summary = {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "requests": len(activity.entries),
+                "breaches": len(activity.breaches),
+                "files": [str(p) for p in paths],
+            }
+            click.echo(json.dumps(summary, indent=2))
+            return
         click.echo(
             f"Laporan Kegiatan {start.isoformat()} s.d. {end.isoformat()}: "
             f"{len(activity.entries)} permintaan, {len(activity.breaches)} langkah melewati "
@@ -189,14 +206,22 @@ def report(
         raise click.UsageError(
             "--period, --from, --to, --sequence dan --now hanya untuk Laporan Kegiatan (tanpa ID)"
         )
+    ws.require(request_id)
     if advance:
-        Pipeline(ws, base=base, now=_now, log=click.echo).advance(request_id)
+        Pipeline(ws, base=base, now=_now, log=say).advance(request_id)
     done = write_request_documents(ws, request_id, trusted, wanted=documents or tuple(DOCUMENTS))
-    if done.files:
+    if as_json:
+        summary = {
+            "request_id": request_id,
+            "files": [{"path": str(path), "note": note} for path, note in done.files],
+            "pending": [pending.diagnostics() for pending in done.pending],
+        }
+        click.echo(json.dumps(summary, indent=2))
+    elif done.files:
         click.echo(f"Dokumen {request_id}:")
-    for path, note in done.files:
+    for path, note in [] if as_json else done.files:
         _show(path, ws.root, "" if note == WRITTEN else f" ({note})")
-    for pending in done.pending:
+    for pending in [] if as_json else done.pending:
         click.echo(f"Belum: {pending.diagnostics()}", err=bool(documents))
     if done.pending and (documents or not done.paths(WRITTEN, KEPT)):
         sys.exit(done.pending[0].exit_code)

@@ -351,6 +351,57 @@ def _inventory(target: SshTarget) -> dict[str, Any]:
     return {"all": {"children": {_HOST_GROUP: {"hosts": {_HOST_ALIAS: host}}}}}
 
 
+# -- progress ---------------------------------------------------------------------------------
+
+#: Step 8's Ansible phases as the progress names them: one per role of playbooks/site.yml.
+ROLE_PHASES = {
+    "": "persiapan",  # the play's own pre_tasks and tasks
+    "base": "pengamanan dasar server",
+    "stack_static": "aplikasi statis",
+    "stack_php": "aplikasi PHP-FPM",
+    "stack_nodejs": "aplikasi Node.js",
+    "stack_python": "aplikasi Python",
+    "web": "server web nginx",
+    "tls": "sertifikat TLS",
+    "dns_record": "nama di DNS",
+}
+_RAN = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "gagal",
+    "runner_on_unreachable": "tidak terjangkau",
+}
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """One task that ran, for the progress: its phase, its name, how it ended."""
+
+    phase: str
+    task: str
+    outcome: str  # ok, berubah, gagal, gagal (diabaikan), tidak terjangkau
+
+    def line(self) -> str:
+        return f"[{self.phase}] {self.task[:100]}: {self.outcome}"
+
+
+def task_progress(event: Mapping[str, Any]) -> TaskProgress | None:
+    """The task an ansible-runner event reports as having run, or None.
+
+    Only tasks that ran count: a skipped task (the roles of every other stack are skipped on
+    each server) and every other event (task start, items, stats) give None.
+    """
+    outcome = _RAN.get(str(event.get("event", "")))
+    if outcome is None:
+        return None
+    data = event.get("event_data") or {}
+    if outcome == "ok" and (data.get("res") or {}).get("changed"):
+        outcome = "berubah"
+    elif outcome == "gagal" and data.get("ignore_errors"):
+        outcome = "gagal (diabaikan)"
+    role = str(data.get("role") or "")
+    return TaskProgress(ROLE_PHASES.get(role, role), str(data.get("task", "")), outcome)
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 

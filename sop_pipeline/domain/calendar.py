@@ -33,6 +33,15 @@ class WorkingCalendar:
             if not 0 <= weekday <= 6 or opens >= closes:
                 raise ValueError(f"bad working hours for weekday {weekday}: {opens}-{closes}")
 
+    def typical_day(self) -> timedelta:
+        """The length of the most common working day (the shorter on a tie): what "1 hari
+        kerja" means when a working time is shown in days (Senin-Kamis 07.30-16.00: 8.5 h)."""
+        lengths = [
+            datetime.combine(date.min, closes) - datetime.combine(date.min, opens)
+            for opens, closes in self.hours.values()
+        ]
+        return min(lengths, key=lambda length: (-lengths.count(length), length))
+
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """The working window of ``day`` in local time, or None on a day off."""
         if day in self.holidays or day.weekday() not in self.hours:

@@ -45,6 +45,24 @@ PHASE_LABELS = {
     Phase.CLOSED: "selesai",
 }
 
+#: How an outcome reads to officials and OPD staff (``sop status``, ``sop run``, ``sop verify``).
+OUTCOME_LABELS = {
+    Outcome.DONE: "selesai",
+    Outcome.COMPLETE: "lengkap",
+    Outcome.INCOMPLETE: "belum lengkap",
+    Outcome.APPROVE: "disetujui",
+    Outcome.REJECT: "ditolak",
+    Outcome.RESUBMIT: "diajukan ulang",
+}
+
+
+def outcome_label(value: str) -> str:
+    """The Indonesian word for an outcome or decision; an unknown value is shown as it is."""
+    try:
+        return OUTCOME_LABELS[Outcome(value)]
+    except ValueError:
+        return value
+
 
 class IllegalTransition(SopError):
     """An event the SOP does not allow in the request's current state."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sop_pipeline.errors import Busy
 from sop_pipeline.ledger.chain import ChainFault, Ledger, verify_chain
 
 
@@ -36,11 +37,17 @@ class LedgerStore:
         return {p: verify_chain(p) for p in sorted(self.records_dir.glob("*.jsonl"))}
 
     @contextmanager
-    def locked(self, name: str) -> Iterator[None]:
-        """An exclusive lock among processes on this machine, for read-check-append sequences."""
+    def locked(self, name: str, *, busy: str | None = None) -> Iterator[None]:
+        """An exclusive lock among processes on this machine, for read-check-append sequences.
+
+        With ``busy`` (a message), a lock another process holds is not waited for: Busy.
+        """
         self.records_dir.mkdir(parents=True, exist_ok=True)
         with open(self.records_dir / f".{name}.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+            except BlockingIOError:
+                raise Busy(str(busy)) from None
             try:
                 yield
             finally:

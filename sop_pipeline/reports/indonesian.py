@@ -95,6 +95,19 @@ def duration(span: timedelta) -> str:
     return f"{minutes} menit"
 
 
+def working_duration(span: timedelta, working_day: timedelta) -> str:
+    """Working time for people: ``45 menit``, ``7 jam 5 menit`` within a working day, and
+    beyond one in working days and whole hours, ``16 hari kerja 2 jam`` (``working_day``:
+    the calendar's usual day, :meth:`WorkingCalendar.typical_day`)."""
+    if working_day <= timedelta(0):
+        raise ValueError("a working day must be longer than zero")
+    days, rest = divmod(span, working_day)
+    if days < 1:
+        return duration(span)
+    hours = int(rest.total_seconds() // 3600)
+    return f"{days} hari kerja" + (f" {hours} jam" if hours else "")
+
+
 def words(number: int) -> str:
     """A whole number in Indonesian words: 2026 -> "dua ribu dua puluh enam"."""
     if number < 0:

@@ -4,14 +4,16 @@ Every command reads the keyring from the base branch (``--base``, default ``$SOP
 or ``main``) of the repository (``--repo``); the verification time is this machine's clock
 unless ``--at`` is given, never anything from the repository.
 
-Exit codes: 0 holds / valid; 1 a statement or the keyring does not hold; 2 bad request
-file; 3 keyring unreadable; 4 ssh-keygen or git failed; 6 bad signature or statement
-(``sop sign``); 7 gate refused.
+Exit codes (the one table, :class:`sop_pipeline.errors.ExitCode`): 0 holds / valid; 2 bad
+request file; 3 keyring unreadable, or ``keyring lint`` found an error; 4 ssh-keygen or git
+failed; 6 a signature or statement does not verify (``sop sign``, ``sop verify``); 7 gate
+refused; 8 no such request.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -21,8 +23,8 @@ from typing import Any, TypeVar
 
 import click
 
-from sop_pipeline.command_options import base_option
-from sop_pipeline.errors import SopError
+from sop_pipeline.domain.state import outcome_label
+from sop_pipeline.errors import ExitCode, SopError, UnknownRequest
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
@@ -81,16 +83,26 @@ def _common(func: F) -> F:
             type=click.Path(exists=True, file_okay=False, path_type=Path),
             default=None,
             callback=_repo_default,
-            help="Repository root (default: the one given to `sop --repo`, else .).",
+            help="Akar repositori (bawaan: yang diberikan ke `sop --repo`, atau .).",
         ),
-        base_option("approvers/ (the keyring)"),
-        click.option("--at", callback=_parse_at, help="Verification time (ISO-8601); default now."),
+        click.option(
+            "--base",
+            envvar="SOP_BASE_REF",
+            default="main",
+            show_default=True,
+            metavar="BRANCH",
+            help="Cabang dasar: approvers/ (keyring) dibaca darinya ($SOP_BASE_REF), tidak "
+            "pernah dari tree merge request sendiri.",
+        ),
+        click.option(
+            "--at", callback=_parse_at, help="Waktu verifikasi (ISO-8601); bawaan: sekarang."
+        ),
         click.option(
             "--verifier",
             type=click.Choice([m.value for m in VerifyMode]),
             default=VerifyMode.BOTH.value,
             show_default=True,
-            help="native, ssh-keygen, or both (must agree).",
+            help="native, ssh-keygen, atau both (keduanya harus sepakat).",
         ),
     ]
     for option in reversed(options):
@@ -106,7 +118,8 @@ def _describe(c: Checked, repo: Path) -> str:
     else:
         extra = f" (kurang: {', '.join(s.missing)})" if s.missing else ""
         head = (
-            f"{where}: langkah {s.step} ({s.role}) '{s.decision}'{extra} oleh {s.signer} "
+            f"{where}: langkah {s.step} ({s.role}) '{outcome_label(s.decision)}'{extra} "
+            f"oleh {s.signer} "
             f"pada {s.signed_at}" + (f", kunci {c.fingerprint}" if c.fingerprint else "")
         )
     if c.ok:
@@ -121,27 +134,41 @@ def _describe(c: Checked, repo: Path) -> str:
     "step_number",
     type=click.Choice([str(n) for n in st.SIGNED_STEPS]),
     required=True,
-    help="SOP step being signed.",
+    help="Langkah SOP yang ditandatangani.",
 )
 @click.option(
-    "--decision", required=True, type=click.Choice(["approve", "reject", "complete", "incomplete"])
+    "--decision",
+    required=True,
+    type=click.Choice(["approve", "reject", "complete", "incomplete"]),
+    help="Putusan: approve (setuju), reject (tolak), complete (lengkap), incomplete (belum "
+    "lengkap).",
 )
-@click.option("--signer", required=True, help="Your principal as in approvers/allowed_signers.")
-@click.option("--reason", default="", help="Required for reject and incomplete.")
-@click.option("--missing", multiple=True, help="What is missing (step 4 incomplete); repeat.")
+@click.option(
+    "--signer", required=True, help="Principal Anda, seperti di approvers/allowed_signers."
+)
+@click.option("--reason", default="", help="Alasan; wajib untuk reject dan incomplete.")
+@click.option(
+    "--missing", multiple=True, help="Apa yang kurang (langkah 4 incomplete); boleh berulang."
+)
 @click.option(
     "--evidence",
     multiple=True,
     metavar="NAME=SHA256",
-    help="Digest of a report you saw (e.g. the analysis report); repeat.",
+    help="Digest laporan yang Anda baca (mis. laporan analisis); boleh berulang.",
 )
 @click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Private key, FIDO key handle (id_ed25519_sk), or with --agent a .pub.",
+    help="Kunci privat, handle kunci FIDO (id_ed25519_sk), atau .pub bersama --agent.",
 )
-@click.option("--agent", is_flag=True, help="Sign through ssh-agent ($SSH_AUTH_SOCK).")
-@click.option("--valid-days", type=click.IntRange(1, 365), default=14, show_default=True)
+@click.option("--agent", is_flag=True, help="Tanda tangani lewat ssh-agent ($SSH_AUTH_SOCK).")
+@click.option(
+    "--valid-days",
+    type=click.IntRange(1, 365),
+    default=14,
+    show_default=True,
+    help="Berapa hari pernyataan berlaku.",
+)
 @_common
 @_handle_errors
 def sign_cmd(
@@ -160,12 +187,15 @@ def sign_cmd(
     at: datetime,
     verifier: str,
 ) -> None:
-    """Write the statement for one step (and sign it) next to the request.
+    """Tulis pernyataan untuk satu langkah (dan tanda tangani) di samping permintaan.
 
-    Without --key only the statement is written, and the command to sign it with stock
-    OpenSSH is printed.
+    Tanpa --key hanya pernyataan yang ditulis, lalu perintah untuk menandatanganinya dengan
+    OpenSSH biasa dicetak.
+
+    Kode keluar: 0 ditulis; 2 berkas permintaan ditolak; 3 keyring salah; 4 ssh-keygen atau
+    git gagal; 6 tanda tangan atau pernyataan tidak sah; 8 tidak ada permintaan itu.
     """
-    path = request_path(repo / "requests", request_id)
+    path = _known_request(repo, request_id)
     subject = load_subject(path)
     keyring = keyring_mod.load_from_git(repo, base)
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
@@ -192,37 +222,92 @@ def sign_cmd(
         )
 
 
+def _known_request(repo: Path, request_id: str) -> Path:
+    """``requests/<id>.yaml``, or UnknownRequest when there is no such file."""
+    path = request_path(repo / "requests", request_id)
+    if "/" in request_id or request_id.startswith(".") or not path.is_file():
+        raise UnknownRequest(request_id)
+    return path
+
+
 def _requests(repo: Path, request_id: str | None) -> list[Path]:
     if request_id:
-        return [request_path(repo / "requests", request_id)]
+        return [_known_request(repo, request_id)]
     return sorted((repo / "requests").glob("*.yaml"))
+
+
+def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]:
+    s = c.statement
+    return {
+        "file": str(c.path.relative_to(repo) if c.path.is_relative_to(repo) else c.path),
+        "ok": c.ok,
+        "superseded": superseded_,
+        "step": s.step if s else None,
+        "role": s.role if s else None,
+        "decision": s.decision if s else None,
+        "signer": s.signer if s else None,
+        "signed_at": s.signed_at if s else None,
+        "fingerprint": c.fingerprint,
+        "problems": list(c.problems),
+    }
+
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (machine-readable).")
 
 
 @click.command("verify")
 @click.argument("request_id", required=False)
+@_JSON
 @_common
 @_handle_errors
-def verify_cmd(request_id: str | None, repo: Path, base: str, at: datetime, verifier: str) -> None:
-    """Each signed step of a request (or of all): who signed, when, and whether it holds."""
+def verify_cmd(
+    request_id: str | None, as_json: bool, repo: Path, base: str, at: datetime, verifier: str
+) -> None:
+    """Tiap langkah bertanda tangan dari satu permintaan (atau semua): siapa, kapan, sah atau
+    tidak.
+
+    Keyring dibaca dari cabang dasar (--base); waktu verifikasi adalah jam mesin ini kecuali
+    --at diberikan, tidak pernah waktu dari repositori.
+
+    Kode keluar: 0 semua sah; 6 ada pernyataan yang tidak sah; 3 keyring salah; 4 ssh-keygen
+    atau git gagal; 8 tidak ada permintaan itu.
+    """
     keyring = keyring_mod.load_from_git(repo, base)
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
-    click.echo(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")
+    say = (lambda _line: None) if as_json else click.echo
+    say(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")
     all_ok = True
+    report: list[dict[str, Any]] = []
     for path in _requests(repo, request_id):
         subject = load_subject(path)
         checked = check_all(approvals_dir(path), subject, check)
-        click.echo(f"{path.relative_to(repo)}: {len(checked)} pernyataan")
+        say(f"{path.relative_to(repo)}: {len(checked)} pernyataan")
+        rows = []
         for c in checked:
+            rows.append(_checked_row(c, repo, superseded_=superseded(c)))
             if superseded(c):
-                click.echo(
+                say(
                     "  "
                     + _describe(c, repo).split(": TIDAK SAH")[0]
                     + ": DIGANTIKAN (superseded: OPD sudah memperbaiki permintaan)"
                 )
                 continue
-            click.echo("  " + _describe(c, repo))
+            say("  " + _describe(c, repo))
             all_ok &= c.ok
-    sys.exit(0 if all_ok else 1)
+        report.append({"request": str(path.relative_to(repo)), "statements": rows})
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "keyring": str(keyring.source),
+                    "at": at.isoformat(),
+                    "ok": all_ok,
+                    "requests": report,
+                },
+                indent=2,
+            )
+        )
+    sys.exit(ExitCode.OK if all_ok else ExitCode.SIGNATURE)
 
 
 def superseded(c: Checked) -> bool:
@@ -253,6 +338,7 @@ def superseded(c: Checked) -> bool:
     show_default=True,
     help="First record the signed steps that verify.",
 )
+@_JSON
 @_common
 @_handle_errors
 def gate_cmd(
@@ -260,13 +346,17 @@ def gate_cmd(
     step_number: int,
     records: Path | None,
     record: bool,
+    as_json: bool,
     repo: Path,
     base: str,
     at: datetime,
     verifier: str,
 ) -> None:
-    """Exit 0 only if everything needed for step N holds; the check is recorded in the ledger."""
-    path = request_path(repo / "requests", request_id)
+    """Exit 0 only if everything needed for step N holds; the check is recorded in the ledger.
+
+    Exit 7 when the gate refuses; 8 when there is no such request.
+    """
+    path = _known_request(repo, request_id)
     subject = load_subject(path)
     keyring = keyring_mod.load_from_git(repo, base)
     checked = check_all(
@@ -275,6 +365,7 @@ def gate_cmd(
     store = LedgerStore(records or repo / "records")
     ledger = store.for_request(request_id)
     consumed = consumed_hashes(store.named(CONSUMED_LEDGER))
+    recorded: list[int] = []
     with store.locked(request_id):
         if record:
             for r in record_signed_steps(
@@ -285,7 +376,12 @@ def gate_cmd(
                 at=at,
                 consumed=consumed,
             ):
-                click.echo(f"Tercatat: langkah {r.step} '{r.data['outcome']}' oleh {r.actor}")
+                recorded.append(int(r.step or 0))
+                if not as_json:
+                    click.echo(
+                        f"Tercatat: langkah {r.step} "
+                        f"'{outcome_label(str(r.data['outcome']))}' oleh {r.actor}"
+                    )
         result = check_gate(
             step_number=step_number,
             subject=subject,
@@ -295,7 +391,21 @@ def gate_cmd(
             at=at,
             consumed=consumed,
         )
-    click.echo(result.summary())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "step": step_number,
+                    "holds": result.holds,
+                    "recorded": recorded,
+                    "summary": result.summary(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(result.summary())
     if not result.holds:
         raise GateRefused(
             f"{path.relative_to(repo)}: gerbang langkah {step_number} tidak terpenuhi"
@@ -327,9 +437,15 @@ def keyring_group() -> None:
     help="Lint this folder instead.",
 )
 @click.option("--at", callback=_parse_at, help="Time to judge expiry (ISO-8601); default now.")
+@_JSON
 @_handle_errors
-def lint_cmd(repo: Path, base: str | None, directory: Path | None, at: datetime) -> None:
-    """Refuse a keyring that lets one person pass both gates, or that cannot work."""
+def lint_cmd(
+    repo: Path, base: str | None, directory: Path | None, at: datetime, as_json: bool
+) -> None:
+    """Refuse a keyring that lets one person pass both gates, or that cannot work.
+
+    Exit 0 with warnings only; 3 when an error is found (configuration under approvers/).
+    """
     if directory is not None:
         keyring = keyring_mod.load_from_dir(directory)
     elif base is not None:
@@ -337,14 +453,26 @@ def lint_cmd(repo: Path, base: str | None, directory: Path | None, at: datetime)
     else:
         keyring = keyring_mod.load_from_dir(repo / keyring_mod.KEYRING_DIR)
     findings = keyring_mod.lint(keyring, at=at)
-    for finding in findings:
-        click.echo(str(finding))
     errors = keyring_mod.errors(findings)
-    click.echo(
-        f"{keyring.source}: {len(errors)} kesalahan, {len(findings) - len(errors)} peringatan"
-    )
-    sys.exit(1 if errors else 0)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "keyring": str(keyring.source),
+                    "errors": [str(f) for f in errors],
+                    "warnings": [str(f) for f in findings if f not in errors],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        click.echo(
+            f"{keyring.source}: {len(errors)} kesalahan, {len(findings) - len(errors)} peringatan"
+        )
+    sys.exit(ExitCode.CONFIG if errors else ExitCode.OK)
 
 
-#: What the lead registers on the ``sop`` group: ``for c in COMMANDS: cli.add_command(c)``.
+#: The commands of this module; ``sop_pipeline.cli`` loads each by name when it is asked for.
 COMMANDS: tuple[click.Command, ...] = (sign_cmd, verify_cmd, gate_cmd, keyring_group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from sop_pipeline.adapters import ansible as adapter
 from sop_pipeline.errors import AdapterError, ConfigError
+from tests.conftest import ASSETS, REPO
 
 HOSTILE = "{{ lookup('pipe', 'id') }}; $(id) `id` | rm -rf / && echo '\"x\"' {% raw %}"
 
@@ -226,3 +228,27 @@ def test_run_refuses_unknown_playbooks_and_environments(tmp_path: Path) -> None:
         adapter.run_playbook("../x.yml", target=target, extravars={})
     with pytest.raises(ConfigError, match="environment"):
         adapter.run_playbook("ping.yml", target=target, extravars={}, environment="../etc")
+
+
+def test_progress_shows_the_tasks_that_ran_under_indonesian_phases() -> None:
+    """Events recorded from a real ansible-runner run (tests/assets/ansible/runner-events.json):
+    a pre-task, role ``base`` (one task changed), role ``stack_php`` skipped by its ``when``,
+    and a failing task with ``ignore_errors``."""
+    recorded = json.loads((ASSETS / "ansible" / "runner-events.json").read_text())
+    lines = [ran.line() for e in recorded if (ran := adapter.task_progress(e)) is not None]
+    assert lines == [
+        "[persiapan] Check the request: ok",
+        "[pengamanan dasar server] Write the marker file: berubah",
+        "[pengamanan dasar server] Read the marker file: ok",
+        "[persiapan] A task that fails but is ignored: gagal (diabaikan)",
+    ]
+    assert any(e["event"] == "runner_on_skipped" for e in recorded)  # it was there, not shown
+
+
+def test_every_role_of_the_playbook_has_a_phase_name() -> None:
+    roles = {p.name for p in (REPO / "roles").iterdir() if p.is_dir()}
+    assert roles <= set(adapter.ROLE_PHASES)
+    unreachable = {"event": "runner_on_unreachable", "event_data": {"task": "Gather", "role": "x"}}
+    assert adapter.task_progress(unreachable) == adapter.TaskProgress(
+        "x", "Gather", "tidak terjangkau"
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.sla import paused_time, timings
 from sop_pipeline.domain.sop import Target
-from sop_pipeline.domain.state import Outcome, StepEvent, fold
+from sop_pipeline.domain.state import OUTCOME_LABELS, Outcome, StepEvent, fold, outcome_label
 
 
 def at(cal: WorkingCalendar, text: str) -> datetime:
@@ -93,3 +93,20 @@ def test_returned_request_has_no_running_step(calendar: WorkingCalendar) -> None
     )
     rows = timings(state, calendar, now=at(calendar, "2026-12-10T09:00"))
     assert all(not t.running for t in rows)
+
+
+def test_a_working_day_is_the_most_common_day(calendar: WorkingCalendar) -> None:
+    # Senin-Kamis 07.30-16.00, Jumat 07.30-16.30: four short days against one long one
+    assert calendar.typical_day() == timedelta(hours=8, minutes=30)
+    even = WorkingCalendar(
+        tz=calendar.tz,
+        hours={0: (time(8), time(16)), 1: (time(8), time(15))},
+    )
+    assert even.typical_day() == timedelta(hours=7)  # a tie: the shorter day
+
+
+def test_every_outcome_has_an_indonesian_word() -> None:
+    assert set(OUTCOME_LABELS) == set(Outcome)
+    assert outcome_label("approve") == "disetujui"
+    assert outcome_label("complete") == "lengkap"
+    assert outcome_label("something-else") == "something-else"

@@ -59,7 +59,7 @@ def test_submit_status_and_audit(workspace: Workspace) -> None:
     # Steps 5, 8 and 9 are the pipeline's (`sop run`, `sop provision`): no command records
     # them by hand, so step 8 can never be marked done without its gate.
     code, out = run(workspace, "record", "dinkes-simpus", "--step", "8", "--actor", "x")
-    assert code == 2 and "No such command 'record'" in out
+    assert code == 64 and "No such command 'record'" in out  # a usage error, not a refusal
     code, out = run(
         workspace, "status", "dinkes-simpus", "--json", "--now", "2026-11-30T09:10+07:00"
     )
@@ -82,3 +82,30 @@ def test_submit_refuses_an_invalid_request(workspace: Workspace) -> None:
     code, out = run(workspace, "submit", "dinkes-simpus")
     assert code == 2 and "[size-range]" in out
     assert not workspace.ledgers.for_request("dinkes-simpus").path.exists()
+
+
+def test_status_speaks_indonesian_in_working_days(workspace: Workspace) -> None:
+    code, _ = run(workspace, "submit", "dinkes-simpus", "--at", "2026-11-02T09:00+07:00")
+    assert code == 0
+    code, out = run(workspace, "status", "dinkes-simpus", "--now", "2026-11-25T10:00+07:00")
+    assert code == 0, out
+    lines = out.splitlines()
+    submitted = next(line for line in lines if line.startswith(" 1 "))
+    waiting = next(line for line in lines if line.startswith(" 2 "))
+    assert submitted.endswith("selesai; sesuai target")
+    assert "hari kerja" in waiting and waiting.endswith("  LEWAT target")
+    assert " j " not in out and "mnt" not in out and "done" not in out
+
+
+def test_unknown_request_ids_are_refused_with_their_own_code(workspace: Workspace) -> None:
+    for args in (("status", "no-such-id"), ("submit", "no-such-id"), ("run", "no-such-id")):
+        code, out = run(workspace, *args)
+        assert code == 8 and "[unknown-request]" in out, (args, out)
+
+
+def test_steps_and_audit_report_json(workspace: Workspace) -> None:
+    code, out = run(workspace, "steps", "--json")
+    steps = json.loads(out)
+    assert code == 0 and [s["step"] for s in steps] == list(range(1, 13))
+    code, out = run(workspace, "audit", "--json")
+    assert code == 0 and json.loads(out) == {"ledgers": 0, "faults": []}

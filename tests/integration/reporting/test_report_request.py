@@ -4,12 +4,15 @@ the real pipeline, real WeasyPrint and poppler (pdftotext, pdftoppm)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from reporting_walk import LocalSite, Walk, at, pdf_pages, pdf_text, sop
 
+from sop_pipeline.cli import main
 from sop_pipeline.reporting import last_step_record
 from sop_pipeline.signing.demo import Lab
 from sop_pipeline.tracking import state_of
@@ -244,3 +247,18 @@ def test_report_advances_the_signed_steps_10_to_12_first(lab: Lab, tmp_path: Pat
     assert "langkah 10 dicatat" in result.output
     assert state_of(ledgers, RID).next_step == 11
     assert "records/reports/dinkes-simpus/berita-acara-serah-terima.pdf" in result.output
+
+
+def test_json_lists_what_was_written_and_what_waits(walk: Walk) -> None:
+    walk.advance(RID, 0)
+    walk.sign(RID, 2, "kadis", 2)
+    walk.sign(RID, 3, "kabid", 4)
+    walk.sign(RID, 4, "koordinator", 6, "complete")
+    result = CliRunner().invoke(
+        main, ["--repo", str(walk.lab.repo), "report", RID, "--no-advance", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["request_id"] == RID
+    assert {Path(f["path"]).name for f in summary["files"]} == {"disposisi.md", "disposisi.pdf"}
+    assert any("[missing-step-8]" in p for p in summary["pending"])

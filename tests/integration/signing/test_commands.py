@@ -65,7 +65,7 @@ def test_sign_verify_gate_and_lint(lab: Lab) -> None:
 
     code, out = run(lab, "gate", "dinkes-simpus", "--step", "4", "--at", at(5))
     assert code == 0, out
-    assert "Tercatat: langkah 4 'complete'" in out and "TERPENUHI" in out
+    assert "Tercatat: langkah 4 'lengkap'" in out and "TERPENUHI" in out
     code, out = run(lab, "gate", "dinkes-simpus", "--step", "8", "--at", at(6))
     assert code == 7 and "TIDAK TERPENUHI" in out
 
@@ -103,10 +103,10 @@ def test_sign_verify_gate_and_lint(lab: Lab) -> None:
     )
     assert code == 0 and "ssh-keygen -Y sign -n sop-hosting-step-06@" in out
     code, out = run(lab, "verify", "dinkes-simpus", "--at", at(9))
-    assert code == 1 and "[signature-missing]" in out
+    assert code == 6 and "[signature-missing]" in out
 
     code, out = run(lab, "keyring", "lint", "--base", "main", "--at", at(0))
     assert code == 0, out
     assert "0 kesalahan" in out
     code, out = run(lab, "keyring", "lint", "--base", "main", "--at", "2031-01-01T00:00:00+00:00")
-    assert code == 1 and "[expired-key]" in out
+    assert code == 3 and "[expired-key]" in out

@@ -71,3 +71,16 @@ def test_durations_and_roman_months() -> None:
     assert ind.duration(timedelta(0)) == "0 menit"
     assert ind.roman_month(date(2026, 11, 30)) == "XI"
     assert ind.roman_month(date(2026, 4, 1)) == "IV"
+
+
+def test_long_working_times_read_in_working_days() -> None:
+    day = timedelta(hours=8, minutes=30)  # Senin-Kamis 07.30-16.00
+    assert ind.working_duration(timedelta(hours=389), day) == "45 hari kerja 6 jam"
+    assert ind.working_duration(16 * day + timedelta(hours=2, minutes=59), day) == (
+        "16 hari kerja 2 jam"
+    )
+    assert ind.working_duration(day, day) == "1 hari kerja"
+    assert ind.working_duration(day - timedelta(minutes=1), day) == "8 jam 29 menit"
+    assert ind.working_duration(timedelta(minutes=45), day) == "45 menit"
+    with pytest.raises(ValueError):
+        ind.working_duration(timedelta(hours=1), timedelta(0))
