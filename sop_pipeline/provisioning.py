@@ -50,7 +50,7 @@ from sop_pipeline.adapters.terraform import (
 from sop_pipeline.analysis import choose_node, stack_tfvars
 from sop_pipeline.config import load_policy
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.errors import AdapterError, ConfigError, SopError
+from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, SopError
 from sop_pipeline.infra import Infrastructure
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.ports import (
@@ -96,7 +96,7 @@ PHASE_HINTS = {
 class ProvisionError(SopError):
     """A phase of step 8 failed: which one, why, what is left, how to continue."""
 
-    exit_code = 4
+    exit_code: int = ExitCode.OUTSIDE
 
     def __init__(self, request_id: str, phase: str, cause: str) -> None:
         super().__init__(f"{request_id}: {PHASE_LABELS[phase]} gagal: {cause}")
@@ -195,7 +195,10 @@ class InfraProvisioner:
                 try:
                     value = fn()
                 except (AdapterError, ConfigError) as err:
-                    raise ProvisionError(rid, phase, _first_line(err)) from err
+                    failure = ProvisionError(rid, phase, _first_line(err))
+                    if err.exit_code == ExitCode.BUSY:
+                        failure.exit_code = ExitCode.BUSY  # another run holds it: try later
+                    raise failure from err
             seconds = f"{self.times.seconds[phase]:.1f}".replace(".", ",")
             log(f"{rid}:   -> selesai ({seconds} dtk)")
             return value

@@ -14,8 +14,9 @@ import pytest
 
 from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.adapters.ansible import AnsibleTaskFailed, TaskFailure
-from sop_pipeline.adapters.terraform import CancelledError, TerraformError
+from sop_pipeline.adapters.terraform import CancelledError, RequestBusyError, TerraformError
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.errors import ExitCode
 from sop_pipeline.infra import Infrastructure, TsigKey
 from sop_pipeline.loader import load_request
 from sop_pipeline.provisioning import InfraProvisioner, ProvisionError
@@ -188,6 +189,21 @@ def test_a_cancelled_run_releases_nothing(world: World) -> None:
         world.provision()
     assert isinstance(caught.value.__cause__, CancelledError)
     assert RID in world.allocator.held and "allocator.release" not in world.journal
+
+
+def test_a_request_held_by_another_run_exits_busy_and_keeps_everything(world: World) -> None:
+    world.runner.apply_errors = [RequestBusyError("state sedang dipegang proses lain")]
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.exit_code == ExitCode.BUSY  # 75: the CI job may retry later
+    assert RID in world.allocator.held and "allocator.release" not in world.journal
+
+
+def test_an_outside_failure_exits_outside(world: World) -> None:
+    world.runner.apply_errors = [TerraformError("Perintah 'terraform apply' gagal")]
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.exit_code == ExitCode.OUTSIDE
 
 
 def test_no_release_when_proxmox_cannot_confirm_the_vm_is_absent(world: World) -> None:
