@@ -32,7 +32,12 @@ from sop_pipeline.provision_command import provision_cmd
 from sop_pipeline.report_command import report
 from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
-from sop_pipeline.validation import changed_request_files, request_files, validate_files
+from sop_pipeline.validation import (
+    approval_history_problems,
+    changed_request_files,
+    request_files,
+    validate_files,
+)
 from sop_pipeline.workspace import Workspace
 
 EXIT_CODES = """\b
@@ -119,7 +124,9 @@ def validate(
     With no PATHS, every requests/*.yaml is checked, including each OPD's quota over all its
     requests. Every problem in a file is reported at once, as FILE:LINE: FIELD: MESSAGE [RULE].
     In merge-request CI pass --base with the target branch, so a merge request cannot loosen
-    the policy it is checked against.
+    the policy it is checked against. With --since, a statement or signature under
+    requests/<id>.approvals/ that COMMIT's side holds and the change deletes or alters is
+    refused too ([approval-removed], [approval-modified]): approvals are append-only.
     """
     if base:
         with base_tree(ws.root, base) as trusted:
@@ -133,6 +140,8 @@ def validate(
     else:
         files = request_files(ws.requests_dir)
     results = validate_files(files, policy, check_totals=not paths and not since)
+    if since and not paths:  # the approvals folders only grow
+        results += approval_history_problems(ws.root, ws.requests_dir, since)
     bad = [r for r in results if not r.ok]
     if as_json:
         click.echo(

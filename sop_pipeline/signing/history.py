@@ -1,0 +1,68 @@
+"""Every statement the approvals folder ever held in Git history, checked like the folder's.
+
+Statements are evidence: a refusal committed once stays a refusal after ``git rm``, after its
+file is overwritten, or after the folder is renamed. The gate reads these with the folder's
+(``GateContext.history``). Only what is reachable from the checked commit counts: a branch
+whose history was rewritten before anyone recorded it is caught by the MR check instead
+(the approvals folder is append-only relative to the base branch) and, once recorded, by the
+ledger (``docs/approvals.md``, "Statements are evidence").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from sop_pipeline.adapters import git
+from sop_pipeline.signing import statement as st
+from sop_pipeline.signing.approvals import SIG_SUFFIX, Checked, Verifier
+from sop_pipeline.signing.subject import Subject, approvals_dir
+
+#: A signature file is a few KiB; a larger blob in the folder is refused unread.
+SIG_LIMIT = 64 * 1024
+
+
+def folder_of(repo: Path, request_file: Path) -> str:
+    """``requests/<id>.approvals`` relative to the repository root (POSIX form, for git)."""
+    return approvals_dir(request_file).resolve().relative_to(repo.resolve()).as_posix()
+
+
+def check_history(
+    repo: Path, request_file: Path, subject: Subject, verifier: Verifier, rev: str = "HEAD"
+) -> list[Checked]:
+    """Each distinct (statement, signature) pair the folder held in a commit reachable from
+    ``rev``, checked by ``verifier``; empty outside a Git repository or before its first
+    commit. Git failing otherwise raises :class:`~sop_pipeline.adapters.git.GitError`."""
+    if not git.has_commits(repo):
+        return []
+    folder = folder_of(repo, request_file)
+    entries = git.folder_history(repo, folder, rev)
+    by_commit: dict[tuple[str, str], str] = {(e.commit, e.path): e.blob for e in entries}
+    pairs: dict[tuple[str, str, str | None], str] = {}  # (path, json blob, sig blob) -> commit
+    for e in entries:
+        if not e.path.endswith(".json"):
+            continue
+        sig = by_commit.get((e.commit, e.path + SIG_SUFFIX))
+        pairs.setdefault((e.path, e.blob, sig), e.commit)
+    wanted = [b for _path, blob, sig in pairs for b in (blob, sig) if b is not None]
+    blobs = git.read_blobs(repo, wanted, limit=max(st.MAX_BYTES, SIG_LIMIT))
+    found: list[Checked] = []
+    with verifier.session():
+        for (path, blob, sig_blob), commit in pairs.items():
+            where = repo / path
+            data = blobs.get(blob)
+            signature = blobs.get(sig_blob) if sig_blob is not None else None
+            if data is None or (sig_blob is not None and signature is None):
+                found.append(
+                    Checked(
+                        where,
+                        None,
+                        blob,
+                        problems=("berkas di riwayat Git terlalu besar [size]",),
+                        source=commit[:12],
+                    )
+                )
+                continue
+            checked = verifier.check_bytes(where, data, signature, subject)
+            found.append(dataclasses.replace(checked, source=commit[:12]))
+    return found
