@@ -72,9 +72,7 @@ class FileChange:
 
 
 def has_commits(repo: Path) -> bool:
-    """Whether ``repo`` is a Git work tree with a commit at HEAD (else it has no history)."""
-    if not (repo / ".git").exists():
-        return False
+    """Whether ``repo`` is in a Git work tree with a commit at HEAD (else it has no history)."""
     try:
         _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     except GitError:
@@ -82,10 +80,22 @@ def has_commits(repo: Path) -> bool:
     return True
 
 
+def toplevel(repo: Path) -> Path:
+    """The root of the work tree ``repo`` is in."""
+    return Path(_git(repo, "rev-parse", "--show-toplevel").decode().strip())
+
+
 def folder_history(repo: Path, folder: str, rev: str = "HEAD") -> list[TreeEntry]:
     """Every regular file under ``folder`` in every commit reachable from ``rev`` that changed
     it, side branches included (``--full-history``: a file added and deleted on a merged
-    branch is found, although the merge leaves the folder as it was)."""
+    branch is found, although the merge leaves the folder as it was). A shallow clone is
+    refused: its history is cut, and what was cut off cannot be read."""
+    if _git(repo, "rev-parse", "--is-shallow-repository").decode().strip() == "true":
+        raise GitError(
+            f"{repo}: clone Git dangkal (shallow); riwayat persetujuan tidak lengkap, gerbang "
+            "tidak dapat diperiksa. Pakai clone penuh (GIT_DEPTH: 0, fetch-depth: 0) "
+            "[shallow-history]"
+        )
     commits = _git(repo, "rev-list", "--full-history", rev, "--", folder).decode().split()
     entries: list[TreeEntry] = []
     for commit in commits:

@@ -11,11 +11,12 @@ ledger (``docs/approvals.md``, "Statements are evidence").
 from __future__ import annotations
 
 import dataclasses
+import stat
 from pathlib import Path
 
 from sop_pipeline.adapters import git
 from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.approvals import SIG_SUFFIX, Checked, Verifier
+from sop_pipeline.signing.approvals import SIG_SUFFIX, Checked, Verifier, signature_path
 from sop_pipeline.signing.subject import Subject, approvals_dir
 
 #: A signature file is a few KiB; a larger blob in the folder is refused unread.
@@ -31,12 +32,14 @@ def check_history(
     repo: Path, request_file: Path, subject: Subject, verifier: Verifier, rev: str = "HEAD"
 ) -> list[Checked]:
     """Each distinct (statement, signature) pair the folder held in a commit reachable from
-    ``rev``, checked by ``verifier``; empty outside a Git repository or before its first
-    commit. Git failing otherwise raises :class:`~sop_pipeline.adapters.git.GitError`."""
+    ``rev`` and does not hold now byte for byte, checked by ``verifier``; empty outside a Git
+    repository or before its first commit. Git failing otherwise (a shallow clone
+    included) raises :class:`~sop_pipeline.adapters.git.GitError`."""
     if not git.has_commits(repo):
         return []
-    folder = folder_of(repo, request_file)
-    entries = git.folder_history(repo, folder, rev)
+    root = git.toplevel(repo)
+    folder = folder_of(root, request_file)
+    entries = git.folder_history(root, folder, rev)
     by_commit: dict[tuple[str, str], str] = {(e.commit, e.path): e.blob for e in entries}
     pairs: dict[tuple[str, str, str | None], str] = {}  # (path, json blob, sig blob) -> commit
     for e in entries:
@@ -45,11 +48,11 @@ def check_history(
         sig = by_commit.get((e.commit, e.path + SIG_SUFFIX))
         pairs.setdefault((e.path, e.blob, sig), e.commit)
     wanted = [b for _path, blob, sig in pairs for b in (blob, sig) if b is not None]
-    blobs = git.read_blobs(repo, wanted, limit=max(st.MAX_BYTES, SIG_LIMIT))
+    blobs = git.read_blobs(root, wanted, limit=max(st.MAX_BYTES, SIG_LIMIT))
     found: list[Checked] = []
     with verifier.session():
         for (path, blob, sig_blob), commit in pairs.items():
-            where = repo / path
+            where = root / path
             data = blobs.get(blob)
             signature = blobs.get(sig_blob) if sig_blob is not None else None
             if data is None or (sig_blob is not None and signature is None):
@@ -63,6 +66,19 @@ def check_history(
                     )
                 )
                 continue
+            if _in_folder(where) == data and _in_folder(signature_path(where)) == signature:
+                continue  # the folder holds these very bytes: checked there already
             checked = verifier.check_bytes(where, data, signature, subject)
             found.append(dataclasses.replace(checked, source=commit[:12]))
     return found
+
+
+def _in_folder(path: Path) -> bytes | None:
+    """The bytes of a plain file of the folder (never a link or a device), else None."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max(st.MAX_BYTES, SIG_LIMIT):
+        return None
+    return path.read_bytes()
