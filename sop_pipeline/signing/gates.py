@@ -173,13 +173,25 @@ def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
     return problems
 
 
+def lapsed_refusal(checked: Checked) -> bool:
+    """A NO whose only fault is that its validity has run out: it still refuses (a refusal
+    is evidence; waiting for it to expire must not turn it into a YES)."""
+    s = checked.statement
+    return (
+        s is not None
+        and not s.positive
+        and bool(checked.problems)
+        and all(p.endswith("[statement-expired]") for p in checked.problems)
+    )
+
+
 def select(ctx: GateContext, step_number: int) -> Selection:
     """Valid statements of one step whose chain (and step-6 evidence) holds; positive ones by
     distinct signers."""
     valid = [
         c
         for c in statements(ctx)
-        if c.ok
+        if (c.ok or lapsed_refusal(c))
         and c.statement
         and c.statement.step == step_number
         and not chain_problems(ctx, c)

@@ -124,6 +124,23 @@ def analysis_reject_removed(*, recorded: bool, only_sig: bool = False) -> Callab
     return attack
 
 
+def analysis_reject_left_to_expire(s: Scene) -> Target:
+    """The reject stays in the folder, but the OPD waits until its validity has run out."""
+    f = from_step_5(s)
+    f.sign(
+        6,
+        "teknis1",
+        T0 + m(10),
+        decision="reject",
+        reason="Kapasitas node tidak cukup",
+        validity=timedelta(minutes=20),  # expired at the gate's time, T0 + 60 min
+    )
+    f.sign(6, "teknis2", T0 + m(31), evidence=f.analyse(T0 + m(31)))
+    f.sign(7, "kabid", T0 + m(40))
+    s.lab.commit("Tim Teknis 2 dan Kabid menyetujui")
+    return Target(rule="[step-06-reject]")
+
+
 def analysis_reject_squashed(s: Scene) -> Target:
     """Recorded, deleted, and the branch rewritten: only the ledger still knows."""
     analysis_refused(s, recorded=True)
@@ -248,6 +265,7 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-reject-only-sig-deleted": analysis_reject_removed(recorded=False, only_sig=True),
     "analysis-reject-recorded-then-history-squashed": analysis_reject_squashed,
     "analysis-reject-overwritten-in-place": analysis_reject_overwritten,
+    "analysis-reject-left-to-expire": analysis_reject_left_to_expire,
     "approvals-folder-renamed": approvals_folder_renamed,
     "kabid-withdrawal-recorded-then-git-rm": withdrawal_removed(recorded=True),
     "kabid-withdrawal-committed-then-git-rm": withdrawal_removed(recorded=False),

@@ -7,6 +7,7 @@ trusts the verifier's verdict, so signatures are not needed to test what it does
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,6 +168,17 @@ def test_a_step_6_refusal_needs_no_report_and_still_refuses() -> None:
     no = checked(6, "teknis1", 10, decision="reject", reason="Kuota habis")
     assert evidence_problems(ctx(6, [no]), no) == []
     assert any("[step-06-reject]" in r for r in StepSigned(6).evaluate(ctx(6, [no], analyses={})))
+
+
+def test_a_refusal_does_not_lapse_but_an_approval_does() -> None:
+    expired = ("pernyataan kedaluwarsa sejak 2026-03-02T09:30:00Z [statement-expired]",)
+    no = checked(6, "teknis1", 10, decision="reject", reason="Kapasitas node tidak cukup")
+    yes = checked(6, "teknis2", 12, name="step-06-tim_teknis-2.json", evidence={"r": REPORT})
+    lapsed_no = dataclasses.replace(no, problems=expired)
+    assert select(ctx(6, [yes, lapsed_no]), 6).negative == (lapsed_no,)
+    assert select(ctx(6, [dataclasses.replace(yes, problems=expired)]), 6).positive == ()
+    forged = dataclasses.replace(no, problems=(*expired, "tanda tangan tidak sah [bad-signature]"))
+    assert select(ctx(6, [yes, forged]), 6).negative == ()  # a bad signature proves nothing
 
 
 # --- statements from history ------------------------------------------------------------------
