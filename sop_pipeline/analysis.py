@@ -13,9 +13,11 @@
    offline mirror) with the peeked values: what it would add, change and destroy.
 
 It changes nothing outside the request's Terraform working copy: no allocation, no VM, no DNS
-record, no ledger entry (step 6 is recorded from Tim Teknis' signature, which cites the
-report's digest). :func:`write_analysis` writes the Laporan Analisis Teknis (Markdown + PDF)
-and the merge-request comment under ``records/reports/<id>/``.
+record, no ledger entry. :func:`write_analysis` writes the Laporan Analisis Teknis (Markdown +
+PDF) and the merge-request comment under ``records/reports/<id>/``; ``sop analyze`` then
+records the report's sha256 and verdict in the request's ledger
+(:func:`sop_pipeline.tracking.record_analysis`). Step 6 itself is recorded from Tim Teknis'
+signature, which must cite that digest.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports import load_department
 from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
+from sop_pipeline.tracking import record_analysis
 from sop_pipeline.workspace import Workspace
 
 EPILOG = """\b
@@ -80,10 +81,12 @@ def analyze_cmd(
       6. `terraform plan` of the request stack, provider from the offline mirror.
 
     Writes records/reports/REQUEST_ID/laporan-analisis-teknis.{md,pdf} and
-    komentar-analisis.md (the merge-request comment), and prints the report's sha256.
+    komentar-analisis.md (the merge-request comment), records the report's sha256 and verdict
+    in the request's ledger (an "analysis" record), and prints the sha256.
 
     It does NOT record step 6: Tim Teknis reads the report and signs step 6, citing the
-    digest printed here, e.g.
+    digest printed here; the gates accept a step-6 approval only if it cites a report recorded
+    so, for the same request bytes, that says DAPAT DILAKSANAKAN. E.g.
 
     \b
       sop sign REQUEST_ID --step 6 --decision approve --signer you@... \\
@@ -135,6 +138,15 @@ def _run(
         report_url=report_url,
     )
     ok = feasible(facts, result)
+    record_analysis(  # what Tim Teknis' step-6 approval must cite, and its verdict
+        ws.ledgers,
+        request_id,
+        report=files.markdown.name,
+        digest=files.digest,
+        request_digest=request.digest,
+        feasible=ok,
+        at=result.analysed_at,
+    )
     for finding in analysis_findings(facts, result):
         say(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")
     verdict = "DAPAT DILAKSANAKAN" if ok else "BELUM DAPAT DILAKSANAKAN"

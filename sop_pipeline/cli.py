@@ -181,13 +181,22 @@ def validate(
     BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Di CI merge request, beri --base cabang tujuan,
     supaya merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
 
+    Dengan --since, pernyataan atau tanda tangan di requests/<id>.approvals/ yang ada di sisi
+    COMMIT lalu dihapus atau diubah juga ditolak ([approval-removed], [approval-modified]):
+    persetujuan hanya boleh bertambah.
+
     Kode keluar: 0 semua sah; 2 ada berkas yang ditolak; 3 kebijakan salah.
     """
     from dataclasses import asdict
 
     from sop_pipeline.config import load_policy
     from sop_pipeline.loader import format_problem
-    from sop_pipeline.validation import changed_request_files, request_files, validate_files
+    from sop_pipeline.validation import (
+        approval_history_problems,
+        changed_request_files,
+        request_files,
+        validate_files,
+    )
 
     if base:
         from sop_pipeline.gitsource import base_tree
@@ -203,6 +212,8 @@ def validate(
     else:
         files = request_files(ws.requests_dir)
     results = validate_files(files, policy, check_totals=not paths and not since)
+    if since and not paths:  # the approvals folders only grow
+        results += approval_history_problems(ws.root, ws.requests_dir, since)
     bad = [r for r in results if not r.ok]
     if as_json:
         click.echo(

@@ -43,8 +43,9 @@ from sop_pipeline.loader import load_request
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import PHASES, fetch_https, provisioner_for
 from sop_pipeline.reports import load_department
-from sop_pipeline.reports.model import RequestFacts
+from sop_pipeline.reports.model import RequestFacts, feasible
 from sop_pipeline.signing.demo import Lab, RequestFlow, generate_officials
+from sop_pipeline.tracking import record_analysis
 from sop_pipeline.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -170,6 +171,15 @@ class Scenario:
                 department=load_department(inventories),
                 sequence=ticket_sequence(self.ws.ledgers, request_id),
             )
+        record_analysis(
+            self.ws.ledgers,
+            request_id,
+            report=files.markdown.name,
+            digest=files.digest,
+            request_digest=request.digest,
+            feasible=feasible(facts, result),
+            at=result.analysed_at,
+        )
         say(f"  laporan: {files.markdown.name}, sha256 {files.digest[:16]}...")
         return {files.markdown.name: files.digest}
 
@@ -317,7 +327,7 @@ def scenario(lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
     run.sign(bpbd, 2, "kadis", 21)
     run.sign(bpbd, 3, "kabid", 22)
     run.sign(bpbd, 4, "koordinator", 24, "complete")
-    run.sign(bpbd, 6, "teknis2", 60)
+    run.sign(bpbd, 6, "teknis2", 60, evidence=run.analyse("bpbd-peringatan-dini", 55))
     run.sign(
         bpbd,
         7,

@@ -40,6 +40,7 @@ from sop_pipeline.reports.model import HostingResult, RequestFacts
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.signing.gates import GateResult, keyring_refusals
+from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.keyring import Keyring, load_from_git
 from sop_pipeline.signing.record import (
     CONSUMED_LEDGER,
@@ -73,6 +74,7 @@ class Context:
     keyring: Keyring
     checked: list[Checked]
     at: datetime
+    history: list[Checked] = field(default_factory=list)  # statements the Git history held
 
 
 @dataclass
@@ -150,7 +152,8 @@ class Pipeline:
         at = self.now()
         verifier = Verifier(self.keyring, at=at, mode=self.verify_mode)
         checked = check_all(approvals_dir(request.path), subject, verifier)
-        return Context(request, subject, self.keyring, checked, at)
+        history = check_history(self.ws.root, request.path, subject, verifier)
+        return Context(request, subject, self.keyring, checked, at, history)
 
     # ----------------------------------------------------------------------------- the steps
 
@@ -181,6 +184,7 @@ class Pipeline:
             ledger=self.ledgers.for_request(ctx.request.request_id),
             at=ctx.at,
             consumed=consumed_hashes(self.ledgers.named(CONSUMED_LEDGER)),
+            history=ctx.history,
         )
         for record in added:
             self.log(
@@ -226,6 +230,7 @@ class Pipeline:
             ledger=self.ledgers.for_request(ctx.request.request_id),
             at=ctx.at,
             consumed=consumed_hashes(self.ledgers.named(CONSUMED_LEDGER)),
+            history=ctx.history,
         )
 
     def step_8_provision(self, ctx: Context) -> list[int]:

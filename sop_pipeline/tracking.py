@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sop_pipeline.domain.sop import ANALYSIS_STEP
 from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, fold
 from sop_pipeline.ledger import LedgerStore, Record
 
@@ -20,9 +21,14 @@ STEP_KIND = "step"
 def event_of(record: Record) -> StepEvent:
     data = record.data
     started = data.get("started")
+    outcome = Outcome(data["outcome"])
+    if record.step == ANALYSIS_STEP and data.get("decision") == "reject":
+        # Ledgers written before step-6 refusals had their own outcome recorded this NO as
+        # "done": it is read as the refusal it was.
+        outcome = Outcome.REJECT
     return StepEvent(
         step=int(record.step or 0),
-        outcome=Outcome(data["outcome"]),
+        outcome=outcome,
         at=record.time,
         actor=record.actor,
         missing=tuple(data.get("missing", ())),
@@ -67,4 +73,38 @@ def record_step(
             inputs=inputs,
             outputs=outputs,
             data=data,
+        )
+
+
+ANALYSIS_KIND = "analysis"
+ANALYSIS_ACTOR = "sop analyze"
+
+
+def record_analysis(
+    store: LedgerStore,
+    request_id: str,
+    *,
+    report: str,
+    digest: str,
+    request_digest: str,
+    feasible: bool,
+    at: datetime,
+    actor: str = ANALYSIS_ACTOR,
+) -> Record:
+    """Append what ``sop analyze`` wrote: the report's sha256 (what Tim Teknis cites at step 6),
+    the request bytes it analysed and its verdict. Not a step: step 6 is recorded from the
+    signature, which must cite one of these."""
+    with store.locked(request_id):
+        return store.for_request(request_id).append(
+            kind=ANALYSIS_KIND,
+            actor=actor,
+            at=at,
+            step=6,
+            inputs={"request": request_digest},
+            outputs={report: digest},
+            data={
+                "feasible": feasible,
+                "verdict": "DAPAT DILAKSANAKAN" if feasible else "BELUM DAPAT DILAKSANAKAN",
+                "report": report,
+            },
         )

@@ -1,4 +1,8 @@
-"""Checking many request files at once: all of them, or only those changed since a commit."""
+"""Checking many request files at once: all of them, or only those changed since a commit.
+
+Since a commit, the approvals folders are also checked to be append-only
+(:func:`approval_history_problems`): a statement, once on the base branch, is evidence.
+"""
 
 from __future__ import annotations
 
@@ -75,4 +79,44 @@ def validate_files(
         over = check_opd_totals(usages, policy)
         for result in results:
             result.problems += over.get(result.path.stem, [])
+    return results
+
+
+APPROVALS_SUFFIX = ".approvals"
+
+
+def approval_history_problems(repo: Path, requests_dir: Path, since: str) -> list[FileResult]:
+    """Every file under ``requests/<id>.approvals/`` that the base (the merge base of
+    ``since`` and HEAD) holds and this change deletes or alters: statements and signatures
+    are evidence, so the folder only grows. Renaming the folder deletes its files."""
+    relative = requests_dir.resolve().relative_to(repo.resolve())
+    depth = len(relative.parts)
+    results = []
+    for change in git.changes_since(repo, since, relative.as_posix()):
+        parts = Path(change.path).parts
+        if len(parts) <= depth + 1 or not parts[depth].endswith(APPROVALS_SUFFIX):
+            continue
+        if change.status == "D":
+            rule = "approval-removed"
+            what = "dihapus"
+        elif change.status in ("M", "T"):
+            rule = "approval-modified"
+            what = "diubah"
+        else:
+            continue
+        results.append(
+            FileResult(
+                repo / change.path,
+                [
+                    Problem(
+                        "",
+                        rule,
+                        f"berkas persetujuan yang sudah ada di cabang dasar {what}; pernyataan "
+                        "dan tanda tangannya adalah bukti, folder .approvals hanya boleh "
+                        "ditambah. Kembalikan berkas ini; untuk menarik persetujuan, "
+                        "tandatangani pernyataan baru dengan keputusan 'reject'",
+                    )
+                ],
+            )
+        )
     return results

@@ -204,6 +204,7 @@ STEPS: tuple[Step, ...] = (
 FIRST_STEP = 1
 LAST_STEP = 12
 VERIFICATION_STEP = 4  # gate 1: completeness, by the Koordinator
+ANALYSIS_STEP = 6  # Tim Teknis' analysis: its NO is a refusal the ledger keeps
 DECISION_STEP = 7  # gate 2: yes/no, by the Kabid
 PROVISION_STEP = 8
 

@@ -6,6 +6,10 @@ the state it meets; anything the SOP does not allow raises :class:`IllegalTransi
 - Step 4 NO (``incomplete``) sends the request back to the OPD with the list of what is
   missing. Its clock pauses until the OPD resubmits the same request (``resubmit``); then
   step 4 starts again and needs a fresh verification.
+- Step 6 NO (``reject``: the analysis advises against it) is recorded as a refusal. The
+  request still goes to the Kabid at step 7, as the SOP says, but it can never be hosted:
+  :attr:`RequestState.refusals` keeps the refusal, and gate 8 honours it whatever the
+  approval files say later.
 - Step 7 NO (``reject``) ends the request: nothing may be created for it.
 - Step 12 closes it.
 
@@ -18,16 +22,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from sop_pipeline.domain.sop import DECISION_STEP, LAST_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.sop import ANALYSIS_STEP, DECISION_STEP, LAST_STEP, VERIFICATION_STEP
 from sop_pipeline.errors import SopError
 
 
 class Outcome(StrEnum):
-    DONE = "done"
+    DONE = "done"  # also step 6 YES
     COMPLETE = "complete"  # step 4 YES
     INCOMPLETE = "incomplete"  # step 4 NO
     APPROVE = "approve"  # step 7 YES
-    REJECT = "reject"  # step 7 NO
+    REJECT = "reject"  # step 6 NO (a refusal) or step 7 NO (ends the request)
     RESUBMIT = "resubmit"  # the OPD sends the fixed request back to step 4
 
 
@@ -121,10 +125,17 @@ class RequestState:
 
     @property
     def approved(self) -> bool:
-        """Step 7 said YES and nothing has ended the request since."""
-        return any(
-            r.step == DECISION_STEP and r.outcome is Outcome.APPROVE for r in self.runs
-        ) and (self.phase is not Phase.REJECTED)
+        """Step 7 said YES, no step recorded a NO, and nothing has ended the request since."""
+        return (
+            any(r.step == DECISION_STEP and r.outcome is Outcome.APPROVE for r in self.runs)
+            and self.phase is not Phase.REJECTED
+            and not self.refusals
+        )
+
+    @property
+    def refusals(self) -> tuple[StepRun, ...]:
+        """Every recorded NO of the analysis (6) or the decision (7): none can be undone."""
+        return tuple(r for r in self.runs if r.outcome is Outcome.REJECT)
 
     def done(self, step: int) -> bool:
         return any(r.step == step for r in self.runs if r.outcome is not Outcome.INCOMPLETE)
@@ -139,6 +150,8 @@ def allowed_outcomes(step: int) -> frozenset[Outcome]:
         return frozenset({Outcome.COMPLETE, Outcome.INCOMPLETE})
     if step == DECISION_STEP:
         return frozenset({Outcome.APPROVE, Outcome.REJECT})
+    if step == ANALYSIS_STEP:
+        return frozenset({Outcome.DONE, Outcome.REJECT})
     return frozenset({Outcome.DONE})
 
 
@@ -194,6 +207,8 @@ def advance(state: RequestState, event: StepEvent) -> RequestState:
             pauses=(*state.pauses, pause),
             missing=event.missing,
         )
+    if event.outcome is Outcome.REJECT and event.step == ANALYSIS_STEP:
+        return replace(state, next_step=event.step + 1, due_since=event.at, runs=runs)
     if event.outcome is Outcome.REJECT:
         return replace(
             state,

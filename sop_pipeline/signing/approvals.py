@@ -74,6 +74,7 @@ class Checked:
     problems: tuple[str, ...] = ()
     native: Verdict | None = None
     ssh_keygen: Verdict | None = None
+    source: str = ""  # "" for the folder; the commit for a statement read from Git history
 
     @property
     def ok(self) -> bool:

@@ -30,6 +30,7 @@ from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
+from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.record import (
     CONSUMED_LEDGER,
     check_gate,
@@ -359,9 +360,9 @@ def gate_cmd(
     path = _known_request(repo, request_id)
     subject = load_subject(path)
     keyring = keyring_mod.load_from_git(repo, base)
-    checked = check_all(
-        approvals_dir(path), subject, Verifier(keyring, at=at, mode=VerifyMode(verifier))
-    )
+    check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
+    checked = check_all(approvals_dir(path), subject, check)
+    history = check_history(repo, path, subject, check)  # a deleted statement still counts
     store = LedgerStore(records or repo / "records")
     ledger = store.for_request(request_id)
     consumed = consumed_hashes(store.named(CONSUMED_LEDGER))
@@ -375,6 +376,7 @@ def gate_cmd(
                 ledger=ledger,
                 at=at,
                 consumed=consumed,
+                history=history,
             ):
                 recorded.append(int(r.step or 0))
                 if not as_json:
@@ -390,6 +392,7 @@ def gate_cmd(
             ledger=ledger,
             at=at,
             consumed=consumed,
+            history=history,
         )
     if as_json:
         click.echo(

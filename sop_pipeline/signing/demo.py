@@ -293,6 +293,37 @@ class RequestFlow:
 
         return check_all(approvals_dir(self.request_file), self.subject(), self.verifier(at, mode))
 
+    def history(self, at: datetime, mode: str = "both") -> list[Any]:
+        """The statements the branch's Git history held (deleted ones included), checked."""
+        from sop_pipeline.signing.history import check_history
+
+        return check_history(
+            self.lab.repo, self.request_file, self.subject(), self.verifier(at, mode)
+        )
+
+    def analyse(self, at: datetime, *, feasible: bool = True) -> dict[str, str]:
+        """Step 6's analysis as ``sop analyze`` records it in the ledger (the report's sha256
+        and verdict), without a cluster and without writing the report files; returns the
+        ``evidence`` Tim Teknis cites."""
+        import hashlib
+
+        from sop_pipeline.tracking import record_analysis
+
+        verdict = "DAPAT DILAKSANAKAN" if feasible else "BELUM DAPAT DILAKSANAKAN"
+        name = "laporan-analisis-teknis.md"
+        text = f"# Laporan Analisis Teknis {self.request_id}\n\n{at.isoformat()}: {verdict}\n"
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        record_analysis(
+            self.store,
+            self.request_id,
+            report=name,
+            digest=digest,
+            request_digest=self.subject().digest,
+            feasible=feasible,
+            at=at,
+        )
+        return {name: digest}
+
     def sign(
         self, step_number: int, who: str, at: datetime, decision: str = "approve", **options: Any
     ) -> Path:
@@ -326,6 +357,7 @@ class RequestFlow:
             ledger=self.ledger,
             at=at,
             consumed=self.consumed(),
+            history=self.history(at, mode),
         )
 
     def pipeline_step(self, step_number: int, at: datetime) -> Any:
@@ -350,6 +382,7 @@ class RequestFlow:
             ledger=self.ledger,
             at=at,
             consumed=self.consumed(),
+            history=self.history(at, mode),
         )
 
     def state(self) -> Any:

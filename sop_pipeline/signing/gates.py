@@ -11,6 +11,12 @@ current request bytes, in order, by the right people:
   different people (principals, keys and NIPs all differ; a gate signer without a NIP in
   the keyring is refused); no signer is the requester; and for N = 8 none of those
   statements was consumed by an earlier provisioning (replay).
+- A step-6 approval cites (``evidence``) an analysis report that ``sop analyze`` recorded in
+  the request's ledger for these request bytes, and that report says the request can be
+  carried out (DAPAT DILAKSANAKAN).
+- Statements are evidence: those the branch's Git history ever held count with those in the
+  folder (``history``), so deleting a refusal hides nothing; and a refusal the ledger recorded
+  (a step-6 or step-7 NO, or a later withdrawal) refuses steps up to 8 whatever the files say.
 - N >= 9: step 8 is done in the ledger, and the acknowledgements 10..N hold the same way
   (their chain reaches back to the step-7 statement recorded in the ledger).
 - Always: the request's state (folded from its ledger) has reached N and did not end.
@@ -23,13 +29,39 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sop_pipeline.domain.sop import DECISION_STEP, PROVISION_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.sop import (
+    ANALYSIS_STEP,
+    DECISION_STEP,
+    PROVISION_STEP,
+    VERIFICATION_STEP,
+)
 from sop_pipeline.domain.state import Phase, RequestState
 from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.approvals import Checked
+from sop_pipeline.signing.approvals import FILE_NAME, Checked
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.subject import Subject
+
+
+@dataclass(frozen=True)
+class RecordedAnalysis:
+    """An analysis report ``sop analyze`` wrote and recorded in the request's ledger."""
+
+    digest: str  # sha256 of the report (what a step-6 statement cites)
+    request_digest: str  # the request bytes it analysed
+    feasible: bool  # DAPAT DILAKSANAKAN (True) or BELUM DAPAT DILAKSANAKAN (False)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class RecordedRefusal:
+    """A NO the ledger recorded: a step-6/7 ``reject``, or a withdrawal after a YES."""
+
+    step: int
+    signer: str
+    reason: str
+    statement: str = ""  # its hash
+    withdrawal: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +76,9 @@ class GateContext:
     recorded: Mapping[int, frozenset[str]] = field(default_factory=dict)  # ledger: step -> hashes
     consumed: frozenset[str] = frozenset()
     at: datetime | None = None  # the verification time; the keyring is linted at it
+    history: Sequence[Checked] = ()  # statements the Git history held, deleted ones included
+    analyses: Mapping[str, RecordedAnalysis] = field(default_factory=dict)  # digest -> record
+    refusals: Sequence[RecordedRefusal] = ()
 
 
 @dataclass(frozen=True)
@@ -78,11 +113,17 @@ class AllOf:
         return [reason for policy in self.policies for reason in policy.evaluate(ctx)]
 
 
+def statements(ctx: GateContext) -> tuple[Checked, ...]:
+    """The folder's statements, then every one the history held (a copy counts once: a
+    signer counts once, and one refusal is enough)."""
+    return (*ctx.checked, *ctx.history)
+
+
 def known_hashes(ctx: GateContext, step_number: int) -> set[str]:
     """Hashes a later statement may build on: valid positive files, or recorded in the ledger."""
     files = {
         c.sha256
-        for c in ctx.checked
+        for c in statements(ctx)
         if c.ok and c.statement and c.statement.step == step_number and c.statement.positive
     }
     return files | set(ctx.recorded.get(step_number, frozenset()))
@@ -118,12 +159,63 @@ def distinct(keyring: Keyring, a: Checked, b: Checked) -> bool:
     )
 
 
+def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
+    """A step-6 approval must cite a recorded analysis report of these request bytes that
+    says the request can be carried out; a refusal needs no report."""
+    s = checked.statement
+    if s is None or s.step != ANALYSIS_STEP or not s.positive:
+        return []
+    name = checked.path.name
+    if not s.evidence:
+        return [
+            f"{name}: persetujuan analisis (langkah 6) tidak menyebut laporan analisis teknis "
+            "pada evidence; jalankan `sop analyze`, lalu tandatangani dengan --evidence "
+            "<laporan>=<sha256> [analysis-not-cited]"
+        ]
+    problems = []
+    for label, digest in sorted(s.evidence.items()):
+        found = ctx.analyses.get(digest)
+        if found is None:
+            problems.append(
+                f"{name}: evidence '{label}' ({digest[:12]}) bukan laporan yang dicatat "
+                f"`sop analyze` untuk permintaan {ctx.subject.request_id} [analysis-unknown]"
+            )
+        elif not found.feasible:
+            problems.append(
+                f"{name}: laporan analisis '{label}' ({digest[:12]}) menyatakan BELUM DAPAT "
+                "DILAKSANAKAN; langkah 6 tidak dapat disetujui atas dasar itu "
+                "[analysis-not-feasible]"
+            )
+        elif found.request_digest != ctx.subject.digest:
+            problems.append(
+                f"{name}: laporan analisis '{label}' ({digest[:12]}) menganalisis versi lain "
+                "berkas permintaan; jalankan `sop analyze` lagi [analysis-stale]"
+            )
+    return problems
+
+
+def lapsed_refusal(checked: Checked) -> bool:
+    """A NO whose only fault is that its validity has run out: it still refuses (a refusal
+    is evidence; waiting for it to expire must not turn it into a YES)."""
+    s = checked.statement
+    return (
+        s is not None
+        and not s.positive
+        and bool(checked.problems)
+        and all(p.endswith("[statement-expired]") for p in checked.problems)
+    )
+
+
 def select(ctx: GateContext, step_number: int) -> Selection:
     """Valid statements of one step whose chain holds; positive ones by distinct people."""
     valid = [
         c
-        for c in ctx.checked
-        if c.ok and c.statement and c.statement.step == step_number and not chain_problems(ctx, c)
+        for c in statements(ctx)
+        if (c.ok or lapsed_refusal(c))
+        and c.statement
+        and c.statement.step == step_number
+        and not chain_problems(ctx, c)
+        and not evidence_problems(ctx, c)
     ]
     negative = tuple(c for c in valid if c.statement and not c.statement.positive)
     positive: list[Checked] = []
@@ -150,8 +242,14 @@ class StepSigned:
             if s is None:  # pragma: no cover - negative statements are parsed ones
                 return ["pernyataan tidak terbaca [statement]"]
             what = "tidak lengkap" if s.decision == "incomplete" else "ditolak"
+            where = (
+                f" (berkas {sel.negative[0].path.name} sudah dihapus dari cabang; dibaca dari "
+                f"riwayat Git {sel.negative[0].source})"
+                if sel.negative[0].source
+                else ""
+            )
             return [
-                f"langkah {self.number} {what} oleh {s.signer}: {s.reason} "
+                f"langkah {self.number} {what} oleh {s.signer}: {s.reason}{where} "
                 f"[step-{self.number:02d}-{s.decision}]"
             ]
         need = ctx.keyring.threshold(self.number)
@@ -163,10 +261,12 @@ class StepSigned:
             f"[step-{self.number:02d}-unsigned]"
         ]
         for c in ctx.checked:
+            if c.statement is None and named_step(c) in (self.number, None):
+                problems += [f"{c.path.name}: {p}" for p in c.problems]  # why it is unreadable
             if c.statement and c.statement.step == self.number:
                 problems += [f"{c.path.name}: {p}" for p in c.problems]
                 if c.ok:
-                    problems += chain_problems(ctx, c)
+                    problems += chain_problems(ctx, c) + evidence_problems(ctx, c)
         return problems
 
 
@@ -205,6 +305,35 @@ class GateSignersIdentified:
             for c in select(ctx, n).positive
             if ctx.keyring.nip_of(c.principal) is None
         ]
+
+
+def named_step(checked: Checked) -> int | None:
+    """The step a file's name claims (only to place its parse error); None if no step."""
+    m = FILE_NAME.match(checked.path.name)
+    return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class NoRecordedRefusal:
+    """No NO recorded in the ledger for a step up to ``number``: files cannot undo one."""
+
+    number: int
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        reasons = []
+        for r in ctx.refusals:
+            if r.step > self.number:
+                continue
+            what = (
+                f"persetujuan langkah {r.step} ditarik oleh {r.signer}"
+                if r.withdrawal
+                else f"langkah {r.step} ditolak oleh {r.signer}"
+            )
+            reasons.append(
+                f"{what}: {r.reason}; penolakan ini tercatat di buku catatan dan tidak hilang "
+                "walau berkasnya dihapus atau diubah [refusal-recorded]"
+            )
+        return reasons
 
 
 @dataclass(frozen=True)
@@ -293,6 +422,8 @@ def policy_for(number: int) -> AllOf:
         policies.append(GateSignersIdentified(steps))
     if VERIFICATION_STEP in steps and DECISION_STEP in steps:
         policies.append(GateSignersDistinct())
+    if ANALYSIS_STEP <= number <= PROVISION_STEP:
+        policies.append(NoRecordedRefusal(number))
     if number == PROVISION_STEP:
         policies.append(NotConsumed(steps))
     if number > PROVISION_STEP:

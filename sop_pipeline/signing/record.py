@@ -4,6 +4,9 @@
   verifies and the state machine allows it, append a ``"step"`` record (inputs: the request
   digest and the statement hash(es)). Repeats while progress is made. After a step-4
   ``incomplete``, a changed request file is recorded as the OPD's ``resubmit``.
+- A NO that comes after the step's YES was recorded (a Kabid withdrawing an approval, Tim
+  Teknis withdrawing the analysis) is appended as a ``"withdrawal"`` record: like a recorded
+  ``reject``, it refuses gate 8 from then on, whatever the files say.
 - :func:`check_gate`: evaluate a gate and append a ``"gate_check"`` record, pass or fail.
 - :func:`consume_approvals` / :func:`consumed_hashes`: the pipeline-wide ledger of approvals
   used by a provisioning (step 8), so that none can be replayed.
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sop_pipeline.domain.sop import DECISION_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.sop import ANALYSIS_STEP, DECISION_STEP, VERIFICATION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, fold
 from sop_pipeline.ledger.chain import Ledger, Record
 from sop_pipeline.signing import gates
@@ -22,9 +25,12 @@ from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.subject import Subject
-from sop_pipeline.tracking import STEP_KIND, step_events
+from sop_pipeline.tracking import ANALYSIS_KIND, STEP_KIND, event_of, step_events
 
 GATE_KIND = "gate_check"
+WITHDRAWAL_KIND = "withdrawal"
+#: Steps whose NO after a recorded YES is a withdrawal the ledger keeps.
+WITHDRAWABLE_STEPS = (ANALYSIS_STEP, DECISION_STEP)
 CONSUMED_KIND = "consumed"
 CONSUMED_LEDGER = "consumed-approvals"
 PIPELINE_ACTOR = "pipeline"
@@ -46,16 +52,50 @@ def recorded_statements(records: Sequence[Record]) -> dict[int, frozenset[str]]:
         if (
             r.kind == STEP_KIND
             and r.step is not None
-            and r.data.get("outcome")
-            in (
-                Outcome.DONE,
-                Outcome.COMPLETE,
-                Outcome.APPROVE,
-            )
+            and event_of(r).outcome in (Outcome.DONE, Outcome.COMPLETE, Outcome.APPROVE)
         ):
             hashes = {v for k, v in r.inputs.items() if k.startswith("statement")}
             found.setdefault(r.step, set()).update(hashes)
     return {k: frozenset(v) for k, v in found.items()}
+
+
+def recorded_analyses(records: Sequence[Record]) -> dict[str, gates.RecordedAnalysis]:
+    """The analysis reports ``sop analyze`` recorded in this request's ledger, by digest."""
+    found: dict[str, gates.RecordedAnalysis] = {}
+    for r in records:
+        if r.kind != ANALYSIS_KIND:
+            continue
+        for name, digest in r.outputs.items():
+            found[digest] = gates.RecordedAnalysis(
+                digest=digest,
+                request_digest=r.inputs.get("request", ""),
+                feasible=r.data.get("feasible") is True,
+                name=name,
+            )
+    return found
+
+
+def recorded_refusals(records: Sequence[Record]) -> list[gates.RecordedRefusal]:
+    """Every NO of steps 6 and 7 the ledger holds: recorded rejects and withdrawals."""
+    found = []
+    for r in records:
+        withdrawal = r.kind == WITHDRAWAL_KIND
+        rejected = (
+            r.kind == STEP_KIND
+            and r.step in WITHDRAWABLE_STEPS
+            and event_of(r).outcome is Outcome.REJECT
+        )
+        if withdrawal or rejected:
+            found.append(
+                gates.RecordedRefusal(
+                    step=int(r.step or 0),
+                    signer=r.actor,
+                    reason=str(r.data.get("reason", "")),
+                    statement=r.inputs.get("statement", ""),
+                    withdrawal=withdrawal,
+                )
+            )
+    return found
 
 
 def context(
@@ -67,6 +107,7 @@ def context(
     ledger: Ledger,
     at: datetime,
     consumed: frozenset[str] = frozenset(),
+    history: Sequence[Checked] = (),
 ) -> gates.GateContext:
     records = ledger.records()
     return gates.GateContext(
@@ -78,12 +119,17 @@ def context(
         recorded=recorded_statements(records),
         consumed=consumed,
         at=at,
+        history=tuple(history),
+        analyses=recorded_analyses(records),
+        refusals=tuple(recorded_refusals(records)),
     )
 
 
 def _outcome(step_number: int, decision: str) -> Outcome:
     if step_number in (VERIFICATION_STEP, DECISION_STEP):
         return Outcome(decision)
+    if step_number == ANALYSIS_STEP and decision == "reject":
+        return Outcome.REJECT  # a refusal, never "done"
     return Outcome.DONE
 
 
@@ -123,8 +169,10 @@ def record_signed_steps(
     ledger: Ledger,
     at: datetime,
     consumed: frozenset[str] = frozenset(),
+    history: Sequence[Checked] = (),
 ) -> list[Record]:
-    """Append every signed step that now holds, in SOP order; return the new records.
+    """Append every signed step that now holds, in SOP order, then every withdrawal (a NO of
+    step 6 or 7 after its YES was recorded); return the new records.
 
     Nothing is recorded under a keyring that fails its lint (``gates.keyring_refusals``):
     what its signatures prove cannot be trusted, refusals included.
@@ -152,6 +200,7 @@ def record_signed_steps(
             ledger=ledger,
             at=at,
             consumed=consumed,
+            history=history,
         )
         selection = gates.select(ctx, number)
         if selection.negative:
@@ -169,6 +218,58 @@ def record_signed_steps(
             break
         need = keyring.threshold(number)
         added.append(_append_step(ledger, subject, number, selection.positive[:need], at))
+    added += _withdrawals(
+        ledger, subject, keyring, checked, history=history, consumed=consumed, at=at
+    )
+    return added
+
+
+def _withdrawals(
+    ledger: Ledger,
+    subject: Subject,
+    keyring: Keyring,
+    checked: Sequence[Checked],
+    *,
+    history: Sequence[Checked],
+    consumed: frozenset[str],
+    at: datetime,
+) -> list[Record]:
+    """A valid NO of a step whose YES the ledger already holds, not yet recorded."""
+    added: list[Record] = []
+    for number in WITHDRAWABLE_STEPS:
+        ctx = context(
+            step_number=number,
+            subject=subject,
+            keyring=keyring,
+            checked=checked,
+            ledger=ledger,
+            at=at,
+            consumed=consumed,
+            history=history,
+        )
+        if not any(r.step == number and r.outcome is not Outcome.REJECT for r in ctx.state.runs):
+            continue
+        known = {r.statement for r in ctx.refusals}
+        for c in gates.select(ctx, number).negative:
+            if c.statement is None or c.sha256 in known:
+                continue
+            known.add(c.sha256)
+            added.append(
+                ledger.append(
+                    kind=WITHDRAWAL_KIND,
+                    actor=c.statement.signer,
+                    at=at,
+                    step=number,
+                    inputs={"request": subject.digest, "statement": c.sha256},
+                    data={
+                        "decision": c.statement.decision,
+                        "reason": c.statement.reason,
+                        "signed_at": c.statement.signed_at,
+                        "key": c.fingerprint,
+                        "file": c.path.name,
+                    },
+                )
+            )
     return added
 
 
@@ -205,6 +306,7 @@ def check_gate(
     at: datetime,
     consumed: frozenset[str] = frozenset(),
     actor: str = PIPELINE_ACTOR,
+    history: Sequence[Checked] = (),
 ) -> gates.GateResult:
     """Evaluate the gate of ``step_number`` and record the check in the request's ledger."""
     ctx = context(
@@ -215,6 +317,7 @@ def check_gate(
         ledger=ledger,
         at=at,
         consumed=consumed,
+        history=history,
     )
     result = gates.evaluate(ctx)
     ledger.append(

@@ -44,7 +44,8 @@ class Target:
 
 
 class Scene:
-    """An honest request at the decision (steps 1-6 signed and recorded)."""
+    """An honest request at the decision (steps 1-6 signed and recorded; step 6 cites the
+    analysis report recorded for it)."""
 
     def __init__(self, lab: Lab, *, base_texts: dict[str, str] | None = None) -> None:
         self.lab = lab
@@ -62,7 +63,8 @@ class Scene:
         f.sign(4, "koordinator", T0 + m(3), decision="complete")
         f.record(T0 + m(4), "native")
         f.pipeline_step(5, T0 + m(5))
-        f.sign(6, "teknis1", T0 + m(10))
+        self.evidence = f.analyse(T0 + m(9))  # `sop analyze`'s report, recorded
+        f.sign(6, "teknis1", T0 + m(10), evidence=self.evidence)
         f.record(T0 + m(11), "native")
         self.h = {
             n: hashlib.sha256(p.read_bytes()).hexdigest()

@@ -62,6 +62,8 @@ def expected_legal(state: RequestState, step: int, outcome: Outcome) -> bool:
         return outcome in (Outcome.COMPLETE, Outcome.INCOMPLETE)
     if step == 7:
         return outcome in (Outcome.APPROVE, Outcome.REJECT)
+    if step == 6:
+        return outcome in (Outcome.DONE, Outcome.REJECT)
     return outcome is Outcome.DONE
 
 
@@ -128,3 +130,17 @@ def test_time_cannot_run_backwards() -> None:
     state = fold("r", happy_path()[:3])
     with pytest.raises(IllegalTransition, match="time-order"):
         advance(state, ev(4, Outcome.COMPLETE, minutes=-10))
+
+
+def test_a_step_6_refusal_goes_on_to_the_kabid_but_is_kept_as_a_refusal() -> None:
+    refused = fold("r", [*happy_path()[:5], ev(6, Outcome.REJECT, 6, reason="kuota habis")])
+    assert refused.phase is Phase.IN_PROGRESS and refused.next_step == 7
+    assert [(r.step, r.outcome) for r in refused.refusals] == [(6, Outcome.REJECT)]
+    approved = advance(refused, ev(7, Outcome.APPROVE, 7))
+    assert not approved.approved  # the Kabid's YES does not undo Tim Teknis' recorded NO
+    assert approved.refusals == refused.refusals
+
+
+def test_a_step_6_refusal_needs_a_reason() -> None:
+    with pytest.raises(IllegalTransition, match=r"\[reason-required\]"):
+        fold("r", [*happy_path()[:5], ev(6, Outcome.REJECT, 6)])

@@ -21,6 +21,7 @@ from sop_pipeline.adapters.allocator import Allocator, load_pools
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
 from sop_pipeline.cli import main
 from sop_pipeline.lab.pve import RunningPve
+from sop_pipeline.ledger import Record
 from sop_pipeline.signing.demo import Lab
 from sop_pipeline.workspace import Workspace
 
@@ -68,11 +69,21 @@ def guests(pve: RunningPve) -> list[int]:
 
 
 def assert_nothing_changed(repo: Lab, lab_dir: Path, pve: RunningPve, before: list[int]) -> None:
-    """No allocation, no VM, no ledger record: the analysis only looks."""
+    """No allocation, no VM, no step recorded: the analysis only looks (and records its report)."""
     pools = load_pools(repo.repo / "inventories" / "pools.yaml")
     assert Allocator(pools, f"sqlite:///{lab_dir / 'allocator.sqlite'}").all() == []
     assert guests(pve) == before
-    assert Workspace(repo.repo).ledgers.request_ids() == []
+    ledgers = Workspace(repo.repo).ledgers
+    kinds = {r.kind for rid in ledgers.request_ids() for r in ledgers.for_request(rid).records()}
+    assert kinds <= {"analysis"}
+
+
+def last_analysis(repo: Lab) -> Record:
+    """The analysis record `sop analyze` appended last: what a step-6 approval must cite."""
+    records = Workspace(repo.repo).ledgers.for_request(REQUEST).records()
+    found = [r for r in records if r.kind == "analysis"]
+    assert found, records
+    return found[-1]
 
 
 def test_a_request_that_fits_is_feasible_and_its_plan_adds_one_vm(
@@ -91,6 +102,11 @@ def test_a_request_that_fits_is_feasible_and_its_plan_adds_one_vm(
     digest = hashlib.sha256((folder / "laporan-analisis-teknis.md").read_bytes()).hexdigest()
     assert f"sha256 laporan: {digest}" in result.output
     assert f"--evidence laporan-analisis-teknis.md={digest}" in result.output
+    recorded = last_analysis(repo)
+    assert recorded.outputs == {"laporan-analisis-teknis.md": digest}
+    assert recorded.data["feasible"] is True
+    request_digest = hashlib.sha256(repo.request_file(REQUEST).read_bytes()).hexdigest()
+    assert recorded.inputs["request"] == request_digest
     for text in (
         "DAPAT DILAKSANAKAN",
         "10.99.0.100 dari pool lab 10.99.0.0/24",
@@ -160,6 +176,9 @@ def test_a_request_over_the_opd_quota_is_not_feasible(
     text = pdf_text(report_dir(repo) / "laporan-analisis-teknis.pdf")
     assert "Kuota OPD DINKES" in text and "BELUM DAPAT DILAKSANAKAN" in text
     assert "Plan: 1 to add" in text  # the plan still shows what would be made
+    recorded = last_analysis(repo)
+    assert recorded.data["feasible"] is False
+    assert recorded.data["verdict"] == "BELUM DAPAT DILAKSANAKAN"
     assert_nothing_changed(repo, lab_dir, pve, before)
 
 
@@ -197,3 +216,4 @@ def test_an_unreachable_proxmox_says_what_failed_and_writes_nothing(
     assert "tidak ada alamat IP/VMID yang dipesan" in result.output
     assert "jalankan ulang `sop analyze dinkes-simpus`" in result.output
     assert not report_dir(repo).exists()
+    assert Workspace(repo.repo).ledgers.request_ids() == []  # nothing recorded either

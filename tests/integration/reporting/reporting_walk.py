@@ -156,11 +156,17 @@ class Walk:
         self.flow(request_id).sign(step, who, at(minutes), decision, **kw)
         return self.advance(request_id, minutes)
 
+    def analyse(self, request_id: str, minutes: int) -> dict[str, str]:
+        """Step 6's analysis report, recorded as `sop analyze` records it; what Tim Teknis cites."""
+        return self.flow(request_id).analyse(at(minutes))
+
     def to_step_7(self, request_id: str, start: int = 0, *, decision_after: int = 45) -> None:
         """Steps 1-7 signed in turn; step 7 ``decision_after`` minutes after step 6."""
         self.advance(request_id, start)
         self.sign(request_id, 2, "kadis", start + 2)
         self.sign(request_id, 3, "kabid", start + 4)
         self.sign(request_id, 4, "koordinator", start + 6, "complete")
-        self.sign(request_id, 6, "teknis1", start + 95)
+        self.sign(
+            request_id, 6, "teknis1", start + 95, evidence=self.analyse(request_id, start + 60)
+        )
         self.sign(request_id, 7, "kabid", start + 95 + decision_after)

@@ -40,7 +40,7 @@ def walked(walk: Walk) -> Walk:
     walk.sign(rid, 2, "kadis", 21)
     walk.sign(rid, 3, "kabid", 22)
     walk.sign(rid, 4, "koordinator", 24, "complete")
-    walk.sign(rid, 6, "teknis2", 60)
+    walk.sign(rid, 6, "teknis2", 60, evidence=walk.analyse(rid, 50))
     walk.sign(rid, 7, "kabid", 75, "reject", reason="Sudah tersedia di server daerah")
     walk.advance("disdik-info-sekolah", 24 * 60 + 60)  # Tuesday 1 December, 09.00
     return walk

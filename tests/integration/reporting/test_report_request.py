@@ -192,7 +192,7 @@ def test_a_rejected_request_gets_its_disposition_and_no_hosting_document(walk: W
     walk.sign(rid, 2, "kadis", 21)
     walk.sign(rid, 3, "kabid", 22)
     walk.sign(rid, 4, "koordinator", 24, "complete")
-    walk.sign(rid, 6, "teknis2", 60)
+    walk.sign(rid, 6, "teknis2", 60, evidence=walk.analyse(rid, 50))
     walk.sign(rid, 7, "kabid", 75, "reject", reason="Sudah tersedia di server daerah")
     result = sop(lab.repo, "report", rid, "--no-advance")
     assert result.exit_code == 0, result.output

@@ -24,7 +24,7 @@ def walk_to_step_7(flow: RequestFlow) -> None:
     flow.sign(4, "koordinator", T0 + minutes(3), decision="complete")
     assert [r.step for r in flow.record(T0 + minutes(4))] == [2, 3, 4]
     flow.pipeline_step(5, T0 + minutes(5))
-    flow.sign(6, "teknis1", T0 + minutes(10), evidence={"laporan-analisis": "ab" * 32})
+    flow.sign(6, "teknis1", T0 + minutes(10), evidence=flow.analyse(T0 + minutes(9)))
     assert [r.step for r in flow.record(T0 + minutes(11))] == [6]
 
 
@@ -98,7 +98,7 @@ def test_step_4_incomplete_loop_needs_a_fresh_verification(lab: Lab) -> None:
     assert [r.data["outcome"] for r in flow.record(T0 + minutes(63))] == ["complete"]
     assert flow.gate(4, T0 + minutes(64)).holds
     flow.pipeline_step(5, T0 + minutes(65))
-    flow.sign(6, "teknis2", T0 + minutes(70))
+    flow.sign(6, "teknis2", T0 + minutes(70), evidence=flow.analyse(T0 + minutes(66)))
     flow.sign(7, "kabid", T0 + minutes(80))
     flow.record(T0 + minutes(81))
     assert flow.gate(8, T0 + minutes(82)).holds
