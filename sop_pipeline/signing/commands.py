@@ -209,7 +209,14 @@ def verify_cmd(request_id: str | None, repo: Path, base: str, at: datetime, veri
     click.echo(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")
     all_ok = True
     for path in _requests(repo, request_id):
-        subject = load_subject(path)
+        try:
+            subject = load_subject(path)
+        except SopError as err:  # one unreadable request never stops the others' check
+            click.echo(
+                f"{path.relative_to(repo)}: TIDAK DAPAT DIPERIKSA\n    - {err.diagnostics()}"
+            )
+            all_ok = False
+            continue
         checked = check_all(approvals_dir(path), subject, check)
         click.echo(f"{path.relative_to(repo)}: {len(checked)} pernyataan")
         for c in checked:
