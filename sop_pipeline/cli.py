@@ -118,9 +118,8 @@ def validate(
 
     With no PATHS, every requests/*.yaml is checked, including each OPD's quota over all its
     requests. Every problem in a file is reported at once, as FILE:LINE: FIELD: MESSAGE [RULE].
-    In merge-request CI pass --base with the target branch as a full ref
-    (refs/remotes/origin/main), so a merge request cannot loosen the policy it is checked
-    against.
+    In merge-request CI pass --base with the target branch, so a merge request cannot loosen
+    the policy it is checked against.
     """
     if base:
         with base_tree(ws.root, base) as trusted:
