@@ -708,3 +708,24 @@ def test_base_keyring_file_committed_as_a_symlink_is_refused(lab: Lab) -> None:
         main, ["keyring", "lint", "--repo", str(lab.repo), "--base", "refs/heads/main"]
     )
     assert result.exit_code == 3 and "[not-regular-file]" in result.output, result.output
+
+
+def test_sop_validate_refuses_links_and_fifos_without_blocking(lab: Lab) -> None:
+    """`sop validate` over requests/ and with named paths: a request file that is a link,
+    a FIFO or a folder is refused by name; nothing is read through it and nothing hangs."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "inventories", lab.repo / "inventories")
+    lab.write_request(RID)
+    requests = lab.repo / "requests"
+    (requests / "lewat-tautan.yaml").symlink_to(f"{RID}.yaml")
+    (requests / "ke-perangkat.yaml").symlink_to("/dev/zero")
+    os.mkfifo(requests / "pipa.yaml")
+    (requests / "folder.yaml").mkdir()
+    result = invoke(lab, "validate")
+    assert result.exit_code == 2, result.output
+    for name in ("lewat-tautan", "ke-perangkat", "pipa", "folder"):
+        line = next(x for x in result.output.splitlines() if f"{name}.yaml" in x)
+        assert "[not-regular-file]" in line, result.output
+    assert result.output.count("[not-regular-file]") == 4, result.output
+    assert f"{RID}.yaml:" not in result.output, result.output  # the real file is valid
+    named = invoke(lab, "validate", str(requests / "pipa.yaml"))
+    assert named.exit_code == 2 and "[not-regular-file]" in named.output, named.output
