@@ -79,6 +79,7 @@ def gate(lab: Lab, base: str, mode: str, request_id: str = RID) -> Result:
 
 
 def verify(lab: Lab, *args: str, mode: str = "both") -> Result:
+    """``sop verify``: a refusal is any non-zero exit (its code table is the CLI's business)."""
     return invoke(lab, "verify", *args, "--verifier", mode, "--at", AT.isoformat())
 
 
@@ -416,7 +417,7 @@ def test_request_file_as_link_or_special_file_is_refused(
     tally["accepted"] += any(r.exit_code == 0 for r in results)
     assert all(r.exit_code != 0 and rule in r.output for r in results), [r.output for r in results]
     checked = verify(lab)
-    assert checked.exit_code == 1 and rule in checked.output, checked.output
+    assert checked.exit_code != 0 and rule in checked.output, checked.output
 
 
 # --- class 6: invisible text ----------------------------------------------------------------
@@ -501,7 +502,7 @@ def test_invisible_text_is_refused(name: str, lab: Lab, tally: dict[str, int]) -
     assert not accepted and reasons, reasons
     assert any(rule in r for r in reasons), (rule, reasons)
     shown = verify(lab, RID, mode="native")
-    assert shown.exit_code == 1 and rule in shown.output, shown.output
+    assert shown.exit_code != 0 and rule in shown.output, shown.output
     line = next(x for x in shown.output.splitlines() if path.name in x)
     assert "TIDAK SAH" in line or "tidak terbaca" in line, shown.output
 
@@ -616,7 +617,7 @@ def test_malformed_statement_is_refused_and_the_rest_is_checked(
     accepted = "SAH (valid)" in line and "TIDAK SAH" not in line
     tally["tried"] += 1
     tally["accepted"] += accepted
-    assert not accepted and result.exit_code == 1, result.output
+    assert not accepted and result.exit_code != 0, result.output
     assert rule in result.output, (rule, result.output)
     # The other request was checked all the same, and so were this request's honest files.
     assert section(result.output, OTHER).count("SAH (valid)") == 2, result.output
@@ -640,7 +641,7 @@ def test_an_unreadable_request_file_never_stops_the_others(lab: Lab) -> None:
         path.read_text().replace(f"file: {RID}/surat-permintaan.pdf", 'file: "a\\0b.pdf"')
     )
     result = verify(lab, mode="native")
-    assert result.exit_code == 1
+    assert result.exit_code != 0
     assert f"requests/{RID}.yaml: TIDAK DAPAT DIPERIKSA" in result.output, result.output
     assert "NUL" in result.output
     assert f"requests/{OTHER}.yaml: 1 pernyataan" in result.output, result.output
@@ -681,13 +682,13 @@ def test_fuzz_many_malformed_statements_through_sop_verify(lab: Lab) -> None:
         scene.put(data, sig, name=f"step-07-kabid-{index}.json")
     result = verify(lab, RID, mode="native")
     lines = [x for x in result.output.splitlines() if "step-07-kabid-" in x]
-    assert result.exit_code == 1
+    assert result.exit_code != 0
     assert len(lines) == len(variants), result.output[-2000:]
     assert not [x for x in lines if "TIDAK SAH" not in x], result.output[-2000:]
     assert result.output.count("SAH (valid)") == 4  # the honest steps 2, 3, 4 and 6
     # The same folder through both verifiers at once (ssh-keygen sees every parsable one).
     both = verify(lab, RID, mode="both")
-    assert both.exit_code == 1 and both.output.count("TIDAK SAH") == len(variants)
+    assert both.exit_code != 0 and both.output.count("TIDAK SAH") == len(variants)
 
 
 # --- committed symlinks read from Git objects ---------------------------------------------
