@@ -17,7 +17,9 @@ Command = TypeVar("Command", bound=Callable[..., object])
 
 
 def base_option(reads: str) -> Callable[[Command], Command]:
-    """``--base BRANCH`` ($SOP_BASE_REF, default main): where ``reads`` come from."""
+    """``--base BRANCH`` ($SOP_BASE_REF, default main): where ``reads`` come from, resolved by
+    :func:`sop_pipeline.adapters.git.resolve_base` (full refs; short names only when only
+    one branch has them)."""
     return click.option(
         "--base",
         envvar="SOP_BASE_REF",
@@ -25,7 +27,8 @@ def base_option(reads: str) -> Callable[[Command], Command]:
         show_default=True,
         metavar="BRANCH",
         help=f"Base branch: {reads} are read from it ($SOP_BASE_REF), never from the merge "
-        "request's own tree.",
+        "request's own tree. Give a full ref (refs/remotes/origin/main, refs/heads/main) or "
+        "a full commit id; a short name is refused when a tag or another ref shares it.",
     )
 
 

@@ -23,7 +23,16 @@ def base_tree(repo: Path, base: str, folders: tuple[str, ...] = ("inventories",)
     """A temporary folder holding ``folders`` exactly as commit ``base`` has them."""
     commit = resolve(repo, base)
     done = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", commit, *folders],
+        [
+            "git",
+            "--no-replace-objects",
+            "-C",
+            str(repo),
+            "archive",
+            "--format=tar",
+            commit,
+            *folders,
+        ],
         capture_output=True,
         check=False,
         timeout=120,
@@ -33,7 +42,13 @@ def base_tree(repo: Path, base: str, folders: tuple[str, ...] = ("inventories",)
         raise ConfigError(f"{base} ({commit[:12]}) tidak memuat {', '.join(folders)}: {message}")
     with tempfile.TemporaryDirectory(prefix="sop-base-") as scratch:
         with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-            archive.extractall(scratch, filter="data")  # no links out, no devices
+            links = [m.name for m in archive.getmembers() if m.issym() or m.islnk()]
+            if links:  # a committed symlink (mode 120000) would read another file than its own
+                raise ConfigError(
+                    f"{base} ({commit[:12]}) memuat tautan simbolik {', '.join(links[:5])}; "
+                    "hanya berkas biasa yang diterima [not-regular-file]"
+                )
+            archive.extractall(scratch, filter="data")  # no devices, nothing outside scratch
         yield Path(scratch)
 
 

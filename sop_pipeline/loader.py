@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 import yaml
 
+from sop_pipeline.domain import text as text_rules
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, check_label, check_request
 from sop_pipeline.errors import SopError
+from sop_pipeline.safefile import TOO_LARGE, UnsafeFile, read_regular, sha256_regular
 
 if TYPE_CHECKING:
     import jsonschema
@@ -43,6 +45,8 @@ except ImportError:  # pragma: no cover - libyaml is in every wheel we install
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 DEFAULT_MAX_BYTES = 64 * 1024
+#: The signed letter (PDF) next to a request: generous for a scan, bounded for memory.
+MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024
 
 _STR = "tag:yaml.org,2002:str"
 # What YAML 1.2's core schema types as other than a string, in the only spellings we accept.
@@ -57,20 +61,8 @@ _AMBIGUOUS = re.compile(
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?|=|<<)\Z"
 )
-_FORBIDDEN_CHARS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
-_CHAR_NAMES = {
-    "\u202e": "RIGHT-TO-LEFT OVERRIDE",
-    "\u202d": "LEFT-TO-RIGHT OVERRIDE",
-    "\u2066": "LEFT-TO-RIGHT ISOLATE",
-    "\u2067": "RIGHT-TO-LEFT ISOLATE",
-    "\u2068": "FIRST STRONG ISOLATE",
-    "\u2069": "POP DIRECTIONAL ISOLATE",
-    "\u200b": "ZERO WIDTH SPACE",
-    "\u200f": "RIGHT-TO-LEFT MARK",
-    "\ufeff": "BYTE ORDER MARK",
-}
+# The characters refused are shared with signed statements: one rule, one place.
+_FORBIDDEN_CHARS = text_rules.FORBIDDEN
 
 
 class RequestInvalid(SopError):
@@ -138,22 +130,16 @@ def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
             )
         ]
     problems = []
-    for match in _FORBIDDEN_CHARS.finditer(text):
-        char = match.group()
-        name = f"{_CHAR_NAMES.get(char, 'kontrol')} (U+{ord(char):04X})"
-        bidi = (
-            "\u202a" <= char <= "\u202e"
-            or "\u2066" <= char <= "\u2069"
-            or char in ("\u200e", "\u200f", "\u061c")
-        )
-        control = char < "\xa0"
-        rule = "bidi-char" if bidi else "control-char" if control else "invisible-char"
+    line, counted = 1, 0  # lines counted as we go: a file full of hidden characters stays fast
+    for hidden in text_rules.hidden_chars(text):
+        line += text.count("\n", counted, hidden.index)
+        counted = hidden.index
         problems.append(
             Problem(
                 "",
-                rule,
-                f"karakter tersembunyi {name} tidak diizinkan; hapus karakter ini",
-                _line_at(text, match.start()),
+                hidden.rule,
+                f"karakter tersembunyi {hidden.name} tidak diizinkan; hapus karakter ini",
+                line,
             )
         )
     return text, problems
@@ -486,7 +472,9 @@ def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
     letter = data["letter"]
     attached = path.parent / letter["file"]
     try:
-        actual = hashlib.sha256(attached.read_bytes()).hexdigest()
+        actual = sha256_regular(attached, limit=MAX_ATTACHMENT_BYTES, within=path.parent)
+    except UnsafeFile as err:
+        return [Problem("letter.file", err.rule, f"berkas surat '{letter['file']}': {err.message}")]
     except OSError:
         return [
             Problem(
@@ -546,8 +534,11 @@ def load_request(path: Path, *, policy: Policy, check_attachments: bool = True) 
         raise RequestInvalid(
             path, [Problem("", "file-name", "berkas permintaan harus berakhiran .yaml")]
         )
-    try:
-        raw = path.read_bytes()
+    try:  # a regular file only, never through a link, and never more than the policy's cap
+        raw = read_regular(path, limit=policy.max_file_bytes)
+    except UnsafeFile as err:
+        rule = "size-cap" if err.rule == TOO_LARGE else err.rule  # the request files' own id
+        raise RequestInvalid(path, [Problem("", rule, err.message)]) from err
     except OSError as err:
         raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
     data, problems = check_request_bytes(path, raw, policy, check_attachments=check_attachments)

@@ -14,6 +14,7 @@ from sop_pipeline.adapters import git
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, Usage, check_opd_totals
 from sop_pipeline.loader import RequestInvalid, load_request
+from sop_pipeline.safefile import lexists
 
 
 @dataclass
@@ -43,9 +44,10 @@ def changed_request_files(repo: Path, requests_dir: Path, since: str) -> list[Pa
             wanted.add(requests_dir / first)
         elif len(parts) > len(relative.parts) + 1:  # an attachment: requests/<id>/...
             candidate = requests_dir / f"{first}.yaml"
-            if candidate.exists():
+            if lexists(candidate):
                 wanted.add(candidate)
-    return sorted(p for p in wanted if p.exists())
+    # lexists: a request committed as a link is checked (and refused), not silently skipped
+    return sorted(p for p in wanted if lexists(p))
 
 
 def validate_files(

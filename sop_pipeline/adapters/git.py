@@ -1,40 +1,84 @@
 """Git, through the ``git`` command: what changed since a commit, and files as a commit has them.
 
-Reading from a commit (``show``) is how keyring and policy come from the base branch, never
-from the working copy of a merge request. Reading every version a folder ever had
-(:func:`folder_history`, :func:`read_blobs`) is how a deleted approval statement stays seen.
+Reading from a commit (``show``, :func:`read_blob`) is how keyring and policy come from the
+base branch, never from the working copy of a merge request. The base itself is resolved
+strictly (:func:`resolve_base`): a merge request can push tags and branches, so a short name
+such as ``main`` or ``origin/main`` counts only when exactly one branch has that name and no
+tag or other ref shares it. Every command runs with ``--no-replace-objects``: a pushed
+``refs/replace/<commit>`` would otherwise put another commit's content under the base's id.
+Reading every version a folder ever had (:func:`folder_history`, :func:`read_blobs_by_id`) is
+how a deleted approval statement stays seen.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sop_pipeline.domain.text import shown
 from sop_pipeline.errors import AdapterError
+
+#: The only places a base may live: local and remote-tracking branches.
+BRANCH_NAMESPACES = ("refs/heads/", "refs/remotes/")
+_FULL_ID = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
+# A branch name as `git check-ref-format` allows it, minus everything that makes it an
+# expression (~ ^ : ? * [ \ @{ ..) or an option (a leading -).
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]*\Z")
+REGULAR_BLOB_MODES = ("100644", "100755")
 
 
 class GitError(AdapterError):
     """A git command failed."""
 
 
-def _git(repo: Path, *args: str) -> bytes:
+class BaseRefused(GitError):
+    """``--base`` names no branch, an ambiguous one, or something that is not a branch."""
+
+    exit_code = 3  # a configuration of the run (or of the repository's refs) is wrong
+
+
+def _run(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, check=False, timeout=60
+        return subprocess.run(
+            ["git", "--no-replace-objects", "-C", str(repo), *args],
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
-    except (OSError, subprocess.TimeoutExpired) as err:
+    except (OSError, subprocess.TimeoutExpired, ValueError) as err:
         raise GitError(f"git {args[0]} gagal dijalankan: {err}") from err
+
+
+def _git(repo: Path, *args: str, warnings: bool = False) -> bytes:
+    """stdout of ``git args``; with ``warnings``, anything git warns about refuses too."""
+    done = _run(repo, *args)
+    message = done.stderr.decode(errors="replace").strip()
     if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()
         raise GitError(f"git {' '.join(args)} gagal: {message}")
+    if warnings and message:  # e.g. "refname 'main' is ambiguous": never silently dropped
+        raise BaseRefused(f"git {' '.join(args)} memberi peringatan: {message} [git-warning]")
     return done.stdout
 
 
 def changed_paths(repo: Path, since: str) -> list[str]:
-    """Paths (relative to the repo) added or changed since ``since``, untracked included."""
-    out = _git(repo, "diff", "--name-only", "--no-renames", "--diff-filter=ACMR", "-z", since, "--")
+    """Paths (relative to the repo) added or changed since ``since``, untracked included.
+
+    git's warnings (an ambiguous ``since``) refuse rather than pick one silently."""
+    out = _git(
+        repo,
+        "diff",
+        "--name-only",
+        "--no-renames",
+        "--diff-filter=ACMR",
+        "-z",
+        "--end-of-options",
+        since,
+        "--",
+        warnings=True,
+    )
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z")
     names = {n for n in (out + untracked).decode().split("\0") if n}
     return sorted(names)
@@ -45,8 +89,184 @@ def show(repo: Path, commit: str, path: str) -> bytes:
     return _git(repo, "show", f"{commit}:{path}")
 
 
+def read_blobs(repo: Path, commit: str, paths: Iterable[str], *, limit: int) -> dict[str, bytes]:
+    """The bytes of each of ``paths`` at ``commit``, only where the commit holds it as a
+    regular file (mode 100644 or 100755: never a symlink 120000, a folder or a submodule)
+    of at most ``limit`` bytes. FileNotFoundError for a path the commit lacks."""
+    wanted = list(paths)
+    listing = _git(repo, "ls-tree", "-l", "-z", "--full-tree", commit, "--", *wanted)
+    found: dict[str, tuple[str, str, str, int]] = {}
+    for entry in (e for e in listing.split(b"\0") if e):
+        info, _, name = entry.partition(b"\t")
+        mode, kind, oid, size_text = info.decode().split()
+        size = int(size_text) if size_text.isdigit() else -1  # "-" for a tree or submodule
+        found[name.decode(errors="replace")] = (mode, kind, oid, size)
+    for path in wanted:
+        if path not in found:
+            raise FileNotFoundError(f"{path} tidak ada di {commit[:12]}")
+        mode, kind, _oid, size = found[path]
+        if kind != "blob" or mode not in REGULAR_BLOB_MODES:
+            raise GitError(
+                f"{path} di {commit[:12]} bukan berkas biasa (mode {mode}, {kind}) "
+                "[not-regular-file]"
+            )
+        if size > limit:
+            raise GitError(
+                f"{path} di {commit[:12]}: {size} bita, melebihi batas {limit} [too-large]"
+            )
+    return _cat_blobs(repo, wanted, [found[p][2] for p in wanted])
+
+
+def _cat_blobs(repo: Path, paths: list[str], oids: list[str]) -> dict[str, bytes]:
+    """Many blobs in one ``git cat-file --batch``."""
+    try:
+        done = subprocess.run(
+            ["git", "--no-replace-objects", "-C", str(repo), "cat-file", "--batch"],
+            input="".join(f"{oid}\n" for oid in oids).encode(),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise GitError(f"git cat-file gagal dijalankan: {err}") from err
+    if done.returncode != 0:
+        raise GitError(f"git cat-file gagal: {done.stderr.decode(errors='replace').strip()}")
+    out, blobs, at = done.stdout, {}, 0
+    for path, oid in zip(paths, oids, strict=True):
+        end = out.index(b"\n", at)
+        header = out[at:end].decode().split()
+        if len(header) != 3 or header[0] != oid or header[1] != "blob":
+            raise GitError(f"git cat-file: jawaban tak terduga untuk {path}")
+        size = int(header[2])
+        blobs[path] = out[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1  # the blob is followed by a newline
+    return blobs
+
+
+def read_blob(repo: Path, commit: str, path: str, *, limit: int) -> bytes:
+    """One regular file of ``commit`` (see :func:`read_blobs`)."""
+    return read_blobs(repo, commit, [path], limit=limit)[path]
+
+
+# ------------------------------------------------------------------------- the base branch
+
+
+def base_candidates(name: str, refnames: Iterable[str]) -> list[str]:
+    """Every ref a short ``name`` could stand for: what git's own lookup tries (``refs/NAME``,
+    ``refs/tags/NAME``, ``refs/heads/NAME``, ``refs/remotes/NAME``, ``refs/remotes/NAME/HEAD``)
+    and any other ``refs/<kind>/NAME`` (notes, replace, merge requests...). Pure."""
+    found = []
+    for ref in refnames:
+        kind, slash, rest = ref.removeprefix("refs/").partition("/")
+        if ref in (f"refs/{name}", f"refs/remotes/{name}/HEAD") or (
+            ref.startswith("refs/") and slash and kind and rest == name
+        ):
+            found.append(ref)
+    return sorted(set(found))
+
+
+def choose_base(name: str, refnames: Iterable[str]) -> str:
+    """The one full ref a short base ``name`` means, or BaseRefused saying why. Pure."""
+    candidates = base_candidates(name, refnames)
+    branches = [f"{ns}{name}" for ns in BRANCH_NAMESPACES]
+    if not candidates:
+        raise BaseRefused(
+            f"--base '{shown(name)}' tidak ditemukan: tidak ada {' atau '.join(branches)} "
+            "[base-not-found]"
+        )
+    if len(candidates) > 1:
+        raise BaseRefused(
+            f"--base '{shown(name)}' ambigu: nama itu dipakai oleh {', '.join(candidates)}; "
+            "tulis ref lengkap, mis. --base refs/remotes/origin/main atau refs/heads/main "
+            "[ambiguous-base]"
+        )
+    (only,) = candidates
+    if only not in branches:
+        raise BaseRefused(
+            f"--base '{shown(name)}' menunjuk {only}, bukan cabang (refs/heads/ atau "
+            "refs/remotes/); tulis ref lengkap cabang basis [base-not-branch]"
+        )
+    return only
+
+
+def check_base_syntax(base: str) -> None:
+    """A full 40/64-hex commit id, a full branch ref, or a plain short name. Pure."""
+    if _FULL_ID.match(base):
+        return
+    name = base.removeprefix("refs/")
+    if (
+        not _NAME.match(name)
+        or ".." in base
+        or "//" in base
+        or base.endswith(("/", ".", ".lock"))
+        or "/." in base
+    ):
+        raise BaseRefused(
+            f"--base '{shown(base)}' bukan nama cabang atau id commit lengkap (tanpa ~ ^ : @{{ "
+            "dan sejenisnya); tulis mis. refs/remotes/origin/main [base-syntax]"
+        )
+    if base.startswith("refs/") and not base.startswith(BRANCH_NAMESPACES):
+        raise BaseRefused(
+            f"--base '{shown(base)}' bukan cabang: basis hanya boleh refs/heads/... atau "
+            "refs/remotes/... (bukan tag atau ref lain) [base-not-branch]"
+        )
+
+
+def _commit_of(repo: Path, full: str) -> str:
+    """The commit a full ref (exactly that name, no lookup rules) points to."""
+    listed = _run(repo, "show-ref", "--verify", "--end-of-options", full)
+    if listed.returncode != 0:
+        raise BaseRefused(f"--base '{shown(full)}' tidak ditemukan di repositori [base-not-found]")
+    oid = listed.stdout.split()[0].decode()
+    return _peel(repo, oid, full)
+
+
+def _peel(repo: Path, oid: str, shown_as: str) -> str:
+    done = _run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{oid}^{{commit}}")
+    if done.returncode != 0:
+        raise BaseRefused(f"--base '{shown(shown_as)}' bukan commit [base-not-found]")
+    if done.stderr.strip():
+        warning = done.stderr.decode(errors="replace").strip()
+        raise BaseRefused(
+            f"--base '{shown(shown_as)}': git memberi peringatan: {warning} [git-warning]"
+        )
+    return done.stdout.decode().strip()
+
+
+def resolve_base(repo: Path, base: str) -> str:
+    """The commit id of the base branch, resolved without git's guessing.
+
+    Accepted: a full commit id; ``refs/heads/NAME`` or ``refs/remotes/NAME``, exactly; a short
+    ``NAME`` that is exactly one of ``refs/heads/NAME`` or ``refs/remotes/NAME`` while no
+    tag, note or other ref shares the name, and that git itself resolves to the same commit
+    without a warning. Anything else raises :class:`BaseRefused` naming the rule.
+    """
+    check_base_syntax(base)
+    if _FULL_ID.match(base):
+        commit = _peel(repo, base, base)
+        if commit != base:
+            raise BaseRefused(f"--base '{base}' bukan id commit (objek lain) [base-not-branch]")
+        return commit
+    if base.startswith("refs/"):
+        return _commit_of(repo, base)
+    listed = _git(repo, "for-each-ref", "--format=%(objectname) %(refname)").decode()
+    refs = {ref: oid for oid, _, ref in (line.partition(" ") for line in listed.splitlines())}
+    full = choose_base(base, refs)
+    commit = refs[full]
+    # git's own lookup of the short name must land on the same commit, silently: a pseudo-ref
+    # (a top-level .git/NAME) or a rule we do not know of would show up here, and so would a
+    # branch that points at something other than a commit.
+    if _peel(repo, base, base) != commit:
+        raise BaseRefused(
+            f"--base '{shown(base)}': git membaca nama ini sebagai commit lain daripada {full}; "
+            "tulis ref lengkap [ambiguous-base]"
+        )
+    return commit
+
+
 def resolve(repo: Path, ref: str) -> str:
-    return _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}").decode().strip()
+    """The base commit: :func:`resolve_base` (kept under its old name for callers)."""
+    return resolve_base(repo, ref)
 
 
 #: Modes of regular files in a Git tree; links, submodules and trees are never read as files.
@@ -110,7 +330,7 @@ def folder_history(repo: Path, folder: str, rev: str = "HEAD") -> list[TreeEntry
     return entries
 
 
-def read_blobs(repo: Path, blobs: Iterable[str], *, limit: int) -> dict[str, bytes | None]:
+def read_blobs_by_id(repo: Path, blobs: Iterable[str], *, limit: int) -> dict[str, bytes | None]:
     """The bytes of each blob (one ``git cat-file --batch``); None for one above ``limit``
     bytes, which is never read into memory whole."""
     wanted = sorted(set(blobs))
@@ -148,7 +368,7 @@ def changes_since(repo: Path, since: str, pathspec: str) -> list[FileChange]:
 def _git_input(repo: Path, data: bytes, *args: str) -> bytes:
     try:
         done = subprocess.run(
-            ["git", "-C", str(repo), *args],
+            ["git", "--no-replace-objects", "-C", str(repo), *args],
             input=data,
             capture_output=True,
             check=False,

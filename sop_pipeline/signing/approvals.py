@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sop_pipeline.domain.sop import Role
+from sop_pipeline.safefile import UnsafeFile, list_folder, read_regular
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.errors import SignatureInvalid, StatementInvalid
 from sop_pipeline.signing.keyring import Keyring
@@ -40,6 +41,8 @@ from sop_pipeline.signing.subject import Subject
 
 FILE_NAME = re.compile(r"step-(\d{2})-([a-z_]+)(?:-([2-9]|[1-9]\d))?\.json\Z")
 SIG_SUFFIX = ".sig"
+#: An armored SSHSIG is a few kilobytes at most (RSA-8192 or a WebAuthn signature included).
+MAX_SIGNATURE_BYTES = 16 * 1024
 CLOCK_SKEW = timedelta(minutes=5)
 #: Steps whose statements bind the request's exact bytes. Steps 2-3 dispose of the letter:
 #: they bind its id and attachments, and stay valid when the OPD fixes the YAML at step 4.
@@ -120,20 +123,58 @@ class Verifier:
                 self._files = None
 
     def check_file(self, path: Path, subject: Subject) -> Checked:
-        data = path.read_bytes()
-        sig_file = signature_path(path)
-        sig = sig_file.read_bytes() if sig_file.exists() else None
-        return self.check_bytes(path, data, sig, subject)
+        """One statement file and its ``.sig``, read as regular files only (never through a
+        link, from ``requests/`` down) and with a size limit, then checked."""
+        within = path.parent.parent  # requests/: the approvals folder is walked too
+        try:
+            data = read_regular(path, limit=st.MAX_BYTES, within=within)
+        except UnsafeFile as err:
+            return Checked(path, None, "", problems=(err.problem,))
+        except FileNotFoundError:
+            return Checked(path, None, "", problems=(f"{path.name}: tidak ada [unreadable]",))
+        sig_problem = None
+        try:
+            sig: bytes | None = read_regular(
+                signature_path(path), limit=MAX_SIGNATURE_BYTES, within=within
+            )
+        except FileNotFoundError:
+            sig = None
+        except UnsafeFile as err:
+            sig, sig_problem = None, err.problem
+        try:
+            return self.check_bytes(path, data, sig, subject, sig_problem=sig_problem)
+        except (ValueError, RecursionError, OverflowError) as err:
+            # Last line of defence: one malformed file is refused, it never stops the others.
+            return Checked(
+                path,
+                None,
+                hashlib.sha256(data).hexdigest(),
+                problems=(
+                    f"pernyataan tidak dapat diperiksa ({type(err).__name__}) "
+                    "[malformed-statement]",
+                ),
+            )
 
-    def check_bytes(self, path: Path, data: bytes, sig: bytes | None, subject: Subject) -> Checked:
+    def check_bytes(
+        self,
+        path: Path,
+        data: bytes,
+        sig: bytes | None,
+        subject: Subject,
+        *,
+        sig_problem: str | None = None,
+    ) -> Checked:
         digest = hashlib.sha256(data).hexdigest()
         try:
             statement = st.parse(data)
         except StatementInvalid as err:
-            return Checked(path, None, digest, problems=(f"pernyataan tidak sah: {err}",))
+            problems = [f"pernyataan tidak sah: {err}"]
+            if sig_problem:
+                problems.append(sig_problem)
+            return Checked(path, None, digest, problems=tuple(problems))
         problems = self._binding(path, statement, subject)
         if sig is None:
-            problems.append("berkas tanda tangan .sig tidak ada [signature-missing]")
+            problems.append(sig_problem or "berkas tanda tangan .sig tidak ada [signature-missing]")
             return Checked(path, statement, digest, problems=tuple(problems))
         native, keygen, principal, fingerprint = self._signature(data, sig, statement, problems)
         self._policy(statement, subject, problems)
@@ -235,12 +276,30 @@ class Verifier:
 
 
 def statement_files(directory: Path) -> list[Path]:
-    """Every ``*.json`` in the approvals folder (names are checked later, not trusted)."""
-    if not directory.is_dir():
+    """Every regular ``*.json`` in the approvals folder (names are checked later, not
+    trusted); links and other non-regular entries are left to :func:`check_all` to refuse."""
+    try:
+        files, _refused = list_folder(directory, within=directory.parent)
+    except UnsafeFile:
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
+    return [p for p in files if p.suffix == ".json"]
 
 
 def check_all(directory: Path, subject: Subject, verifier: Verifier) -> list[Checked]:
+    """Every statement in the approvals folder, checked; and a refused entry for the folder
+    itself if it is a link or not a folder, and for anything in it that is not a regular
+    file (a link's target is never read)."""
+    try:
+        files, refused = list_folder(directory, within=directory.parent)
+    except UnsafeFile as err:
+        return [Checked(directory, None, "", problems=(err.problem,))]
+    statements = [p for p in files if p.suffix == ".json"]
+    names = {p.name for p in statements}
+    found = [
+        Checked(e.path, None, "", problems=(e.problem,))
+        for e in refused
+        if e.path.name.removesuffix(SIG_SUFFIX) not in names  # reported with its statement
+    ]
     with verifier.session():
-        return [verifier.check_file(path, subject) for path in statement_files(directory)]
+        found += [verifier.check_file(path, subject) for path in statements]
+    return sorted(found, key=lambda c: c.path.name)

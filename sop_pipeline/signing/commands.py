@@ -280,7 +280,14 @@ def verify_cmd(
     all_ok = True
     report: list[dict[str, Any]] = []
     for path in _requests(repo, request_id):
-        subject = load_subject(path)
+        try:
+            subject = load_subject(path)
+        except SopError as err:  # one unreadable request never stops the others' check
+            click.echo(
+                f"{path.relative_to(repo)}: TIDAK DAPAT DIPERIKSA\n    - {err.diagnostics()}"
+            )
+            all_ok = False
+            continue
         checked = check_all(approvals_dir(path), subject, check)
         say(f"{path.relative_to(repo)}: {len(checked)} pernyataan")
         rows = []

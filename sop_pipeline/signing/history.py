@@ -24,8 +24,13 @@ SIG_LIMIT = 64 * 1024
 
 
 def folder_of(repo: Path, request_file: Path) -> str:
-    """``requests/<id>.approvals`` relative to the repository root (POSIX form, for git)."""
-    return approvals_dir(request_file).resolve().relative_to(repo.resolve()).as_posix()
+    """``requests/<id>.approvals`` relative to the repository root (POSIX form, for git).
+
+    The folder itself is never resolved: a committed link in its place must not move the
+    history walk elsewhere (the folder check refuses the link on its own).
+    """
+    folder = approvals_dir(request_file)
+    return (folder.parent.resolve() / folder.name).relative_to(repo.resolve()).as_posix()
 
 
 def check_history(
@@ -48,7 +53,7 @@ def check_history(
         sig = by_commit.get((e.commit, e.path + SIG_SUFFIX))
         pairs.setdefault((e.path, e.blob, sig), e.commit)
     wanted = [b for _path, blob, sig in pairs for b in (blob, sig) if b is not None]
-    blobs = git.read_blobs(root, wanted, limit=max(st.MAX_BYTES, SIG_LIMIT))
+    blobs = git.read_blobs_by_id(root, wanted, limit=max(st.MAX_BYTES, SIG_LIMIT))
     found: list[Checked] = []
     with verifier.session():
         for (path, blob, sig_blob), commit in pairs.items():

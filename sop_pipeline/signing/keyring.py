@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sop_pipeline.adapters import git
 from sop_pipeline.domain.sop import Role, step
 from sop_pipeline.signing import allowed_signers as signers_file
 from sop_pipeline.signing.allowed_signers import AllowedSignersError, SignerLine
@@ -253,24 +254,38 @@ def _git(repo: Path, *args: str) -> bytes:
 
 
 def resolve_base(repo: Path, base: str) -> str:
-    """The commit id of the base branch (``main``, ``origin/main``...)."""
-    return _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").decode().strip()
+    """The commit id of the base branch, resolved strictly (``adapters.git.resolve_base``:
+    a full ref or commit id, or a short name only one branch and no tag or other ref has)."""
+    try:
+        return git.resolve_base(repo, base)
+    except git.GitError as err:
+        raise KeyringError(err.diagnostics()) from err
+
+
+MAX_KEYRING_FILE_BYTES = 1024 * 1024
 
 
 def load_from_git(repo: Path, base: str) -> Keyring:
     """From the base branch commit, never from the working copy or the merge request."""
     commit = resolve_base(repo, base)
+    names = (ALLOWED_SIGNERS, ROLES, REVOKED)
+    try:  # regular files of the commit only: a committed symlink is never followed
+        blobs = git.read_blobs(
+            repo, commit, [f"{KEYRING_DIR}/{n}" for n in names], limit=MAX_KEYRING_FILE_BYTES
+        )
+    except (git.GitError, FileNotFoundError) as err:
+        raise KeyringError(f"{KEYRING_DIR}/ di {base} ({commit[:12]}): {err}") from err
 
-    def show(name: str) -> str:
+    def text(name: str) -> str:
         try:
-            return _git(repo, "show", f"{commit}:{KEYRING_DIR}/{name}").decode("utf-8")
+            return blobs[f"{KEYRING_DIR}/{name}"].decode("utf-8")
         except UnicodeDecodeError as err:
             raise KeyringError(f"{KEYRING_DIR}/{name} di {base}: bukan UTF-8") from err
 
     return parse(
-        allowed_signers=show(ALLOWED_SIGNERS),
-        roles_toml=show(ROLES),
-        revoked_keys=show(REVOKED),
+        allowed_signers=text(ALLOWED_SIGNERS),
+        roles_toml=text(ROLES),
+        revoked_keys=text(REVOKED),
         source=f"{base}@{commit[:12]}:{KEYRING_DIR}/",
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sop_pipeline.safefile import lexists, write_new
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import (
     Checked,
@@ -48,7 +49,7 @@ def builds_on(step_number: int, checked: Sequence[Checked]) -> dict[str, str]:
 def free_path(directory: Path, step_number: int) -> Path:
     """``step-NN-<role>.json``, or ``-2``, ``-3``... when that name is taken."""
     index = 1
-    while (directory / file_name(step_number, index)).exists():
+    while lexists(directory / file_name(step_number, index)):  # a dangling link is taken too
         index += 1
     return directory / file_name(step_number, index)
 
@@ -56,9 +57,11 @@ def free_path(directory: Path, step_number: int) -> Path:
 def write_statement(directory: Path, statement: st.Statement, signature: bytes | None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = free_path(directory, statement.step)
-    path.write_bytes(statement.to_bytes())
+    # New files only, reached without following links: a link the merge request planted
+    # in the approvals folder never makes an official's `sop sign` write elsewhere.
+    write_new(path, statement.to_bytes(), within=directory.parent)
     if signature is not None:
-        signature_path(path).write_bytes(signature)
+        write_new(signature_path(path), signature, within=directory.parent)
     return path
 
 

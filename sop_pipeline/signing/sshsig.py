@@ -305,6 +305,10 @@ class SshKeygen:
         at: datetime,
     ) -> Verdict:
         """``ssh-keygen -Y verify`` with the verification time we choose."""
+        if "\0" in principal or "\0" in namespace:  # argv cannot carry it: refuse, never crash
+            return Verdict(
+                False, "ssh-keygen-refused", "principal atau namespace memuat bita NUL; ditolak"
+            )
         with tempfile.TemporaryDirectory(prefix="sop-sig-") as tmp:
             sig_path = Path(tmp) / "statement.sig"
             sig_path.write_bytes(armored)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sop_pipeline.domain.sop import DECISION_STEP, VERIFICATION_STEP, Role, step
+from sop_pipeline.domain.text import has_visible, hidden_chars, shown
 from sop_pipeline.signing.errors import StatementInvalid
 
 FORMAT = "sop-hosting-statement/v1"
@@ -58,6 +59,7 @@ DECISIONS: Mapping[int, frozenset[str]] = {
 POSITIVE = frozenset({"approve", "complete"})
 NEGATIVE = frozenset({"reject", "incomplete"})
 MAX_BYTES = 64 * 1024
+MAX_NAME = 256  # a principal, an evidence or attachment name
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _NONCE = re.compile(r"[0-9a-f]{32,64}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
@@ -211,43 +213,98 @@ def new(
     return statement
 
 
+def _texts(s: Statement) -> list[tuple[str, str]]:
+    """Every text of the statement (names in its maps included), with its field name."""
+    texts = [(name, value) for name, value in s.to_json().items() if isinstance(value, str)]
+    texts += [(f"missing[{i}]", item) for i, item in enumerate(s.missing)]
+    for label, mapping in (
+        ("attachments", s.attachments),
+        ("evidence", s.evidence),
+        ("builds_on", s.builds_on),
+    ):
+        for name, value in mapping.items():
+            texts += [(label, name), (f"{label}.{shown(name, 40)}", value)]
+    return texts
+
+
+def text_problems(s: Statement) -> list[str]:
+    """The request files' character rules (``domain.text``), applied to every text field:
+    no control, bidi or invisible characters; one message per field, rule id in brackets."""
+    problems: list[str] = []
+    for label, value in _texts(s):
+        hidden = list(hidden_chars(value))
+        if hidden:
+            first = hidden[0]
+            more = f" (dan {len(hidden) - 1} lainnya)" if len(hidden) > 1 else ""
+            problems.append(
+                f"{label}: karakter tersembunyi {first.name} pada posisi {first.index}{more} "
+                f"tidak diizinkan; hapus karakter ini [{first.rule}]"
+            )
+    return problems
+
+
+def _valid_time(text: str) -> bool:
+    if not _TIME.match(text):
+        return False
+    try:
+        parse_time(text)
+    except ValueError:  # 2026-13-45T99:99:99Z has the shape but is no time
+        return False
+    return True
+
+
 def check(s: Statement) -> list[str]:
     """Every rule the statement breaks (Indonesian, rule id in brackets); empty if none."""
-    problems: list[str] = []
+    problems = text_problems(s)
     if s.format != FORMAT:
-        problems.append(f"format '{s.format}' tidak dikenal [format]")
+        problems.append(f"format '{shown(s.format)}' tidak dikenal [format]")
     if not _REQUEST_ID.match(s.request_id):
         problems.append("request_id bukan label DNS huruf kecil [request-id]")
     if not _HEX64.match(s.request_sha256):
         problems.append("request_sha256 bukan sha256 heksadesimal [digest]")
     for name, digest in s.attachments.items():
-        if not name or not _HEX64.match(digest):
-            problems.append(f"lampiran '{name}' tanpa sha256 yang sah [digest]")
+        if not has_visible(name) or len(name) > MAX_NAME or not _HEX64.match(digest):
+            problems.append(f"lampiran '{shown(name)}' tanpa sha256 yang sah [digest]")
     if s.step not in SIGNED_STEPS:
         problems.append(f"langkah {s.step} tidak ditandatangani [unsigned-step]")
         return problems
     if s.role != str(step(s.step).actor):
         problems.append(
-            f"peran '{s.role}' bukan pelaksana langkah {s.step} ({step(s.step).actor}) [wrong-role]"
+            f"peran '{shown(s.role)}' bukan pelaksana langkah {s.step} "
+            f"({step(s.step).actor}) [wrong-role]"
         )
     if s.decision not in DECISIONS[s.step]:
         allowed = ", ".join(sorted(DECISIONS[s.step]))
         problems.append(
-            f"keputusan '{s.decision}' tidak berlaku di langkah {s.step} "
+            f"keputusan '{shown(s.decision)}' tidak berlaku di langkah {s.step} "
             f"(yang berlaku: {allowed}) [decision]"
         )
-    if s.decision in NEGATIVE and not s.reason.strip():
-        problems.append("alasan wajib diisi untuk penolakan atau pengembalian [reason-required]")
+    if s.decision in NEGATIVE and not has_visible(s.reason):
+        problems.append(
+            "alasan wajib diisi dengan teks yang terlihat untuk penolakan atau "
+            "pengembalian [reason-required]"
+        )
     if s.decision == "incomplete" and not s.missing:
         problems.append("daftar kekurangan wajib diisi bila tidak lengkap [missing-required]")
+    if any(not has_visible(item) for item in s.missing):
+        problems.append(
+            "daftar kekurangan memuat butir tanpa teks yang terlihat [missing-required]"
+        )
     if s.decision != "incomplete" and s.missing:
         problems.append("daftar kekurangan hanya untuk keputusan 'incomplete' [missing]")
-    if not s.signer or any(c in s.signer for c in ' ,*?!"') or s.signer != s.signer.strip():
+    if (
+        not s.signer
+        or len(s.signer) > MAX_NAME
+        or any(c in ' ,*?!"' or c.isspace() for c in s.signer)
+        or not has_visible(s.signer)
+    ):
         problems.append("signer harus satu principal tanpa pola [signer]")
+    times_ok = True
     for label, value in (("signed_at", s.signed_at), ("expires_at", s.expires_at)):
-        if not _TIME.match(value):
+        if not _valid_time(value):
+            times_ok = False
             problems.append(f"{label} harus berbentuk YYYY-MM-DDTHH:MM:SSZ [time]")
-    if not problems and s.expiry <= s.signed_time:
+    if times_ok and s.expiry <= s.signed_time:
         problems.append("expires_at harus setelah signed_at [time]")
     if not _NONCE.match(s.nonce):
         problems.append("nonce harus 32-64 digit heksadesimal [nonce]")
@@ -256,7 +313,10 @@ def check(s: Statement) -> list[str]:
         problems.append(f"builds_on harus menyebut tepat {sorted(expected)} [chain]")
     if any(not _HEX64.match(h) for h in s.builds_on.values()):
         problems.append("builds_on berisi hash yang tidak sah [chain]")
-    if any(not name or not _HEX64.match(h) for name, h in s.evidence.items()):
+    if any(
+        not has_visible(name) or len(name) > MAX_NAME or not _HEX64.match(h)
+        for name, h in s.evidence.items()
+    ):
         problems.append("evidence berisi hash yang tidak sah [evidence]")
     return problems
 
@@ -265,13 +325,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise StatementInvalid(f"kunci '{key}' muncul dua kali [duplicate-key]")
+            raise StatementInvalid(f"kunci '{shown(key)}' muncul dua kali [duplicate-key]")
         result[key] = value
     return result
 
 
 def _refuse_number(text: str) -> Any:
-    raise StatementInvalid(f"bilangan '{text}' tidak diizinkan dalam pernyataan [number]")
+    raise StatementInvalid(f"bilangan '{shown(text)}' tidak diizinkan dalam pernyataan [number]")
 
 
 def _str_map(value: Any, name: str) -> dict[str, str]:
@@ -293,7 +353,11 @@ def parse(data: bytes) -> Statement:
             parse_constant=_refuse_number,
         )
     except (UnicodeDecodeError, ValueError) as err:
-        raise StatementInvalid(f"bukan JSON UTF-8 yang sah ({err}) [json]") from err
+        raise StatementInvalid(
+            f"bukan JSON UTF-8 yang sah ({shown(str(err), 120)}) [json]"
+        ) from err
+    except RecursionError as err:  # [[[[... nested deeper than Python's stack
+        raise StatementInvalid("JSON bersarang terlalu dalam [json]") from err
     if not isinstance(raw, dict) or set(raw) != _FIELDS:
         raise StatementInvalid(f"pernyataan harus memuat tepat kolom {sorted(_FIELDS)} [fields]")
     strings = _FIELDS - {"attachments", "step", "missing", "builds_on", "evidence"}
@@ -321,7 +385,13 @@ def parse(data: bytes) -> Statement:
         builds_on=_str_map(raw["builds_on"], "builds_on"),
         evidence=_str_map(raw["evidence"], "evidence"),
     )
-    if statement.to_bytes() != data:
+    if text_problems(statement):  # first: a lone surrogate cannot even be re-encoded
+        raise StatementInvalid("; ".join(check(statement)))  # every rule it breaks, at once
+    try:
+        canonical_bytes = statement.to_bytes()
+    except UnicodeEncodeError as err:  # pragma: no cover - refused as a hidden character above
+        raise StatementInvalid("teks tidak dapat dikodekan sebagai UTF-8 [json]") from err
+    if canonical_bytes != data:
         raise StatementInvalid(
             "berkas bukan bentuk JSON kanonis (kunci urut, tanpa spasi) [not-canonical]"
         )

@@ -9,13 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sop_pipeline.domain.text import shown
 from sop_pipeline.errors import SopError
+from sop_pipeline.safefile import UnsafeFile, read_regular, sha256_regular
 
 if TYPE_CHECKING:
     from sop_pipeline.loader import LoadedRequest
 
 REQUEST_SUFFIX = ".yaml"
 APPROVALS_SUFFIX = ".approvals"
+MAX_REQUEST_BYTES = 64 * 1024
+#: The scanned, signed letter (PDF): generous for a scan, bounded for the gate's memory.
+MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024
 
 
 class SubjectError(SopError):
@@ -64,10 +69,12 @@ def load_subject(path: Path) -> Subject:
     from sop_pipeline.loader import decode, format_problem, parse_yaml  # the one YAML reader
 
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, limit=MAX_REQUEST_BYTES)
+    except UnsafeFile as err:
+        raise SubjectError(err.diagnostics()) from err
     except OSError as err:
         raise SubjectError(f"{path}: tidak dapat dibaca: {err}") from err
-    text, problems = decode(raw, 64 * 1024)
+    text, problems = decode(raw, MAX_REQUEST_BYTES)
     doc = parse_yaml(text)[0] if text is not None else None
     if doc is None or problems:
         detail = format_problem(path, problems[0]) if problems else f"{path}: YAML tidak sah"
@@ -88,10 +95,16 @@ def load_subject(path: Path) -> Subject:
 
 
 def _attachment_digest(requests_dir: Path, relative: str) -> str:
-    target = (requests_dir / relative).resolve()
-    if requests_dir.resolve() not in target.parents:
-        raise SubjectError(f"lampiran '{relative}' berada di luar folder requests/")
+    """sha256 of the letter as a regular file below ``requests/``, never through a link."""
+    target = requests_dir / relative
+    parts = Path(relative).parts
+    if "\0" in relative:
+        raise SubjectError(f"lampiran '{shown(relative)}': nama memuat bita NUL")
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        raise SubjectError(f"lampiran '{shown(relative)}' berada di luar folder requests/")
     try:
-        return hashlib.sha256(target.read_bytes()).hexdigest()
+        return sha256_regular(target, limit=MAX_ATTACHMENT_BYTES, within=requests_dir)
+    except UnsafeFile as err:
+        raise SubjectError(err.diagnostics()) from err
     except OSError as err:
-        raise SubjectError(f"lampiran '{relative}' tidak dapat dibaca: {err}") from err
+        raise SubjectError(f"lampiran '{shown(relative)}' tidak dapat dibaca: {err}") from err
