@@ -17,15 +17,13 @@ import click
 
 from sop_pipeline import __version__
 from sop_pipeline.analysis_command import analyze_cmd
-from sop_pipeline.command_options import base_option
+from sop_pipeline.command_options import base_option, trusted_config
 from sop_pipeline.comment_command import comment_cmd
-from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.sop import STEPS, Role
 from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import PHASE_LABELS, Outcome, RequestState, StepEvent
 from sop_pipeline.errors import SopError
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import format_problem, load_request
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provision_command import provision_cmd
@@ -104,28 +102,20 @@ def main(ctx: click.Context, repo: Path) -> None:
     metavar="COMMIT",
     help="Only request files (and their attachments) changed since COMMIT.",
 )
-@click.option(
-    "--base",
-    metavar="COMMIT",
-    help="Read the policy (inventories/) from COMMIT, as CI must; default: work tree.",
-)
+@base_option("the policy and quotas (inventories/)")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def validate(
-    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str | None, as_json: bool
+    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str, as_json: bool
 ) -> None:
     """Check request files against the schema and the department's policy.
 
     With no PATHS, every requests/*.yaml is checked, including each OPD's quota over all its
     requests. Every problem in a file is reported at once, as FILE:LINE: FIELD: MESSAGE [RULE].
-    In merge-request CI pass --base with the target branch, so a merge request cannot loosen
-    the policy it is checked against.
+    The policy is the base branch's (--base), so a merge request cannot loosen the policy it
+    is checked against.
     """
-    if base:
-        with base_tree(ws.root, base) as trusted:
-            policy = load_policy(trusted / "inventories")
-    else:
-        policy = load_policy(ws.inventories)
+    policy = trusted_config(ws.root, base).policy
     if paths:
         files = list(paths)
     elif since:
@@ -172,13 +162,15 @@ def _at(value: str | None) -> datetime:
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
+@base_option("the policy")
 @click.pass_obj
-def submit(ws: Workspace, request_id: str, at_: str | None) -> None:
+def submit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
     """Step 1: record that the OPD submitted REQUEST_ID (the file must be valid).
 
     In CI this runs when the merge request adds requests/<REQUEST_ID>.yaml.
     """
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
+    policy = trusted_config(ws.root, base).policy
+    request = load_request(ws.request_path(request_id), policy=policy)
     record = record_step(
         ws.ledgers,
         request_id,
@@ -191,13 +183,15 @@ def submit(ws: Workspace, request_id: str, at_: str | None) -> None:
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
+@base_option("the policy")
 @click.pass_obj
-def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
+def resubmit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
     """Step 4 again: the OPD completed a request that was sent back; its clock resumes.
 
     The request must be valid again; its new verification must be signed afresh.
     """
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
+    policy = trusted_config(ws.root, base).policy
+    request = load_request(ws.request_path(request_id), policy=policy)
     record_step(
         ws.ledgers,
         request_id,
@@ -221,7 +215,7 @@ def run(ws: Workspace, base: str, request_ids: tuple[str, ...]) -> None:
     the ticket number of step 5 and the hosting report of step 9. Step 8 (provisioning) is
     `sop provision`, on the protected branch only. Safe to run again at any time.
     """
-    pipeline = Pipeline(ws, base=base, now=_now, log=click.echo)
+    pipeline = Pipeline(ws, trusted=trusted_config(ws.root, base), now=_now, log=click.echo)
     results = [pipeline.advance(r) for r in request_ids] if request_ids else pipeline.run()
     refused = 0
     for result in results:
@@ -282,14 +276,17 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
 @click.argument("request_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--now", "now_", metavar="ISO-TIME", help="Compute running steps as of this time.")
+@base_option("the working calendar")
 @click.pass_obj
-def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | None) -> None:
+def status(
+    ws: Workspace, request_id: str | None, as_json: bool, now_: str | None, base: str
+) -> None:
     """Where each request stands in the 12 steps, each step's time against its target.
 
     Times are working time on the calendar in inventories/calendar.yaml (Asia/Jakarta,
     working days and hours, holidays); "1 hari" is one working day. LEWAT marks a breach.
     """
-    calendar = load_calendar(ws.inventories)
+    calendar = trusted_config(ws.root, base).calendar
     now = _at(now_)
     ids = (
         [request_id]

@@ -1,16 +1,20 @@
-"""What several ``sop`` commands share: the ``--base`` and ``--lab-dir`` options, and reaching
-the infrastructure they name. One definition, so every command says it the same way.
+"""What several ``sop`` commands share: the ``--base`` and ``--lab-dir`` options, the base
+commit's trusted configuration, and reaching the infrastructure they name. One definition, so
+every command says it the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from sop_pipeline.infra import Infrastructure
+from sop_pipeline.config import TrustedConfig
+
+if TYPE_CHECKING:  # the adapters load only for the commands that reach the infrastructure
+    from sop_pipeline.infra import Infrastructure
 
 Command = TypeVar("Command", bound=Callable[..., object])
 
@@ -38,8 +42,15 @@ def lab_dir_option(action: str) -> Callable[[Command], Command]:
     )
 
 
+def trusted_config(repo: Path, base: str) -> TrustedConfig:
+    """The base commit's :class:`TrustedConfig`, its tree kept until the command ends."""
+    return click.get_current_context().with_resource(TrustedConfig.from_commit(repo, base))
+
+
 def reach_infrastructure(lab_dir: Path | None) -> Infrastructure:
     """The lab's or production's infrastructure, printed, with the lab's namespace entered."""
+    from sop_pipeline.infra import Infrastructure
+
     infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
     for line in infra.describe():
         click.echo(f"infrastruktur: {line}")

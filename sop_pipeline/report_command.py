@@ -12,13 +12,12 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option
+from sop_pipeline.command_options import base_option, trusted_config
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.reporting import (
     DOCUMENTS,
     KEPT,
     WRITTEN,
-    load_trusted,
     month_period,
     write_period_report,
     write_request_documents,
@@ -164,7 +163,7 @@ def report(
     period's end: each step's working time (calendar in inventories/calendar.yaml) against
     the SOP target, and every step past its target.
     """
-    trusted = load_trusted(ws, base)
+    trusted = trusted_config(ws.root, base)
     if request_id is None:
         if documents or not advance:
             raise click.UsageError("--document dan --no-advance hanya untuk satu permintaan (ID)")
@@ -190,7 +189,7 @@ def report(
             "--period, --from, --to, --sequence dan --now hanya untuk Laporan Kegiatan (tanpa ID)"
         )
     if advance:
-        Pipeline(ws, base=base, now=_now, log=click.echo).advance(request_id)
+        Pipeline(ws, trusted=trusted, now=_now, log=click.echo).advance(request_id)
     done = write_request_documents(ws, request_id, trusted, wanted=documents or tuple(DOCUMENTS))
     if done.files:
         click.echo(f"Dokumen {request_id}:")

@@ -44,3 +44,9 @@ def show(repo: Path, commit: str, path: str) -> bytes:
 
 def resolve(repo: Path, ref: str) -> str:
     return _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}").decode().strip()
+
+
+def top_level_names(repo: Path, commit: str) -> set[str]:
+    """The names at the root of ``commit``'s tree (files and folders)."""
+    out = _git(repo, "ls-tree", "--name-only", "-z", commit)
+    return {n for n in out.decode().split("\0") if n}

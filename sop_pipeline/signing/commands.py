@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sop_pipeline.command_options import base_option
+from sop_pipeline.command_options import base_option, trusted_config
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.signing import keyring as keyring_mod
@@ -167,7 +167,7 @@ def sign_cmd(
     """
     path = request_path(repo / "requests", request_id)
     subject = load_subject(path)
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
     written = sign_step(
         request_file=path,
@@ -204,7 +204,7 @@ def _requests(repo: Path, request_id: str | None) -> list[Path]:
 @_handle_errors
 def verify_cmd(request_id: str | None, repo: Path, base: str, at: datetime, verifier: str) -> None:
     """Each signed step of a request (or of all): who signed, when, and whether it holds."""
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
     click.echo(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")
     all_ok = True
@@ -268,7 +268,7 @@ def gate_cmd(
     """Exit 0 only if everything needed for step N holds; the check is recorded in the ledger."""
     path = request_path(repo / "requests", request_id)
     subject = load_subject(path)
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     checked = check_all(
         approvals_dir(path), subject, Verifier(keyring, at=at, mode=VerifyMode(verifier))
     )
@@ -333,7 +333,7 @@ def lint_cmd(repo: Path, base: str | None, directory: Path | None, at: datetime)
     if directory is not None:
         keyring = keyring_mod.load_from_dir(directory)
     elif base is not None:
-        keyring = keyring_mod.load_from_git(repo, base)
+        keyring = trusted_config(repo, base).keyring
     else:
         keyring = keyring_mod.load_from_dir(repo / keyring_mod.KEYRING_DIR)
     findings = keyring_mod.lint(keyring, at=at)

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from tf_support import CACHE, CLI_CONFIG, MIRROR_BIN, ROOT, RunnerFactory
 
-from sop_pipeline.adapters.allocator import Allocator, load_pools
+from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
 from sop_pipeline.adapters.terraform import ProxmoxAccess, TerraformRunner, TerraformSettings
+from sop_pipeline.config import load_pools
 from sop_pipeline.lab import pve as lab_pve
 
 

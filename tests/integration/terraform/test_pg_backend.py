@@ -11,9 +11,10 @@ import pytest
 from tf_flow import provision
 from tf_support import ROOT, RunnerFactory
 
-from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError, load_pools
+from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter
 from sop_pipeline.adapters.terraform import NodeLimiter
+from sop_pipeline.config import load_pools
 from sop_pipeline.lab.pve import RunningPve
 
 pytestmark = pytest.mark.integration
