@@ -13,8 +13,12 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
-from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
+from sop_pipeline.command_options import (
+    base_option,
+    lab_dir_option,
+    reach_infrastructure,
+    require_extra,
+)
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
@@ -95,6 +99,10 @@ def _run(
     report_url: str | None,
     as_json: bool,
 ) -> int:
+    # The adapters (the [provision] extra) load only when this command runs.
+    require_extra("provision", "sop_pipeline.analysis")
+    from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+
     infra = reach_infrastructure(lab_dir)
     with TrustedConfig.from_commit(ws.root, base) as trusted:
         policy = trusted.policy

@@ -5,6 +5,7 @@ every command says it the same way.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.errors import ConfigError
 
 if TYPE_CHECKING:  # the adapters load only for the commands that reach the infrastructure
     from sop_pipeline.infra import Infrastructure
@@ -40,6 +42,17 @@ def lab_dir_option(action: str) -> Callable[[Command], Command]:
         help=f"{action} in the lab that `sop lab up` started there (reads its lab.json). "
         "Without it, the SOP_* environment variables say where production is.",
     )
+
+
+def require_extra(extra: str, module: str) -> None:
+    """Import ``module`` (an extra's entry point) or say which extra to install (exit 3)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(
+            f"Perintah ini memerlukan paket tambahan yang belum terpasang ({err.name or err}): "
+            f"pip install 'sop-pipeline[{extra}]' [extra-missing]"
+        ) from err
 
 
 def trusted_config(repo: Path, base: str) -> TrustedConfig:

@@ -13,12 +13,16 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
+from sop_pipeline.command_options import (
+    base_option,
+    lab_dir_option,
+    reach_infrastructure,
+    require_extra,
+)
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
 from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.provisioning import PHASES, provisioner_for
 from sop_pipeline.tracking import state_of
 from sop_pipeline.workspace import Workspace
 
@@ -79,6 +83,10 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
             err=True,
         )
         return 2
+    # The adapters (the [provision] extra) load only when this command runs.
+    require_extra("provision", "sop_pipeline.provisioning")
+    from sop_pipeline.provisioning import PHASES, provisioner_for
+
     infra = reach_infrastructure(lab_dir)
     with TrustedConfig.from_commit(ws.root, base) as trusted:  # one tree, each file read once
         provisioner = provisioner_for(infra, trusted, _now)
