@@ -13,6 +13,7 @@ from sop_pipeline.errors import ConfigError
 from sop_pipeline.infra import Infrastructure
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import provisioner_for
+from sop_pipeline.signing.approvals import VerifyMode
 from sop_pipeline.signing.demo import keyring_texts
 from sop_pipeline.workspace import Workspace
 from tests.conftest import REPO, Official, commit_all
@@ -66,6 +67,7 @@ def test_each_file_is_parsed_once_and_shared_with_the_provisioner(repo: Path) ->
         # Step 8 checks the gates and provisions with the very same policy object.
         assert provisioner.policy is pipeline.policy is trusted.policy
         assert pipeline.keyring is trusted.keyring
+        assert pipeline.verify_mode is VerifyMode.BOTH  # step 8's gate checks as `sop gate`
         assert trusted.pools["lab"].vmid_first == 1000
 
 
