@@ -2,8 +2,8 @@
 
 :func:`build_wheel` runs ``python -m build`` on a copy of this checkout (the files Git
 tracks or would track, as they are now); :func:`hashed_requirements` writes a requirements
-file pinning that wheel and every dependency by version and sha256 (from ``pip download``,
-as an air-gapped data centre would make it); :func:`fresh_venv` installs it with
+file pinning that wheel and every dependency by version and sha256 (from ``pip wheel``,
+as an air-gapped data centre would make its mirror); :func:`fresh_venv` installs it with
 ``pip install --require-hashes`` into a virtual environment that sees no other package.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-_DIST = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+?)(?:-.*\.whl|\.tar\.gz|\.zip)$")
+_WHEEL = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+?)-.*\.whl$")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -59,10 +59,12 @@ def hashed_requirements(wheel: Path, extras: str, out: Path) -> tuple[Path, Path
     dependency, every line ``name==version --hash=sha256:...``."""
     files = out / "files"
     target = f"{wheel}[{extras}]" if extras else str(wheel)
-    _run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(files), target])
+    # `pip wheel`, not `pip download`: a dependency published only as an sdist is built
+    # once here, so the venv installs wheels alone, offline, each by its hash.
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(files), target])
     lines = [f"sop-pipeline[{extras}] @ {wheel.as_uri()} --hash=sha256:{sha256(wheel)}"]
     for path in sorted(files.iterdir()):
-        match = _DIST.match(path.name)
+        match = _WHEEL.match(path.name)
         assert match, f"cannot read a name and version from {path.name}"
         if match["name"].replace("-", "_").lower() == "sop_pipeline":
             continue  # the wheel itself, pinned above by its path
