@@ -131,8 +131,10 @@ class Project:
             check=False,
         )
 
-    def pipeline(self, variables: dict[str, str], *jobs: str) -> Run:
-        """Run the named jobs of .gitlab-ci.yml as GitLab would, each in a fresh copy."""
+    def pipeline(self, variables: dict[str, str], *jobs: str, timeout: int = 600) -> Run:
+        """Run the named jobs of .gitlab-ci.yml as GitLab would, each in a fresh copy.
+
+        A run past ``timeout`` is stopped and reported as code -9 with what it printed."""
         state = self.work / ".gitlab-ci-local"
         shutil.rmtree(state, ignore_errors=True)
         argv = [
@@ -146,19 +148,27 @@ class Project:
             argv += ["--unset-variable", "CI_COMMIT_BRANCH"]  # GitLab leaves it unset in MRs
         for key, value in variables.items():
             argv += ["--variable", f"{key}={value}"]
-        done = subprocess.run(
-            [*argv, *jobs],
-            cwd=self.work,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [*argv, *jobs],
+                cwd=self.work,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+            code, out = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as late:
+            code = -9
+            out = f"(stopped after {timeout} s)\n" + "".join(
+                part.decode(errors="replace") if isinstance(part, bytes) else part or ""
+                for part in (late.stdout, late.stderr)
+            )
         logs = {}
         for path in (state / "output").glob("*.log"):
             logs[path.stem] = ANSI.sub("", path.read_text(errors="replace"))
-        return Run(done.returncode, ANSI.sub("", done.stdout + done.stderr), logs)
+        return Run(code, ANSI.sub("", out), logs)
 
     def artifact(self, job: str, relative: str) -> Path:
         return self.work / ".gitlab-ci-local" / "artifacts" / safe_name(job) / relative
@@ -426,7 +436,8 @@ def test_merged_request_is_provisioned_and_reported_by_the_protected_jobs(
         **lab_env,
     }
     try:
-        run = project.pipeline(protected, "sop:gate", "sop:provision", "sop:report")
+        # Step 8 boots a VM under TCG: on a loaded runner it takes well over 10 minutes.
+        run = project.pipeline(protected, "sop:gate", "sop:provision", "sop:report", timeout=1800)
         job_site = project.work / ".gitlab-ci-local" / "builds" / safe_name("sop:provision")
         assert MR_TASK in (job_site / "playbooks" / "site.yml").read_text()  # the MR's file...
     finally:
