@@ -3,17 +3,19 @@ SHELL := /bin/bash
 PYTHON ?= python3
 export SOP_CACHE ?= /var/cache/sop-pipeline
 
-.PHONY: help setup lint test test-ansible-vm test-unit test-lab test-terraform test-signing demo bench clean
+.PHONY: help setup setup-demo lint test test-ansible-vm test-unit test-lab test-terraform test-signing demo bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup:  ## Install everything the tests and the demo need (apt, pip, caches)
+setup-demo:  ## Install what the demo needs: the package, PDF tools, the lab, Terraform's mirror
 	bash .ci/setup/base.sh
 	bash .ci/setup/reports.sh
 	bash .ci/setup/lab.sh
-	bash .ci/setup/ci-tools.sh
 	bash .ci/setup/terraform.sh
+
+setup: setup-demo  ## Everything the tests need too: gitlab-ci-local, actionlint, zizmor
+	bash .ci/setup/ci-tools.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench
@@ -37,7 +39,7 @@ test-terraform: setup  ## Terraform + bpg provider against the lab Proxmox API, 
 test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
 	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
 
-demo: setup  ## The whole SOP in the local lab, a VM provisioned for real (ARGS=--keep keeps lab and repo)
+demo: setup-demo  ## The whole SOP in the local lab, a VM provisioned for real (ARGS=--keep keeps lab and repo)
 	$(PYTHON) -m sop_pipeline.demo $(ARGS)
 
 bench: setup  ## Benchmarks that print figures (see bench/)

@@ -28,6 +28,8 @@ import ansible_labvm  # noqa: E402
 from sop_pipeline.adapters import ansible as adapter  # noqa: E402
 from sop_pipeline.lab import bind, netns  # noqa: E402
 
+TREE = adapter.AnsibleTree.under(REPO)
+
 VMID = 8995
 ADDRESS = "10.99.0.195"
 DNS_PORT = 5356
@@ -55,10 +57,20 @@ def measure(
     extra = request(stack) | {"dns_record_port": DNS_PORT, "dns_record_key_file": str(dns.key_file)}
     try:
         first = adapter.run_playbook(
-            "site.yml", target=vm.target(), extravars=extra, netns="soplab", tuning=tuning
+            "site.yml",
+            target=vm.target(),
+            tree=TREE,
+            extravars=extra,
+            netns="soplab",
+            tuning=tuning,
         )
         again = adapter.run_playbook(
-            "site.yml", target=vm.target(), extravars=extra, netns="soplab", tuning=tuning
+            "site.yml",
+            target=vm.target(),
+            tree=TREE,
+            extravars=extra,
+            netns="soplab",
+            tuning=tuning,
         )
     finally:
         ansible_labvm.destroy(state, VMID)

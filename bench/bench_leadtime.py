@@ -15,6 +15,7 @@ each). Wall-clock seconds on this machine; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -24,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sop_pipeline.config import TrustedConfig  # noqa: E402
 from sop_pipeline.demo import Lab, Scenario, publish_base  # noqa: E402
 from sop_pipeline.domain.sop import step  # noqa: E402
-from sop_pipeline.gitsource import base_tree  # noqa: E402
 from sop_pipeline.infra import Infrastructure  # noqa: E402
 from sop_pipeline.lab import control, netns  # noqa: E402
 from sop_pipeline.pipeline import Pipeline  # noqa: E402
@@ -48,12 +49,14 @@ def main() -> int:
     started = time.monotonic()
     control.up(lab_dir=lab_dir, namespace=NAMESPACE)
     print(f"lab up: {time.monotonic() - started:.1f} s", flush=True)
+    stack = contextlib.ExitStack()
     try:
         lab = Lab(root, generate_officials(root / "keys"))
         infra = Infrastructure.from_lab(lab_dir)
         netns.enter(NAMESPACE)
         publish_base(lab)
-        run = Scenario(lab, infra, lab_dir)
+        trusted = stack.enter_context(TrustedConfig.from_commit(lab.repo, "main"))
+        run = Scenario(lab, infra, lab_dir, trusted)
         flow = run.flow("dinkes-simpus")
         run.advance("dinkes-simpus", 0)
         run.sign(flow, 2, "kadis", 2)
@@ -63,18 +66,18 @@ def main() -> int:
         run.sign(flow, 7, "kabid", 40)
         signed = time.monotonic()  # the Kabid's signature exists from here on
         run.clock.running(41)
-        with base_tree(lab.repo, "main", ("inventories", "terraform")) as trusted:
-            provisioner = provisioner_for(infra, trusted, run.clock)
-            pipeline = Pipeline(
-                run.ws, base="main", now=run.clock, log=lambda _l: None, provisioner=provisioner
-            )
-            recorded = pipeline.advance("dinkes-simpus").recorded
+        provisioner = provisioner_for(infra, trusted, run.clock)
+        pipeline = Pipeline(
+            run.ws, trusted=trusted, now=run.clock, log=lambda _l: None, provisioner=provisioner
+        )
+        recorded = pipeline.advance("dinkes-simpus").recorded
         finished = time.monotonic()
         if 8 not in recorded:
             print("step 8 did not complete", file=sys.stderr)
             return 1
         report(provisioner.times.seconds, provisioner.times.ended, signed, finished)
     finally:
+        stack.close()
         if not args.keep:
             control.down(lab_dir=lab_dir, namespace=NAMESPACE)
             shutil.rmtree(root, ignore_errors=True)

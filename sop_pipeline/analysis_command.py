@@ -14,14 +14,15 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.adapters.allocator import load_pools
-from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
-from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
-from sop_pipeline.config import load_policy
+from sop_pipeline.command_options import (
+    base_option,
+    lab_dir_option,
+    reach_infrastructure,
+    require_extra,
+)
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ExitCode
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.loader import load_request
-from sop_pipeline.reports import load_department
 from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
 from sop_pipeline.tracking import record_analysis
 from sop_pipeline.workspace import Workspace
@@ -108,19 +109,21 @@ def _run(
 ) -> int:
     ws.require(request_id, file=True)
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
+    # The adapters (the [provision] extra) load only when this command runs.
+    require_extra("provision", "sop_pipeline.analysis")
+    from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+
     infra = reach_infrastructure(lab_dir, err=as_json)
-    with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
-        inventories = trusted / "inventories"
-        policy = load_policy(inventories)
-        pools = load_pools(inventories / "pools.yaml")
-        department = load_department(inventories)
+    with TrustedConfig.from_commit(ws.root, base) as trusted:
+        policy = trusted.policy
+        department = trusted.department
         request = load_request(ws.request_path(request_id), policy=policy)
         result = analyze(
             request,
             infra,
             policy=policy,
-            pools=pools,
-            terraform_dir=base_terraform_dir(trusted),
+            pools=trusted.pools,
+            terraform_dir=trusted.terraform_dir,  # an MR's own Terraform never runs
             now=_now,
             log=say,
         )
@@ -175,8 +178,3 @@ def _run(
             )
         )
     return ExitCode.OK if ok else ExitCode.REFUSED
-
-
-def base_terraform_dir(trusted: Path) -> Path:
-    """The base branch's ``terraform/`` (an MR's own Terraform code never runs with secrets)."""
-    return trusted / "terraform"

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sop_pipeline import __version__
-from sop_pipeline.command_options import base_option
+from sop_pipeline.command_options import base_option, trusted_config
 from sop_pipeline.errors import EXIT_MEANINGS, ExitCode, SopError
 from sop_pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sop_pipeline.domain.policy import Policy
     from sop_pipeline.domain.sla import StepTiming
     from sop_pipeline.domain.state import RequestState
 
@@ -164,22 +165,18 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     metavar="COMMIT",
     help="Hanya berkas permintaan (dan lampirannya) yang berubah sejak COMMIT.",
 )
-@click.option(
-    "--base",
-    metavar="COMMIT",
-    help="Baca kebijakan (inventories/) dari COMMIT, seperti di CI; bawaan: salinan kerja.",
-)
+@base_option("the policy and quotas (inventories/)")
 @_JSON
 @click.pass_obj
 def validate(
-    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str | None, as_json: bool
+    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str, as_json: bool
 ) -> None:
     """Periksa berkas permintaan terhadap skema dan kebijakan Dinas.
 
     Tanpa PATHS, semua requests/*.yaml diperiksa, termasuk kuota tiap OPD atas seluruh
     permintaannya. Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
-    BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Di CI merge request, beri --base cabang tujuan,
-    supaya merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
+    BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Kebijakan dibaca dari cabang dasar (--base), supaya
+    merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
 
     Dengan --since, pernyataan atau tanda tangan di requests/<id>.approvals/ yang ada di sisi
     COMMIT lalu dihapus atau diubah juga ditolak ([approval-removed], [approval-modified]):
@@ -189,7 +186,6 @@ def validate(
     """
     from dataclasses import asdict
 
-    from sop_pipeline.config import load_policy
     from sop_pipeline.loader import format_problem
     from sop_pipeline.validation import (
         approval_history_problems,
@@ -198,13 +194,7 @@ def validate(
         validate_files,
     )
 
-    if base:
-        from sop_pipeline.gitsource import base_tree
-
-        with base_tree(ws.root, base) as trusted:
-            policy = load_policy(trusted / "inventories")
-    else:
-        policy = load_policy(ws.inventories)
+    policy = trusted_config(ws.root, base).policy
     if paths:
         files = list(paths)
     elif since:
@@ -253,15 +243,17 @@ def _at(value: str | None) -> datetime:
     return moment
 
 
-def _record_request(ws: Workspace, request_id: str, step: int, outcome: str, at: datetime) -> int:
-    """Record ``step`` for a request that must load valid now; the record's sequence number."""
-    from sop_pipeline.config import load_policy
+def _record_request(
+    ws: Workspace, request_id: str, step: int, outcome: str, at: datetime, policy: Policy
+) -> int:
+    """Record ``step`` for a request that must load valid now under the base branch's
+    ``policy``; the record's sequence number."""
     from sop_pipeline.domain.state import Outcome, StepEvent
     from sop_pipeline.loader import load_request
     from sop_pipeline.tracking import record_step
 
     ws.require(request_id, file=True)
-    request = load_request(ws.request_path(request_id), policy=load_policy(ws.inventories))
+    request = load_request(ws.request_path(request_id), policy=policy)
     record = record_step(
         ws.ledgers,
         request_id,
@@ -275,25 +267,27 @@ def _record_request(ws: Workspace, request_id: str, step: int, outcome: str, at:
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
+@base_option("the policy")
 @click.pass_obj
-def submit(ws: Workspace, request_id: str, at_: str | None) -> None:
+def submit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
     """Step 1: record that the OPD submitted REQUEST_ID (the file must be valid).
 
     In CI this runs when the merge request adds requests/<REQUEST_ID>.yaml.
     """
-    _record_request(ws, request_id, 1, "done", _at(at_))
+    _record_request(ws, request_id, 1, "done", _at(at_), trusted_config(ws.root, base).policy)
 
 
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
+@base_option("the policy")
 @click.pass_obj
-def resubmit(ws: Workspace, request_id: str, at_: str | None) -> None:
+def resubmit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
     """Step 4 again: the OPD completed a request that was sent back; its clock resumes.
 
     The request must be valid again; its new verification must be signed afresh.
     """
-    _record_request(ws, request_id, 4, "resubmit", _at(at_))
+    _record_request(ws, request_id, 4, "resubmit", _at(at_), trusted_config(ws.root, base).policy)
     click.echo(f"{request_id}: diajukan ulang; menunggu verifikasi kelengkapan (langkah 4).")
 
 
@@ -318,7 +312,7 @@ def run(ws: Workspace, base: str, as_json: bool, request_ids: tuple[str, ...]) -
     for request_id in request_ids:
         ws.require(request_id, file=True)
     log = (lambda _line: None) if as_json else click.echo
-    pipeline = Pipeline(ws, base=base, now=_now, log=log)
+    pipeline = Pipeline(ws, trusted=trusted_config(ws.root, base), now=_now, log=log)
     results = [pipeline.advance(r) for r in request_ids] if request_ids else pipeline.run()
     rows = []
     for result in results:
@@ -388,8 +382,11 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
 @click.option(
     "--now", "now_", metavar="ISO-TIME", help="Hitung langkah yang berjalan per waktu ini."
 )
+@base_option("the working calendar")
 @click.pass_obj
-def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | None) -> None:
+def status(
+    ws: Workspace, request_id: str | None, as_json: bool, now_: str | None, base: str
+) -> None:
     """Posisi tiap permintaan dalam 12 langkah SOP, dan waktu tiap langkah terhadap targetnya.
 
     Waktu dihitung sebagai waktu kerja menurut kalender di inventories/calendar.yaml
@@ -400,12 +397,11 @@ def status(ws: Workspace, request_id: str | None, as_json: bool, now_: str | Non
     """
     from dataclasses import replace
 
-    from sop_pipeline.config import load_calendar
     from sop_pipeline.domain.sla import paused_time, timings
     from sop_pipeline.tracking import state_of
     from sop_pipeline.validation import request_files
 
-    calendar = load_calendar(ws.inventories)
+    calendar = trusted_config(ws.root, base).calendar
     now = _at(now_)
     if request_id:
         ids = [ws.require(request_id)]

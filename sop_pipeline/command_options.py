@@ -1,16 +1,21 @@
-"""What several ``sop`` commands share: the ``--base`` and ``--lab-dir`` options, and reaching
-the infrastructure they name. One definition, so every command says it the same way.
+"""What several ``sop`` commands share: the ``--base`` and ``--lab-dir`` options, the base
+commit's trusted configuration, and reaching the infrastructure they name. One definition, so
+every command says it the same way.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-if TYPE_CHECKING:
+from sop_pipeline.config import TrustedConfig
+from sop_pipeline.errors import ConfigError
+
+if TYPE_CHECKING:  # the adapters load only for the commands that reach the infrastructure
     from sop_pipeline.infra import Infrastructure
 
 Command = TypeVar("Command", bound=Callable[..., object])
@@ -40,6 +45,22 @@ def lab_dir_option(action: str) -> Callable[[Command], Command]:
         help=f"{action} in the lab that `sop lab up` started there (reads its lab.json). "
         "Without it, the SOP_* environment variables say where production is.",
     )
+
+
+def require_extra(extra: str, module: str) -> None:
+    """Import ``module`` (an extra's entry point) or say which extra to install (exit 3)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(
+            f"Perintah ini memerlukan paket tambahan yang belum terpasang ({err.name or err}): "
+            f"pip install 'sop-pipeline[{extra}]' [extra-missing]"
+        ) from err
+
+
+def trusted_config(repo: Path, base: str) -> TrustedConfig:
+    """The base commit's :class:`TrustedConfig`, its tree kept until the command ends."""
+    return click.get_current_context().with_resource(TrustedConfig.from_commit(repo, base))
 
 
 def reach_infrastructure(lab_dir: Path | None, *, err: bool = False) -> Infrastructure:

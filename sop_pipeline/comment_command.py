@@ -12,13 +12,11 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.config import load_policy
-from sop_pipeline.gitsource import base_tree
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports.comments import completeness_comment, signatures_comment
 from sop_pipeline.reports.model import Signature, signatures_from_checked
 from sop_pipeline.signing.approvals import Verifier, check_all
-from sop_pipeline.signing.keyring import load_from_git
 from sop_pipeline.signing.subject import Subject, approvals_dir
 from sop_pipeline.tracking import state_of
 from sop_pipeline.workspace import Workspace
@@ -61,17 +59,19 @@ def comment_cmd(ws: Workspace, request_id: str, base: str, logs_url: str | None)
 
 
 def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> str:
-    with base_tree(ws.root, base) as trusted:
-        policy = load_policy(trusted / "inventories")
-    state = state_of(ws.ledgers, request_id)
-    try:
-        request: LoadedRequest | None = load_request(ws.request_path(request_id), policy=policy)
-        problems = []
-    except RequestInvalid as err:
-        request, problems = None, err.problems
+    with TrustedConfig.from_commit(ws.root, base) as trusted:
+        state = state_of(ws.ledgers, request_id)
+        try:
+            request: LoadedRequest | None = load_request(
+                ws.request_path(request_id), policy=trusted.policy
+            )
+            problems = []
+        except RequestInvalid as err:
+            request, problems = None, err.problems
+        signatures = _signatures(request, trusted)
     parts = [
         completeness_comment(request_id, problems, missing=state.missing, logs_url=logs_url),
-        signatures_comment(state, _signatures(ws, request, base), logs_url=logs_url),
+        signatures_comment(state, signatures, logs_url=logs_url),
     ]
     analysis = ws.records_dir / "reports" / request_id / ANALYSIS_COMMENT
     if analysis.is_file():
@@ -79,10 +79,10 @@ def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> s
     return "\n".join(parts)
 
 
-def _signatures(ws: Workspace, request: LoadedRequest | None, base: str) -> tuple[Signature, ...]:
+def _signatures(request: LoadedRequest | None, trusted: TrustedConfig) -> tuple[Signature, ...]:
     """The statements that verify now against the base keyring (none for a broken file)."""
     if request is None:
         return ()
-    verifier = Verifier(load_from_git(ws.root, base), at=datetime.now().astimezone())
+    verifier = Verifier(trusted.keyring, at=datetime.now().astimezone())
     checked = check_all(approvals_dir(Path(request.path)), Subject.from_loaded(request), verifier)
     return signatures_from_checked(checked)

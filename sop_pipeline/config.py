@@ -1,20 +1,40 @@
-"""Reading the department's configuration under ``inventories/`` into domain objects.
+"""The department's trusted configuration, read once from the base commit.
+
+:class:`TrustedConfig` is everything a command may trust: the policy (with the OPD quotas),
+the working calendar, the letterhead (``department.yaml``), the address pools, the
+approvers' keyring, and the ``terraform/``, ``playbooks/`` and ``roles/`` folders and the
+Ansible inventories. :meth:`TrustedConfig.from_commit` extracts them, as the base commit has
+them, into one temporary tree (``git archive``); each file is parsed at its first use and
+kept. Nothing is read from the work tree, the merge request's tree or the installed package:
+a merge request that edits any of these changes nothing until it is merged.
 
 Every file goes through the strict loader; a wrong value raises ConfigError naming the file,
-the field and the rule. In CI, callers pass the base branch's copy (see ``gitsource``).
+the field and the rule.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy, Quota, Range
 from sop_pipeline.errors import ConfigError
 from sop_pipeline.loader import RequestInvalid, load_yaml_file
+
+if TYPE_CHECKING:
+    from sop_pipeline.adapters.allocator import Pool
+    from sop_pipeline.reports.department import Department
+    from sop_pipeline.signing.keyring import Keyring
+
+#: The folders of the base commit that hold trusted configuration and code.
+TRUSTED_FOLDERS = ("inventories", "approvers", "terraform", "playbooks", "roles")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -116,3 +136,157 @@ def load_calendar(inventories: Path) -> WorkingCalendar:
         return WorkingCalendar(tz=tz, hours=hours, holidays=frozenset(holidays))
     except ValueError as err:
         raise ConfigError(f"{path}: {err} [working-hours]") from err
+
+
+# ------------------------------------------------------------------------------- pools
+
+
+def _pool_field(raw: dict[str, Any], key: str, kind: type, where: str, path: Path) -> Any:
+    if key not in raw:
+        raise ConfigError(f"{path}: {where}.{key}: wajib diisi [required]")
+    value = raw[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{path}: {where}.{key}: harus {kind.__name__} [type]")
+    return value
+
+
+def _address(raw: dict[str, Any], key: str, where: str, path: Path) -> ipaddress.IPv4Address:
+    text = _pool_field(raw, key, str, where, path)
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError as err:
+        raise ConfigError(f"{path}: {where}.{key}: '{text}' bukan alamat IPv4 [ipv4]") from err
+
+
+def load_pools(path: Path) -> dict[str, Pool]:
+    """``pools.yaml`` through the strict loader: ``010``, ``yes`` or a quoted number where a
+    number belongs are refused, naming the file, the field and the rule."""
+    from sop_pipeline.adapters.allocator import Pool
+
+    pools: dict[str, Pool] = {}
+    for name, raw in (_get(_load(path), "pools", dict, path) or {}).items():
+        where = f"pools.{name}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: {where}: harus pemetaan [type]")
+        network_text = _pool_field(raw, "network", str, where, path)
+        try:
+            network = ipaddress.IPv4Network(network_text)
+        except ValueError as err:
+            raise ConfigError(
+                f"{path}: {where}.network: '{network_text}' bukan jaringan IPv4 [ipv4-network]"
+            ) from err
+        resolvers = _pool_field(raw, "resolvers", list, where, path)
+        vlan = raw.get("vlan")
+        if vlan is not None and (not isinstance(vlan, int) or isinstance(vlan, bool)):
+            raise ConfigError(f"{path}: {where}.vlan: harus int atau null [type]")
+        pool = Pool(
+            name=str(name),
+            network=network,
+            first=_address(raw, "first", where, path),
+            last=_address(raw, "last", where, path),
+            gateway=_address(raw, "gateway", where, path),
+            resolvers=tuple(
+                str(_address({"resolvers": r}, "resolvers", where, path)) for r in resolvers
+            ),
+            vlan=vlan,
+            bridge=_pool_field(raw, "bridge", str, where, path) if "bridge" in raw else "vmbr0",
+            dns_domain=_pool_field(raw, "dns_domain", str, where, path),
+            vmid_first=_pool_field(raw, "vmid_first", int, where, path),
+            vmid_last=_pool_field(raw, "vmid_last", int, where, path),
+        )
+        for field_name in ("first", "last", "gateway"):
+            if getattr(pool, field_name) not in pool.network:
+                raise ConfigError(
+                    f"{path}: {where}.{field_name}: {getattr(pool, field_name)} di luar "
+                    f"{pool.network} [pool-range]"
+                )
+        if pool.first > pool.last or not 100 <= pool.vmid_first <= pool.vmid_last:
+            raise ConfigError(f"{path}: {where}: rentang kosong atau terbalik [pool-range]")
+        if pool.first <= pool.gateway <= pool.last:
+            raise ConfigError(
+                f"{path}: {where}.gateway: gateway berada di dalam rentang alokasi [pool-range]"
+            )
+        pools[pool.name] = pool
+    if not pools:
+        raise ConfigError(f"{path}: pools: tidak ada pool [required]")
+    return pools
+
+
+# ------------------------------------------------------------------------ the whole of it
+
+
+class TrustedConfig:
+    """Everything trusted, from one tree: the base commit's, or a folder laid out like it.
+
+    Parsed values are read at their first use and kept (one provision reads the policy
+    once). Folders are checked when asked for: a base commit without ``playbooks/`` can
+    still validate requests, but cannot provision.
+    """
+
+    def __init__(self, root: Path, *, source: str | None = None) -> None:
+        self.root = root
+        #: Where it came from, for messages: ``main@0123456789ab`` or the folder.
+        self.source = source or str(root)
+
+    @classmethod
+    @contextmanager
+    def from_commit(cls, repo: Path, base: str) -> Iterator[TrustedConfig]:
+        """The trusted folders exactly as commit ``base`` of ``repo`` has them, in one
+        temporary tree that lives as long as the ``with`` block."""
+        from sop_pipeline.gitsource import base_tree, resolve
+
+        commit = resolve(repo, base)
+        # Nothing is required here: each folder is checked when it is used (``folder``).
+        with base_tree(repo, commit, TRUSTED_FOLDERS, required=()) as tree:
+            yield cls(tree, source=f"{base}@{commit[:12]}")
+
+    def folder(self, name: str) -> Path:
+        """``<tree>/name``; ConfigError when the trusted tree does not hold it."""
+        path = self.root / name
+        if not path.is_dir():
+            raise ConfigError(
+                f"{self.source}: folder {name}/ tidak ada di cabang dasar; tambahkan ke cabang "
+                f"dasar repositori permintaan (docs/ci.md) [trusted-tree]"
+            )
+        return path
+
+    @property
+    def inventories(self) -> Path:
+        return self.folder("inventories")
+
+    @property
+    def terraform_dir(self) -> Path:
+        return self.folder("terraform")
+
+    @property
+    def playbooks_dir(self) -> Path:
+        return self.folder("playbooks")
+
+    @property
+    def roles_dir(self) -> Path:
+        return self.folder("roles")
+
+    @cached_property
+    def policy(self) -> Policy:
+        """``policy.yaml`` with ``quotas.yaml``."""
+        return load_policy(self.inventories)
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        return load_calendar(self.inventories)
+
+    @cached_property
+    def department(self) -> Department:
+        from sop_pipeline.reports.department import load_department
+
+        return load_department(self.inventories)
+
+    @cached_property
+    def pools(self) -> dict[str, Pool]:
+        return load_pools(self.inventories / "pools.yaml")
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        from sop_pipeline.signing.keyring import KEYRING_DIR, load_from_dir
+
+        return load_from_dir(self.folder(KEYRING_DIR), source=f"{self.source}:{KEYRING_DIR}/")

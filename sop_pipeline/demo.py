@@ -33,16 +33,13 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
-from sop_pipeline.config import load_policy
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import SopError
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.infra import Infrastructure
 from sop_pipeline.loader import load_request
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.provisioning import PHASES, fetch_https, provisioner_for
-from sop_pipeline.reports import load_department
 from sop_pipeline.reports.model import RequestFacts, feasible
 from sop_pipeline.signing.demo import Lab, RequestFlow, generate_officials
 from sop_pipeline.tracking import record_analysis
@@ -98,14 +95,19 @@ class Clock:
         return self.minutes
 
 
+#: What the department keeps on the base branch of its requests repository, beside approvers/.
+BASE_FOLDERS = ("inventories", "terraform", "playbooks", "roles")
+
+
 def publish_base(lab: Lab) -> None:
-    """The department's policy lives on main, next to the keyring; requests come by MR."""
+    """The department's policy, Terraform stack, playbooks and roles live on main, next to
+    the keyring; step 8 runs them from there. Requests come by MR."""
     lab.git("checkout", "-q", "main")
-    shutil.copytree(REPO / "inventories", lab.repo / "inventories")
-    shutil.copytree(
-        REPO / "terraform", lab.repo / "terraform", ignore=shutil.ignore_patterns(".terraform")
-    )
-    lab.commit("kebijakan: inventories dan terraform")
+    for name in BASE_FOLDERS:
+        shutil.copytree(
+            REPO / name, lab.repo / name, ignore=shutil.ignore_patterns(".terraform", "*.pyc")
+        )
+    lab.commit("kebijakan: inventories, terraform, playbooks dan roles")
     lab.git("checkout", "-q", "mr/request")
     lab.git("merge", "-q", "main")
     shutil.copytree(REPO / "requests", lab.repo / "requests")
@@ -113,13 +115,17 @@ def publish_base(lab: Lab) -> None:
 
 
 class Scenario:
-    def __init__(self, lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
+    def __init__(
+        self, lab: Lab, infra: Infrastructure, lab_dir: Path, trusted: TrustedConfig
+    ) -> None:
         self.lab = lab
         self.infra = infra
         self.lab_dir = lab_dir
         self.clock = Clock()
         self.ws = Workspace(lab.repo)
-        self.pipeline = Pipeline(self.ws, base="main", now=self.clock, log=indent)
+        #: The base commit's configuration, for the whole scenario (main does not change).
+        self.trusted = trusted
+        self.pipeline = Pipeline(self.ws, trusted=trusted, now=self.clock, log=indent)
         self.phase_seconds: dict[str, float] = {}
         self.latest = 0  # the last simulated minute anything happened
 
@@ -148,29 +154,25 @@ class Scenario:
         """Step 6's analysis against the lab's cluster; the evidence Tim Teknis cites."""
         self.clock.minutes = minutes
         say(f"\n$ sop analyze {request_id} --lab-dir {self.lab_dir}")
-        with base_tree(self.lab.repo, "main", ("inventories", "terraform")) as trusted:
-            inventories = trusted / "inventories"
-            policy = load_policy(inventories)
-            request = load_request(self.ws.request_path(request_id), policy=policy)
-            result = analyze(
-                request,
-                self.infra,
-                policy=policy,
-                pools=load_pools(inventories / "pools.yaml"),
-                terraform_dir=trusted / "terraform",
-                now=self.clock,
-                log=indent,
-            )
-            facts = RequestFacts.from_data(
-                request_id, request.data, request.digest, zone=policy.zone
-            )
-            files = write_analysis(
-                self.ws.records_dir,
-                facts,
-                result,
-                department=load_department(inventories),
-                sequence=ticket_sequence(self.ws.ledgers, request_id),
-            )
+        policy = self.trusted.policy
+        request = load_request(self.ws.request_path(request_id), policy=policy)
+        result = analyze(
+            request,
+            self.infra,
+            policy=policy,
+            pools=self.trusted.pools,
+            terraform_dir=self.trusted.terraform_dir,
+            now=self.clock,
+            log=indent,
+        )
+        facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
+        files = write_analysis(
+            self.ws.records_dir,
+            facts,
+            result,
+            department=self.trusted.department,
+            sequence=ticket_sequence(self.ws.ledgers, request_id),
+        )
         record_analysis(
             self.ws.ledgers,
             request_id,
@@ -188,12 +190,11 @@ class Scenario:
         say(f"\n$ sop provision {request_id} --lab-dir {self.lab_dir}")
         self.clock.running(minutes)
         try:
-            with base_tree(self.lab.repo, "main", ("inventories", "terraform")) as trusted:
-                provisioner = provisioner_for(self.infra, trusted, self.clock)
-                pipeline = Pipeline(
-                    self.ws, base="main", now=self.clock, log=indent, provisioner=provisioner
-                )
-                recorded = pipeline.advance(request_id).recorded
+            provisioner = provisioner_for(self.infra, self.trusted, self.clock)
+            pipeline = Pipeline(
+                self.ws, trusted=self.trusted, now=self.clock, log=indent, provisioner=provisioner
+            )
+            recorded = pipeline.advance(request_id).recorded
             self.phase_seconds = dict(provisioner.times.seconds)
         except SopError as err:
             say("  " + err.diagnostics().replace("\n", "\n  "))
@@ -206,9 +207,7 @@ class Scenario:
 
     def created_for(self, request_id: str) -> list[str]:
         """What the lab's cluster and allocator hold for ``request_id`` (should be nothing)."""
-        with base_tree(self.lab.repo, "main") as trusted:
-            pools = load_pools(trusted / "inventories" / "pools.yaml")
-        ad = self.infra.open(pools=pools, zone="sumbarprov.go.id")
+        ad = self.infra.open(pools=self.trusted.pools, zone=self.trusted.policy.zone)
         found = [f"VM {vm.vmid}" for vm in ad.proxmox.vms() if f"sop-req-{request_id}" in vm.tags]
         held = ad.allocator.held(request_id, self.infra.environment)
         return found + ([f"alokasi {held.vmid}/{held.ipv4}"] if held else [])
@@ -261,7 +260,13 @@ def scenario(lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
     say("\n== 1. Permintaan masuk lewat merge request ==")
     publish_base(lab)
     sop(lab, "validate")
-    run = Scenario(lab, infra, lab_dir)
+    with TrustedConfig.from_commit(lab.repo, "main") as trusted:
+        walk(Scenario(lab, infra, lab_dir, trusted))
+
+
+def walk(run: Scenario) -> None:
+    """Steps 2 onwards of the scenario (the module docstring's numbering)."""
+    lab = run.lab
 
     say("\n== 2. dinkes-simpus: langkah 1 sampai 7, ditandatangani bergiliran ==")
     simpus = run.flow("dinkes-simpus")
@@ -277,7 +282,7 @@ def scenario(lab: Lab, infra: Infrastructure, lab_dir: Path) -> None:
     say("\n== 3. dinkes-simpus: langkah 8 sungguhan di lab, lalu situsnya dibuka lewat DNS ==")
     if not run.provision("dinkes-simpus", 150):
         raise SystemExit("Demo berhenti: langkah 8 dinkes-simpus gagal (lihat di atas).")
-    site = fetch_by_name(infra, "simpus.sumbarprov.go.id", "dinkes-simpus")
+    site = fetch_by_name(run.infra, "simpus.sumbarprov.go.id", "dinkes-simpus")
     say(
         f"  https://{site.fqdn}/ -> {site.address}: HTTP {site.status}; halaman memuat "
         f"dinkes-simpus: {'ya' if site.shows_request else 'TIDAK'}"

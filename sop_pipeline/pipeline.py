@@ -13,8 +13,11 @@
  9. ``report``     the Laporan Hasil Hosting is written and recorded;
 10-12.             acknowledgements up the chain, from signatures.
 
-Keyring and policy come from the base branch (``base``); the verification time is the
-pipeline's own clock, passed in. Running it again changes nothing that is already recorded.
+Keyring, policy, calendar and letterhead come from the base commit (``trusted``, a
+:class:`~sop_pipeline.config.TrustedConfig` the caller opened; the provisioner shares it);
+signatures are checked by both verifiers, which must agree, as ``sop gate`` does; the
+verification time is the pipeline's own clock, passed in. Running it again changes nothing
+that is already recorded.
 """
 
 from __future__ import annotations
@@ -25,23 +28,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sop_pipeline.config import load_calendar, load_policy
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reporting import hosting_record, hosting_report, reports_dir
-from sop_pipeline.reports import load_department, write_reports
+from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import HostingResult, RequestFacts
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.signing.gates import GateResult, keyring_refusals
 from sop_pipeline.signing.history import check_history
-from sop_pipeline.signing.keyring import Keyring, load_from_git
+from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.record import (
     CONSUMED_LEDGER,
     check_gate,
@@ -94,24 +96,23 @@ class Pipeline:
         self,
         ws: Workspace,
         *,
-        base: str,
+        trusted: TrustedConfig,
         now: Callable[[], datetime],
         log: Callable[[str], None] = lambda _line: None,
         provisioner: Provisioner | None = None,
-        verify_mode: VerifyMode = VerifyMode.NATIVE,
+        verify_mode: VerifyMode = VerifyMode.BOTH,
     ) -> None:
         self.ws = ws
-        self.base = base
+        self.trusted = trusted
         self.now = now
         self.log = log
         self.provisioner = provisioner
-        self.verify_mode = verify_mode
+        self.verify_mode = verify_mode  # step 8's gate as `sop gate`: both verifiers agree
         self.ledgers = LedgerStore(ws.records_dir)
-        with base_tree(ws.root, base) as trusted:
-            self.policy: Policy = load_policy(trusted / "inventories")
-            self.calendar: WorkingCalendar = load_calendar(trusted / "inventories")
-            self.department: Department = load_department(trusted / "inventories")
-        self.keyring = load_from_git(ws.root, base)
+        self.policy: Policy = trusted.policy
+        self.calendar: WorkingCalendar = trusted.calendar
+        self.department: Department = trusted.department
+        self.keyring: Keyring = trusted.keyring
 
     # ------------------------------------------------------------------------------ the walk
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sop_pipeline.adapters.allocator import Allocation
-    from sop_pipeline.adapters.ansible import PlaybookResult, SshTarget, Tuning
+    from sop_pipeline.adapters.ansible import AnsibleTree, PlaybookResult, SshTarget, Tuning
     from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
     from sop_pipeline.adapters.terraform import PlanSummary
 
@@ -81,8 +81,8 @@ class AnsiblePort(Protocol):
         *,
         target: SshTarget,
         extravars: Mapping[str, Any],
+        tree: AnsibleTree,
         environment: str = ...,
-        inventories_dir: Path | None = ...,
         tuning: Tuning = ...,
         timeout: int = ...,
         on_event: Callable[[Mapping[str, Any]], None] | None = ...,

@@ -13,13 +13,17 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option, lab_dir_option, reach_infrastructure
+from sop_pipeline.command_options import (
+    base_option,
+    lab_dir_option,
+    reach_infrastructure,
+    require_extra,
+)
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
 from sop_pipeline.errors import ExitCode
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.provisioning import PHASES, provisioner_for
 from sop_pipeline.tracking import state_of
 from sop_pipeline.workspace import Workspace
 
@@ -49,7 +53,7 @@ def _now() -> datetime:
 @click.command("provision", epilog=EPILOG)
 @click.argument("request_id")
 @lab_dir_option("Provision")
-@base_option("keyring, policy, pools, group_vars and terraform/")
+@base_option("keyring, policy, pools, terraform/, playbooks/, roles/ and inventories")
 @click.pass_obj
 def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> None:
     """Step 8: create, configure and publish REQUEST_ID's server, then write step 9's report.
@@ -82,10 +86,14 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
             err=True,
         )
         return ExitCode.REFUSED
+    # The adapters (the [provision] extra) load only when this command runs.
+    require_extra("provision", "sop_pipeline.provisioning")
+    from sop_pipeline.provisioning import PHASES, provisioner_for
+
     infra = reach_infrastructure(lab_dir)
-    with base_tree(ws.root, base, ("inventories", "terraform")) as trusted:
+    with TrustedConfig.from_commit(ws.root, base) as trusted:  # one tree, each file read once
         provisioner = provisioner_for(infra, trusted, _now)
-        pipeline = Pipeline(ws, base=base, now=_now, log=click.echo, provisioner=provisioner)
+        pipeline = Pipeline(ws, trusted=trusted, now=_now, log=click.echo, provisioner=provisioner)
         result = pipeline.advance(request_id)
     if result.refused:
         return ExitCode.REFUSED

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sop_pipeline.adapters import ansible
-from sop_pipeline.adapters.allocator import Allocation, Pool, load_pools
+from sop_pipeline.adapters.allocator import Allocation, Pool
 from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxError
 from sop_pipeline.adapters.terraform import (
     CancelledError,
@@ -48,7 +48,7 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
 )
 from sop_pipeline.analysis import choose_node, stack_tfvars
-from sop_pipeline.config import load_policy
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, SopError
 from sop_pipeline.infra import Infrastructure
@@ -144,10 +144,10 @@ class SiteAnswer:
 class InfraProvisioner:
     """Step 8 against one environment (:class:`Infrastructure`): the lab or production.
 
-    ``policy`` and ``pools`` come from the base branch's ``inventories/``; ``terraform_dir``
-    is the base branch's ``terraform/`` and ``inventories_dir`` its ``inventories/`` (the
-    Ansible group_vars). The process must already be where the infrastructure's addresses
-    answer (``Infrastructure.enter_netns`` for the lab).
+    ``trusted`` is the base commit's configuration: policy, pools, ``terraform/``, and the
+    ``playbooks/``, ``roles/`` and ``inventories/`` Ansible runs (the same object the
+    pipeline checked the gates with, so each file is read once). The process must already be
+    where the infrastructure's addresses answer (``Infrastructure.enter_netns`` for the lab).
 
     The outside systems default to the infrastructure's own adapters (``ports``: its
     :meth:`~Infrastructure.open`; ``limiter``: its :meth:`~Infrastructure.node_limiter`);
@@ -155,10 +155,7 @@ class InfraProvisioner:
     """
 
     infra: Infrastructure
-    policy: Policy
-    pools: Mapping[str, Pool]
-    terraform_dir: Path
-    inventories_dir: Path
+    trusted: TrustedConfig
     now: Callable[[], datetime]
     agent_timeout: float = 900.0
     ansible_timeout: int = 3600
@@ -172,6 +169,18 @@ class InfraProvisioner:
     #: Pauses before retrying PVE's config-lock timeout (default :func:`backoff_delays`).
     pauses: Sequence[float] | None = None
     sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def policy(self) -> Policy:
+        return self.trusted.policy
+
+    @property
+    def pools(self) -> Mapping[str, Pool]:
+        return self.trusted.pools
+
+    @property
+    def terraform_dir(self) -> Path:
+        return self.trusted.terraform_dir
 
     def provision(self, request: LoadedRequest, *, log: Log) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence)."""
@@ -286,8 +295,12 @@ class InfraProvisioner:
             "site.yml",
             target=target,
             extravars=extravars,
+            tree=ansible.AnsibleTree(
+                playbooks=self.trusted.playbooks_dir,
+                roles=self.trusted.roles_dir,
+                inventories=self.trusted.inventories,
+            ),
             environment=self.infra.environment,
-            inventories_dir=self.inventories_dir,
             tuning=self.tuning,
             timeout=self.ansible_timeout,
             on_event=progress,
@@ -501,19 +514,11 @@ class _PinnedHosts:
 
 
 def provisioner_for(
-    infra: Infrastructure, trusted: Path, now: Callable[[], datetime]
+    infra: Infrastructure, trusted: TrustedConfig, now: Callable[[], datetime]
 ) -> InfraProvisioner:
-    """The provisioner over ``trusted``: the base branch's ``inventories/`` and ``terraform/``
-    (see :func:`sop_pipeline.gitsource.base_tree`); it is used while that folder exists."""
-    inventories = trusted / "inventories"
-    return InfraProvisioner(
-        infra=infra,
-        policy=load_policy(inventories),
-        pools=load_pools(inventories / "pools.yaml"),
-        terraform_dir=trusted / "terraform",
-        inventories_dir=inventories,
-        now=now,
-    )
+    """The provisioner over the base commit's ``trusted`` configuration; it is used while
+    that configuration's tree exists (inside ``TrustedConfig.from_commit``)."""
+    return InfraProvisioner(infra=infra, trusted=trusted, now=now)
 
 
 def fetch_https(

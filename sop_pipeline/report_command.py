@@ -13,13 +13,12 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option
+from sop_pipeline.command_options import base_option, trusted_config
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.reporting import (
     DOCUMENTS,
     KEPT,
     WRITTEN,
-    load_trusted,
     month_period,
     write_period_report,
     write_request_documents,
@@ -171,7 +170,7 @@ def report(
     the SOP target, and every step past its target.
     """
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
-    trusted = load_trusted(ws, base)
+    trusted = trusted_config(ws.root, base)
     if request_id is None:
         if documents or not advance:
             raise click.UsageError("--document dan --no-advance hanya untuk satu permintaan (ID)")
@@ -208,7 +207,7 @@ def report(
         )
     ws.require(request_id)
     if advance:
-        Pipeline(ws, base=base, now=_now, log=say).advance(request_id)
+        Pipeline(ws, trusted=trusted, now=_now, log=say).advance(request_id)
     done = write_request_documents(ws, request_id, trusted, wanted=documents or tuple(DOCUMENTS))
     if as_json:
         summary = {

@@ -19,7 +19,7 @@ analysis time, not from the ledger (``sop analyze`` writes it).
 
 Pure assembly (records and facts in, report model out): :func:`disposition`,
 :func:`hosting_report`, :func:`handover_minutes`, :func:`activity_report`. I/O at the edges:
-:func:`load_trusted`, :func:`request_facts`, :func:`write_request_documents`,
+:func:`request_facts`, :func:`write_request_documents`,
 :func:`write_period_report`.
 """
 
@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sop_pipeline.config import load_calendar, load_policy
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sla import StepTiming
@@ -42,10 +42,9 @@ from sop_pipeline.domain.sop import DECISION_STEP
 from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import Phase, RequestState, fold
 from sop_pipeline.errors import SopError
-from sop_pipeline.gitsource import base_tree
 from sop_pipeline.ledger import Record, verify_chain
 from sop_pipeline.loader import RequestInvalid, load_request, load_yaml_file
-from sop_pipeline.reports import load_department, render, write_reports
+from sop_pipeline.reports import render, write_reports
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import (
     ActivityEntry,
@@ -356,24 +355,6 @@ def activity_report(
 # ------------------------------------------------------------------------------- I/O edges
 
 
-@dataclass(frozen=True)
-class Trusted:
-    """The department's configuration as the base branch has it."""
-
-    policy: Policy
-    calendar: WorkingCalendar
-    department: Department
-
-
-def load_trusted(ws: Workspace, base: str) -> Trusted:
-    """Policy, calendar and letterhead from commit ``base`` (never the merge request's copy)."""
-    with base_tree(ws.root, base) as trusted:
-        inventories = trusted / "inventories"
-        return Trusted(
-            load_policy(inventories), load_calendar(inventories), load_department(inventories)
-        )
-
-
 def request_records(ws: Workspace, request_id: str) -> list[Record]:
     """The request's ledger, its chain checked first (LedgerError, exit 5, when altered)."""
     ledger = ws.ledgers.for_request(request_id)
@@ -477,7 +458,7 @@ def _write_recorded(
 def write_request_documents(
     ws: Workspace,
     request_id: str,
-    trusted: Trusted,
+    trusted: TrustedConfig,
     *,
     wanted: Sequence[str] = tuple(DOCUMENTS),
 ) -> Written:
@@ -507,7 +488,7 @@ def write_request_documents(
 
 def write_period_report(
     ws: Workspace,
-    trusted: Trusted,
+    trusted: TrustedConfig,
     *,
     period_start: date,
     period_end: date,

@@ -1,4 +1,9 @@
-"""The folders one repository of requests uses, found from its root."""
+"""The folders one repository of requests uses, found from its root.
+
+Only what requests and records live in: the trusted configuration (``inventories/``,
+``approvers/``, ``terraform/``, ``playbooks/``, ``roles/``) is never read from the work tree
+but from the base commit (:class:`sop_pipeline.config.TrustedConfig`).
+"""
 
 from __future__ import annotations
 
@@ -23,14 +28,6 @@ class Workspace:
     @property
     def records_dir(self) -> Path:
         return self.root / "records"
-
-    @property
-    def inventories(self) -> Path:
-        return self.root / "inventories"
-
-    @property
-    def approvers(self) -> Path:
-        return self.root / "approvers"
 
     @property
     def ledgers(self) -> LedgerStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,22 @@ def calendar() -> WorkingCalendar:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    """A copy of the repository's requests and inventories, with an empty records/ folder."""
+    """A Git repository with the repository's requests and inventories committed on ``main``
+    (the base the commands read policy and calendar from), and no records/ yet."""
     for name in ("requests", "inventories"):
         shutil.copytree(REPO / name, tmp_path / name)
+    commit_all(tmp_path, "base: inventories and requests")
     return Workspace(tmp_path)
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """``git add -A`` and commit on ``main`` (made if absent), with a throw-away identity."""
+    identity = ["-c", "user.name=Lab", "-c", "user.email=lab@example.invalid"]
+    identity += ["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+    if not (repo / ".git").exists():
+        subprocess.run(["git", *identity, "init", "-q", "-b", "main", str(repo)], check=True)
+    for args in (["add", "-A"], ["commit", "-q", "--allow-empty", "-m", message]):
+        subprocess.run(["git", *identity, "-C", str(repo), *args], check=True, timeout=60)
 
 
 def require_signing_tools() -> None:

@@ -1,5 +1,7 @@
 """VMID and IPv4 allocation from the pools in ``inventories/pools.yaml``.
 
+The pools are read (strictly) by :func:`sop_pipeline.config.load_pools`, from the base commit.
+
 Each allocation (a request's VMID and address together) is one database transaction: the
 pool is serialised (SQLite ``BEGIN IMMEDIATE``,
 PostgreSQL ``pg_advisory_xact_lock`` on the pool), the lowest free value is picked and inserted,
@@ -24,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sop_pipeline.errors import AdapterError, ConfigError
 
@@ -76,51 +76,6 @@ class Allocation:
     pool: Pool
     vmid: int
     ipv4: str
-
-
-def load_pools(path: Path) -> dict[str, Pool]:
-    """Read and check ``pools.yaml``; raises ConfigError naming the file and the field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read pools ({exc})") from exc
-    pools: dict[str, Pool] = {}
-    for name, raw in ((data or {}).get("pools") or {}).items():
-        try:
-            pool = Pool(
-                name=str(name),
-                network=ipaddress.IPv4Network(raw["network"]),
-                first=ipaddress.IPv4Address(raw["first"]),
-                last=ipaddress.IPv4Address(raw["last"]),
-                gateway=ipaddress.IPv4Address(raw["gateway"]),
-                resolvers=tuple(str(ipaddress.IPv4Address(r)) for r in raw["resolvers"]),
-                vlan=None if raw.get("vlan") is None else int(raw["vlan"]),
-                bridge=str(raw.get("bridge", "vmbr0")),
-                dns_domain=str(raw["dns_domain"]),
-                vmid_first=int(raw["vmid_first"]),
-                vmid_last=int(raw["vmid_last"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: pool {name!r}: {type(exc).__name__}: {exc}") from exc
-        for field_name, addr in (
-            ("first", pool.first),
-            ("last", pool.last),
-            ("gateway", pool.gateway),
-        ):
-            if addr not in pool.network:
-                raise ConfigError(
-                    f"{path}: pool {name!r}: {field_name} {addr} is outside {pool.network}"
-                )
-        if pool.first > pool.last or not 100 <= pool.vmid_first <= pool.vmid_last:
-            raise ConfigError(f"{path}: pool {name!r}: empty or reversed range")
-        if pool.first <= pool.gateway <= pool.last:
-            raise ConfigError(
-                f"{path}: pool {name!r}: the gateway lies inside the allocation range"
-            )
-        pools[pool.name] = pool
-    if not pools:
-        raise ConfigError(f"{path}: no pools defined")
-    return pools
 
 
 class Allocator:

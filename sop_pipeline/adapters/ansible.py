@@ -7,7 +7,11 @@ Each run gets a private data dir, made fresh and removed afterwards:
   ``{{ lookup('pipe', 'id') }}`` reaches the server as literal text);
 - ``inventory/``: the environment's ``group_vars`` (copied from ``inventories/<env>/``) and a
   ``hosts.yml`` with the one target host in group ``sop_servers``;
-- ``project``: a link to the repository's ``playbooks/``.
+- ``project``: a link to the ``playbooks/`` of the trusted tree (:class:`AnsibleTree`).
+
+Playbooks, roles and inventories come only from the :class:`AnsibleTree` the caller gives:
+in the pipeline, the base commit's (:class:`sop_pipeline.config.TrustedConfig`), never the
+installed package, the work tree or a merge request's branch.
 
 SSH never trusts on first use: the target's host keys come from a ``known_hosts`` file the
 caller made from what cloud-init or the guest agent reported, and ssh runs with
@@ -54,9 +58,6 @@ from typing import Any
 import yaml
 
 from sop_pipeline.errors import AdapterError, ConfigError
-
-#: Repository root (``playbooks/``, ``roles/``, ``inventories/`` live here).
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Highest ansible-core minor release the pinned mitogen (0.3.54) is known to drive.
 MITOGEN_MAX_ANSIBLE = (2, 19)
@@ -142,6 +143,20 @@ class AnsibleTimedOut(AnsibleError):
 
 
 # -- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnsibleTree:
+    """Where the playbooks, roles and inventories of a run are (the trusted tree's)."""
+
+    playbooks: Path
+    roles: Path
+    inventories: Path
+
+    @classmethod
+    def under(cls, root: Path) -> AnsibleTree:
+        """``root/playbooks``, ``root/roles`` and ``root/inventories``."""
+        return cls(root / "playbooks", root / "roles", root / "inventories")
 
 
 class Tuning(StrEnum):
@@ -285,10 +300,10 @@ def resolve_tuning(tuning: Tuning) -> Tuning:
     return tuning
 
 
-def ansible_settings(tuning: Tuning) -> dict[str, str]:
-    """Environment settings (``ANSIBLE_*``) for a resolved tuning."""
+def ansible_settings(tuning: Tuning, roles: Path) -> dict[str, str]:
+    """Environment settings (``ANSIBLE_*``) for a resolved tuning, roles from ``roles``."""
     env = {
-        "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
+        "ANSIBLE_ROLES_PATH": str(roles),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "1",
@@ -496,8 +511,8 @@ def run_playbook(
     *,
     target: SshTarget,
     extravars: Mapping[str, Any],
+    tree: AnsibleTree,
     environment: str = "lab",
-    inventories_dir: Path | None = None,
     tuning: Tuning = Tuning.AUTO,
     timeout: int = 1800,
     netns: str | None = None,
@@ -507,19 +522,20 @@ def run_playbook(
     """Run ``playbooks/<playbook>`` on ``target`` and return what it did.
 
     ``extravars`` are the request's values (``sop_request_id``, ``sop_request``,
-    ``sop_vm_address``, ...): all their strings are marked unsafe. ``environment`` picks
+    ``sop_vm_address``, ...): all their strings are marked unsafe. ``tree`` holds the
+    playbooks, roles and inventories; ``environment`` picks
     ``inventories/<environment>/group_vars``. Raises :class:`AnsibleUnreachable`,
     :class:`AnsibleHostKeyRejected`, :class:`AnsibleTaskFailed` or :class:`AnsibleTimedOut`;
     the same call again continues where a failed run stopped.
     """
     import ansible_runner
 
-    playbooks = REPO_ROOT / "playbooks"
+    playbooks = tree.playbooks
     if not re.match(r"^[a-z_]+\.yml$", playbook) or not (playbooks / playbook).is_file():
         raise ConfigError(f"no playbook playbooks/{playbook}")
     if not re.match(r"^[a-z0-9_-]+$", environment):
         raise ConfigError(f"environment {environment!r} is not a valid name")
-    group_vars = (inventories_dir or REPO_ROOT / "inventories") / environment / "group_vars"
+    group_vars = tree.inventories / environment / "group_vars"
     if not group_vars.is_dir():
         raise ConfigError(f"no inventory for environment {environment!r}: {group_vars} is missing")
     if not target.known_hosts.is_file() or target.known_hosts.stat().st_size == 0:
@@ -554,7 +570,7 @@ def run_playbook(
 
         kwargs: dict[str, Any] = {
             "private_data_dir": str(data_dir),
-            "envvars": ansible_settings(chosen),
+            "envvars": ansible_settings(chosen, tree.roles),
             "timeout": timeout,
             "event_handler": log.event,
             "status_handler": log.status_changed,

@@ -380,3 +380,9 @@ def _git_input(repo: Path, data: bytes, *args: str) -> bytes:
         message = done.stderr.decode(errors="replace").strip()
         raise GitError(f"git {' '.join(args)} gagal: {message}")
     return done.stdout
+
+
+def top_level_names(repo: Path, commit: str) -> set[str]:
+    """The names at the root of ``commit``'s tree (files and folders)."""
+    out = _git(repo, "ls-tree", "--name-only", "-z", commit)
+    return {n for n in out.decode().split("\0") if n}

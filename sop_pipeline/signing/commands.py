@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sop_pipeline.command_options import trusted_config
 from sop_pipeline.domain.state import outcome_label
 from sop_pipeline.errors import ExitCode, SopError, UnknownRequest
 from sop_pipeline.ledger.store import LedgerStore
@@ -198,7 +199,7 @@ def sign_cmd(
     """
     path = _known_request(repo, request_id)
     subject = load_subject(path)
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
     written = sign_step(
         request_file=path,
@@ -273,7 +274,7 @@ def verify_cmd(
     Kode keluar: 0 semua sah; 6 ada pernyataan yang tidak sah; 3 keyring salah; 4 ssh-keygen
     atau git gagal; 8 tidak ada permintaan itu.
     """
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
     say = (lambda _line: None) if as_json else click.echo
     say(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")
@@ -366,7 +367,7 @@ def gate_cmd(
     """
     path = _known_request(repo, request_id)
     subject = load_subject(path)
-    keyring = keyring_mod.load_from_git(repo, base)
+    keyring = trusted_config(repo, base).keyring
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
     checked = check_all(approvals_dir(path), subject, check)
     history = check_history(repo, path, subject, check)  # a deleted statement still counts
@@ -459,7 +460,7 @@ def lint_cmd(
     if directory is not None:
         keyring = keyring_mod.load_from_dir(directory)
     elif base is not None:
-        keyring = keyring_mod.load_from_git(repo, base)
+        keyring = trusted_config(repo, base).keyring
     else:
         keyring = keyring_mod.load_from_dir(repo / keyring_mod.KEYRING_DIR)
     findings = keyring_mod.lint(keyring, at=at)

@@ -221,8 +221,9 @@ def _rotations(entries: Any, where: str) -> tuple[Rotation, ...]:
     return tuple(rotations)
 
 
-def load_from_dir(directory: Path) -> Keyring:
-    """From a folder on disk (for ``sop keyring lint`` on a working copy, and tests)."""
+def load_from_dir(directory: Path, *, source: str | None = None) -> Keyring:
+    """From a folder on disk: the trusted tree of the base commit (``source`` names it), a
+    proposed keyring for ``sop keyring lint --dir``, or a test's."""
 
     def read(name: str) -> str:
         try:
@@ -234,7 +235,7 @@ def load_from_dir(directory: Path) -> Keyring:
         allowed_signers=read(ALLOWED_SIGNERS),
         roles_toml=read(ROLES),
         revoked_keys=read(REVOKED),
-        source=f"{directory}/",
+        source=source or f"{directory}/",
     )
 
 

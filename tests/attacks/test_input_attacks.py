@@ -714,7 +714,11 @@ def test_base_keyring_file_committed_as_a_symlink_is_refused(lab: Lab) -> None:
 def test_sop_validate_refuses_links_and_fifos_without_blocking(lab: Lab) -> None:
     """`sop validate` over requests/ and with named paths: a request file that is a link,
     a FIFO or a folder is refused by name; nothing is read through it and nothing hangs."""
+    branch = git(lab, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    lab.git("checkout", "-q", "main")  # the policy validate reads is the base branch's
     shutil.copytree(Path(__file__).resolve().parents[2] / "inventories", lab.repo / "inventories")
+    lab.commit("inventories")
+    lab.git("checkout", "-q", branch)
     lab.write_request(RID)
     requests = lab.repo / "requests"
     (requests / "lewat-tautan.yaml").symlink_to(f"{RID}.yaml")

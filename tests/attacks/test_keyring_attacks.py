@@ -360,6 +360,7 @@ def test_sop_gate_names_the_lint_findings(lab: Lab) -> None:
 def test_the_pipeline_records_no_signature_under_a_keyring_that_fails_lint(lab: Lab) -> None:
     """`sop run` and `sop provision` walk requests with :class:`Pipeline`: under a keyring
     that fails lint it records no signed step and says why; once fixed, it goes on."""
+    from sop_pipeline.config import TrustedConfig
     from sop_pipeline.demo import publish_base
     from sop_pipeline.pipeline import Pipeline
     from sop_pipeline.workspace import Workspace
@@ -378,8 +379,9 @@ def test_the_pipeline_records_no_signature_under_a_keyring_that_fails_lint(lab: 
     lines: list[str] = []
 
     def walk() -> list[int]:
-        pipeline = Pipeline(ws, base="main", now=lambda: T0 + m(2), log=lines.append)
-        return pipeline.advance(RID).recorded
+        with TrustedConfig.from_commit(lab.repo, "main") as trusted:  # the base as it is now
+            pipeline = Pipeline(ws, trusted=trusted, now=lambda: T0 + m(2), log=lines.append)
+            return pipeline.advance(RID).recorded
 
     assert walk() == [1]
     log = "\n".join(lines)

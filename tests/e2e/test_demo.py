@@ -29,7 +29,7 @@ FQDN = "simpus.sumbarprov.go.id"
 PROBE = """
 import json, sys
 from pathlib import Path
-from sop_pipeline.adapters.allocator import load_pools
+from sop_pipeline.config import load_pools
 from sop_pipeline.infra import Infrastructure
 infra = Infrastructure.from_lab(Path(sys.argv[1]))
 ad = infra.open(pools=load_pools(Path(sys.argv[2]) / "inventories" / "pools.yaml"),

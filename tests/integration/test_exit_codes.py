@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.demo import publish_base
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.signing.demo import Lab, RequestFlow
@@ -59,20 +60,22 @@ def walk_to_step_8(lab: Lab, request_id: str) -> None:
     """Steps 1-7 signed by the officials and recorded by the real pipeline."""
     ws = Workspace(lab.repo)
     minutes = [0]
-    pipeline = Pipeline(ws, base="main", now=lambda: at(minutes[0]))
-    flow = RequestFlow(lab, request_id, records=ws.records_dir)
-    pipeline.advance(request_id)
-    for step, who, decision in (
-        (2, "kadis", "approve"),
-        (3, "kabid", "approve"),
-        (4, "koordinator", "complete"),
-        (6, "teknis1", "approve"),
-        (7, "kabid", "approve"),
-    ):
-        minutes[0] += 5
-        flow.sign(step, who, at(minutes[0]), decision)
+    with TrustedConfig.from_commit(lab.repo, "main") as trusted:
+        pipeline = Pipeline(ws, trusted=trusted, now=lambda: at(minutes[0]))
+        flow = RequestFlow(lab, request_id, records=ws.records_dir)
         pipeline.advance(request_id)
-    assert pipeline.advance(request_id).state.next_step == 8  # type: ignore[union-attr]
+        for step, who, decision in (
+            (2, "kadis", "approve"),
+            (3, "kabid", "approve"),
+            (4, "koordinator", "complete"),
+            (6, "teknis1", "approve"),
+            (7, "kabid", "approve"),
+        ):
+            minutes[0] += 5
+            evidence = flow.analyse(at(minutes[0] - 1)) if step == 6 else {}  # `sop analyze`
+            flow.sign(step, who, at(minutes[0]), decision, evidence=evidence)
+            pipeline.advance(request_id)
+        assert pipeline.advance(request_id).state.next_step == 8  # type: ignore[union-attr]
 
 
 def production_env(lab: Lab, tmp: Path) -> dict[str, str]:
@@ -127,9 +130,15 @@ def test_every_documented_exit_code_is_produced(lab: Lab, tmp_path: Path) -> Non
         "a keyring whose keys have all expired",
     )
     expect(
-        4,
+        3,
         sop(repo, "validate", "--base", "no-such-branch"),
-        "git cannot find the base branch",
+        "a base that is no branch (a configuration of the run)",
+        on_stderr="[base-not-found]",
+    )
+    expect(
+        4,
+        sop(repo, "validate", "--since", "refs/heads/no-such-branch"),
+        "git cannot diff against a commit it does not have",
         on_stderr="no-such-branch",
     )
 

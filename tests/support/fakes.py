@@ -254,14 +254,16 @@ class FakeAnsible:
         *,
         target: ansible.SshTarget,
         extravars: Mapping[str, Any],
+        tree: ansible.AnsibleTree,
         environment: str = "lab",
-        inventories_dir: Path | None = None,
         tuning: ansible.Tuning = ansible.Tuning.AUTO,
         timeout: int = 1800,
         on_event: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> ansible.PlaybookResult:
         self.journal.append("ansible.run")
-        self.calls.append({"playbook": playbook, "target": target, "extravars": dict(extravars)})
+        self.calls.append(
+            {"playbook": playbook, "target": target, "extravars": dict(extravars), "tree": tree}
+        )
         if self.error is not None:
             raise self.error
         self.site.pages[target.address] = f"<title>{extravars['sop_request_id']}</title>"

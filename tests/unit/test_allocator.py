@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.adapters.allocator import AllocationError, Allocator, load_pools
+from sop_pipeline.adapters.allocator import AllocationError, Allocator
+from sop_pipeline.config import load_pools
 from sop_pipeline.errors import ConfigError
 
 POOLS_FILE = Path(__file__).resolve().parents[2] / "inventories" / "pools.yaml"
@@ -74,7 +75,30 @@ def test_full_pool_is_refused_with_a_clear_error(tmp_path: Path) -> None:
 def test_bad_pool_file_names_file_and_pool(tmp_path: Path) -> None:
     bad = tmp_path / "pools.yaml"
     bad.write_text(POOLS_FILE.read_text().replace("gateway: 10.99.0.1\n", "gateway: 10.98.0.1\n"))
-    with pytest.raises(ConfigError, match=r"pools\.yaml: pool 'lab': gateway"):
+    with pytest.raises(ConfigError, match=r"pools\.yaml: pools\.lab\.gateway: .*\[pool-range\]"):
+        load_pools(bad)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refused"),
+    [
+        ("vmid_first: 1000\n", "vmid_first: 01000\n", r"pools\.yaml:\d+: pools\.lab\.vmid_first:"),
+        ("vlan: null\n", "vlan: yes\n", r"pools\.yaml:\d+: pools\.lab\.vlan:"),
+        ("vmid_last: 8999\n", 'vmid_last: "8999"\n', r"pools\.lab\.vmid_last: harus int \[type\]"),
+        ("vlan: null\n", "vlan: true\n", r"pools\.lab\.vlan: harus int atau null \[type\]"),
+        ("bridge: vmbr0\n", "bridge: vmbr0\n    bridge: vmbr1\n", r"pools\.yaml:\d+: "),
+    ],
+)
+def test_pool_file_goes_through_the_strict_loader(
+    tmp_path: Path, old: str, new: str, refused: str
+) -> None:
+    """`010` and `yes` are refused, not read as 8 and True; a quoted number is not a number;
+    a duplicate key is refused, not silently overwritten."""
+    text = POOLS_FILE.read_text()
+    assert old in text
+    bad = tmp_path / "pools.yaml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=refused):
         load_pools(bad)
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sop_pipeline.adapters.allocator import Allocator, load_pools
+from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
 from sop_pipeline.adapters.terraform import PlanSummary, TerraformError, summarise_plan
 from sop_pipeline.analysis import (
@@ -17,6 +17,7 @@ from sop_pipeline.analysis import (
     ticket_sequence,
     vm_name_taken,
 )
+from sop_pipeline.config import load_pools
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import load_request

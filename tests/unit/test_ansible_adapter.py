@@ -13,6 +13,9 @@ from sop_pipeline.adapters import ansible as adapter
 from sop_pipeline.errors import AdapterError, ConfigError
 from tests.conftest import ASSETS, REPO
 
+#: The checkout's playbooks, roles and inventories (the pipeline passes the base commit's).
+TREE = adapter.AnsibleTree.under(REPO)
+
 HOSTILE = "{{ lookup('pipe', 'id') }}; $(id) `id` | rm -rf / && echo '\"x\"' {% raw %}"
 
 
@@ -111,8 +114,8 @@ def test_inventory_pins_host_keys_without_tofu(tmp_path: Path) -> None:
 
 
 def test_settings_per_tuning() -> None:
-    defaults = adapter.ansible_settings(adapter.Tuning.DEFAULTS)
-    tuned = adapter.ansible_settings(adapter.Tuning.TUNED)
+    defaults = adapter.ansible_settings(adapter.Tuning.DEFAULTS, TREE.roles)
+    tuned = adapter.ansible_settings(adapter.Tuning.TUNED, TREE.roles)
     assert "ANSIBLE_PIPELINING" not in defaults
     assert defaults["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert tuned["ANSIBLE_PIPELINING"] == "True"
@@ -125,7 +128,7 @@ def test_mitogen_is_used_when_supported_else_tuned() -> None:
     chosen = adapter.resolve_tuning(adapter.Tuning.AUTO)
     if adapter.mitogen_supported():
         assert chosen is adapter.Tuning.MITOGEN
-        env = adapter.ansible_settings(chosen)
+        env = adapter.ansible_settings(chosen, TREE.roles)
         assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
         assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
     else:
@@ -217,7 +220,7 @@ def test_events_are_read_from_the_handlers() -> None:
 def test_run_refuses_without_pinned_host_keys(tmp_path: Path) -> None:
     target = adapter.SshTarget("10.99.0.150", "sop", tmp_path / "id", tmp_path / "missing")
     with pytest.raises(ConfigError, match="first use"):
-        adapter.run_playbook("ping.yml", target=target, extravars={})
+        adapter.run_playbook("ping.yml", target=target, extravars={}, tree=TREE)
 
 
 def test_run_refuses_unknown_playbooks_and_environments(tmp_path: Path) -> None:
@@ -225,9 +228,11 @@ def test_run_refuses_unknown_playbooks_and_environments(tmp_path: Path) -> None:
     known.write_text("10.99.0.150 ssh-ed25519 AAAA\n")
     target = adapter.SshTarget("10.99.0.150", "sop", tmp_path / "id", known)
     with pytest.raises(ConfigError, match="playbook"):
-        adapter.run_playbook("../x.yml", target=target, extravars={})
+        adapter.run_playbook("../x.yml", target=target, extravars={}, tree=TREE)
     with pytest.raises(ConfigError, match="environment"):
-        adapter.run_playbook("ping.yml", target=target, extravars={}, environment="../etc")
+        adapter.run_playbook(
+            "ping.yml", target=target, extravars={}, tree=TREE, environment="../etc"
+        )
 
 
 def test_progress_shows_the_tasks_that_ran_under_indonesian_phases() -> None:

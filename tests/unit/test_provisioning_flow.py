@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.adapters.allocator import load_pools
 from sop_pipeline.adapters.ansible import AnsibleTaskFailed, TaskFailure
 from sop_pipeline.adapters.terraform import CancelledError, RequestBusyError, TerraformError
+from sop_pipeline.config import TrustedConfig, load_pools
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import ExitCode
 from sop_pipeline.infra import Infrastructure, TsigKey
@@ -64,10 +64,7 @@ class World:
         )
         self.provisioner = InfraProvisioner(
             infra=infra,
-            policy=policy,
-            pools=pools,
-            terraform_dir=tmp_path / "terraform",
-            inventories_dir=ROOT / "inventories",
+            trusted=TrustedConfig(ROOT, source="the checkout"),  # laid out as a base commit
             now=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
             ports=lambda: self.ports,
             limiter=self.limiter,

@@ -25,6 +25,9 @@ import pytest
 from ansible_labvm import DNS_PORT, FOREIGN_ADDRESS, FOREIGN_LABEL, HERE, ssh_in_lab
 
 from sop_pipeline.adapters import ansible as adapter
+from tests.conftest import REPO
+
+TREE = adapter.AnsibleTree.under(REPO)  # the checkout's playbooks/roles are under test
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -82,6 +85,7 @@ def run_site(stack: str, vm: Any, bind: Any, playbook: str = "site.yml") -> adap
     return adapter.run_playbook(
         playbook,
         target=vm.target(),
+        tree=TREE,
         extravars=_extravars(stack, vm.address, bind),
         environment="lab",
         netns="soplab",
@@ -104,7 +108,7 @@ def remove_site(stack: str, vm: Any, bind: Any) -> adapter.PlaybookResult:
     """playbooks/remove.yml for ``stack``'s request: its DNS records and its site."""
     extra = _extravars(stack, vm.address, bind) | {"sop_remove_site": True}
     return adapter.run_playbook(
-        "remove.yml", target=vm.target(), extravars=extra, netns="soplab", timeout=1800
+        "remove.yml", target=vm.target(), tree=TREE, extravars=extra, netns="soplab", timeout=1800
     )
 
 
@@ -232,7 +236,12 @@ def test_another_owners_name_is_refused(
     extra["sop_request"] = dict(extra["sop_request"], hostname=FOREIGN_LABEL)
     with pytest.raises(adapter.AnsibleTaskFailed) as caught:
         adapter.run_playbook(
-            "site.yml", target=lab_vm.target(), extravars=extra, netns="soplab", timeout=3600
+            "site.yml",
+            target=lab_vm.target(),
+            tree=TREE,
+            extravars=extra,
+            netns="soplab",
+            timeout=3600,
         )
     assert any("NameOwnedByOther" in f.message for f in caught.value.failures)
     assert "Konfigurasi server gagal" in caught.value.diagnostics()
@@ -254,6 +263,7 @@ def test_a_wrong_host_key_is_refused(lab_vm: Any, lab_state: Path) -> None:
             adapter.run_playbook(
                 "ping.yml",
                 target=target,
+                tree=TREE,
                 extravars={"sop_connect_timeout": 10},
                 netns="soplab",
                 tuning=tuning,
@@ -269,6 +279,7 @@ def test_an_unreachable_server_has_its_own_error(lab_vm: Any, lab_state: Path) -
         adapter.run_playbook(
             "ping.yml",
             target=target,
+            tree=TREE,
             extravars={"sop_connect_timeout": 10},
             netns="soplab",
             timeout=300,
@@ -283,6 +294,7 @@ def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any, tmp_path: Pa
         adapter.run_playbook(
             "site.yml",
             target=lab_vm.target(),
+            tree=TREE,
             extravars=_extravars("static", lab_vm.address, lab_bind),
             netns="soplab",
             timeout=3,

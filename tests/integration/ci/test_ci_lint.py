@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,7 +15,7 @@ from tests.integration.ci.conftest import find_tool
 pytestmark = pytest.mark.integration
 
 GITHUB = [REPO / "ci" / "github" / "sop.yml", REPO / ".github" / "workflows" / "sop.yml"]
-GITLAB = [REPO / "ci" / "gitlab" / "sop.gitlab-ci.yml", REPO / ".gitlab-ci.yml"]
+COMPONENT = REPO / "templates" / "sop.yml"  # GitLab's CI/CD component layout
 PINNED = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}\s+# v\d")
 
 
@@ -34,12 +35,35 @@ def test_zizmor_pedantic_finds_nothing() -> None:
     assert "No findings to report" in done.stdout + done.stderr
 
 
-def test_gitlab_files_match_the_gitlab_ci_schema() -> None:
+def test_gitlab_files_match_the_gitlab_ci_schema(tmp_path: Path) -> None:
+    """The component's two documents (the ``spec:`` header, then the jobs) each, and this
+    repository's .gitlab-ci.yml (check-jsonschema reads one document per file)."""
+    header, jobs = COMPONENT.read_text().split("\n---\n")
+    files = [tmp_path / "header.yml", tmp_path / "jobs.yml", REPO / ".gitlab-ci.yml"]
+    files[0].write_text(header + "\n")
+    files[1].write_text(jobs)
     done = run(
-        find_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", *map(str, GITLAB)
+        find_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", *map(str, files)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok -- validation done" in done.stdout
+
+
+def test_the_gitlab_template_is_a_component_with_inputs_and_installs_by_hash() -> None:
+    header, jobs = yaml.safe_load_all(COMPONENT.read_text())
+    inputs = header["spec"]["inputs"]
+    assert set(inputs) == {"requirements", "install", "records_branch"}
+    assert inputs["install"] == {**inputs["install"], "default": "hashed"}
+    assert inputs["install"]["options"] == ["hashed", "checkout"]
+    assert all(spec.get("description") for spec in inputs.values())
+    for name in inputs:  # every input is used, through a variable (never spliced into a script)
+        assert f"$[[ inputs.{name} ]]" in yaml.safe_dump(jobs["variables"]), name
+    setup = "\n".join(jobs[".sop:job"]["before_script"])
+    assert "$[[" not in setup
+    assert 'pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"' in setup
+    assert "SOP_PIP_SPEC" not in COMPONENT.read_text()
+    own = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    assert own["include"] == [{"local": "templates/sop.yml", "inputs": {"install": "checkout"}}]
 
 
 def test_workflow_pins_every_action_by_commit_and_avoids_pull_request_target() -> None:
@@ -53,12 +77,14 @@ def test_workflow_pins_every_action_by_commit_and_avoids_pull_request_target() -
 
 def test_this_repositorys_workflow_is_the_template_with_sop_from_the_checkout() -> None:
     template, ours = (p.read_text() for p in GITHUB)
-    assert ours == template.replace('SOP_PIP_SPEC: "sop-pipeline==0.1.0"', 'SOP_PIP_SPEC: "."')
+    assert 'SOP_INSTALL: "hashed"' in template
+    assert ours == template.replace('SOP_INSTALL: "hashed"', 'SOP_INSTALL: "checkout"')
+    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 3
 
 
 def test_merge_request_jobs_hold_no_secret_names() -> None:
     """The secrets belong to the protected jobs; MR jobs never name them."""
-    text = (REPO / "ci" / "gitlab" / "sop.gitlab-ci.yml").read_text()
+    text = COMPONENT.read_text()
     mr_part = text.split("# -------------------------------------------------------- protected")[0]
     for name in ("PROXMOX_VE_API_TOKEN", "SOP_TSIG_KEY", "SOP_STATE_DSN", "environment:"):
         assert name not in mr_part, name

@@ -1,16 +1,21 @@
-"""The GitLab template's own jobs, run for real by gitlab-ci-local over a real Git repository.
+"""The GitLab component's own jobs, run for real by gitlab-ci-local over a real Git repository.
 
 The repository has a ``main`` branch holding the officials' keyring (throw-away keys made by
-ssh-keygen), the department's inventories and the example requests, and a bare ``origin``
-the jobs fetch the base branch from. The test plays what GitLab would do:
+ssh-keygen), the department's inventories, terraform/, playbooks/, roles/ and the example
+requests, and a bare ``origin`` the jobs fetch the base branch from. The test plays what
+GitLab would do:
 
 1. an MR with a broken request: ``sop:validate`` fails with FILE:LINE: FIELD: MESSAGE;
 2. an MR with a good request: validate and verify pass, progress says what is unsigned;
 3. the officials sign on the branch: ``sop:verify`` passes, progress says the gate holds;
 4. merge to main, then the protected pipeline for the request: ``sop:gate`` passes step 8;
-5. an MR that adds its own key to approvers/ and signs with it: its approval is refused.
+5. an MR that adds its own key to approvers/ and signs with it: its approval is refused;
+6. the protected jobs provision the merged request in a lab, with an unmerged MR's changed
+   playbook task in the job's files: the base branch's playbook runs, not the MR's.
 
-Jobs call the ``sop`` of this checkout (on PATH); nothing is mocked.
+Jobs call the ``sop`` of the wheel built from this checkout, installed (not editable) with
+``pip install --require-hashes`` into a fresh virtual environment, as a department's runner
+would have it; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +43,15 @@ from sop_pipeline.signing.demo import (
     signer_line,
 )
 from tests.conftest import REPO
+from tests.support.wheel import build_wheel, clean_env, fresh_venv, hashed_requirements
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TEMPLATE = REPO / "ci" / "gitlab" / "sop.gitlab-ci.yml"
+COMPONENT = REPO / "templates" / "sop.yml"
+#: What the department keeps on the base branch besides approvers/ and requests/.
+TRUSTED = ("inventories", "terraform", "playbooks", "roles")
+#: A task an MR adds to playbooks/site.yml; were it run, step 8 would fail with its message.
+MR_TASK = "MR: tugas yang tidak boleh dijalankan"
 GIT_IDENTITY = (
     "-c",
     "user.name=Lab",
@@ -122,8 +131,10 @@ class Project:
             check=False,
         )
 
-    def pipeline(self, variables: dict[str, str], *jobs: str) -> Run:
-        """Run the named jobs of .gitlab-ci.yml as GitLab would, each in a fresh copy."""
+    def pipeline(self, variables: dict[str, str], *jobs: str, timeout: int = 600) -> Run:
+        """Run the named jobs of .gitlab-ci.yml as GitLab would, each in a fresh copy.
+
+        A run past ``timeout`` is stopped and reported as code -9 with what it printed."""
         state = self.work / ".gitlab-ci-local"
         shutil.rmtree(state, ignore_errors=True)
         argv = [
@@ -137,19 +148,27 @@ class Project:
             argv += ["--unset-variable", "CI_COMMIT_BRANCH"]  # GitLab leaves it unset in MRs
         for key, value in variables.items():
             argv += ["--variable", f"{key}={value}"]
-        done = subprocess.run(
-            [*argv, *jobs],
-            cwd=self.work,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [*argv, *jobs],
+                cwd=self.work,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+            code, out = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as late:
+            code = -9
+            out = f"(stopped after {timeout} s)\n" + "".join(
+                part.decode(errors="replace") if isinstance(part, bytes) else part or ""
+                for part in (late.stdout, late.stderr)
+            )
         logs = {}
         for path in (state / "output").glob("*.log"):
             logs[path.stem] = ANSI.sub("", path.read_text(errors="replace"))
-        return Run(done.returncode, ANSI.sub("", done.stdout + done.stderr), logs)
+        return Run(code, ANSI.sub("", out), logs)
 
     def artifact(self, job: str, relative: str) -> Path:
         return self.work / ".gitlab-ci-local" / "artifacts" / safe_name(job) / relative
@@ -184,30 +203,41 @@ def officials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Official]:
 
 
 @pytest.fixture(scope="module")
+def wheel_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``bin/`` of a fresh venv with the wheel of this checkout and the extras step 8 and the
+    reports need, every package installed by its sha256 (``--require-hashes``)."""
+    root = tmp_path_factory.mktemp("sop-wheel")
+    wheel = build_wheel(root / "build")
+    requirements, files = hashed_requirements(wheel, "provision,reports", root / "lock")
+    return fresh_venv(root / "venv", requirements, files)
+
+
+@pytest.fixture(scope="module")
 def project(
-    tmp_path_factory: pytest.TempPathFactory, gitlab_ci_local: str, officials: dict[str, Official]
+    tmp_path_factory: pytest.TempPathFactory,
+    gitlab_ci_local: str,
+    officials: dict[str, Official],
+    wheel_bin: Path,
 ) -> Project:
     root = tmp_path_factory.mktemp("gitlab")
-    scripts = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = clean_env(PATH=f"{wheel_bin}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("SOP_BASE_REF", None)
-    assert shutil.which("sop", path=env["PATH"]), f"`sop` not in {scripts}: pip install -e ."
+    assert shutil.which("sop", path=env["PATH"]) == str(wheel_bin / "sop")
     project = Project(root, gitlab_ci_local, env)
     subprocess.run(["git", "init", "-q", "--bare", str(project.origin)], check=True)
     project.work.mkdir()
     project.git("init", "-q", "-b", "main")
-    for name in ("requests", "inventories"):
-        shutil.copytree(REPO / name, project.work / name)
-    shutil.copytree(
-        REPO / "terraform", project.work / "terraform", ignore=shutil.ignore_patterns(".terraform")
-    )
+    for name in ("requests", *TRUSTED):
+        shutil.copytree(
+            REPO / name, project.work / name, ignore=shutil.ignore_patterns(".terraform")
+        )
     (project.work / "approvers").mkdir()
     for name, text in keyring_texts(officials).items():
         (project.work / "approvers" / name).write_text(text, encoding="utf-8")
-    (project.work / "ci" / "gitlab").mkdir(parents=True)
-    shutil.copy(TEMPLATE, project.work / "ci" / "gitlab" / TEMPLATE.name)
-    (project.work / ".gitlab-ci.yml").write_text(
-        "include:\n  - local: ci/gitlab/sop.gitlab-ci.yml\n", encoding="utf-8"
+    (project.work / "templates").mkdir()
+    shutil.copy(COMPONENT, project.work / "templates" / COMPONENT.name)
+    (project.work / ".gitlab-ci.yml").write_text(  # the component, with its default inputs
+        "include:\n  - local: templates/sop.yml\n", encoding="utf-8"
     )
     (project.work / ".gitignore").write_text(".gitlab-ci-local/\nsop-out/\nrecords/\n")
     project.commit_all("Keyring, inventories, requests and the SOP pipeline")
@@ -379,21 +409,47 @@ def test_merged_request_is_provisioned_and_reported_by_the_protected_jobs(
     project: Project, lab_env: dict[str, str]
 ) -> None:
     """After the merge above: the protected jobs, in CI's order, gate, provision for real
-    (in the lab, through the same SOP_* variables production uses) and report."""
+    (in the lab, through the same SOP_* variables production uses) and report.
+
+    An unmerged MR changes a task of playbooks/site.yml (one that would stop step 8), and the
+    job's files hold the MR's version: step 8 runs the base commit's playbook all the same."""
     rid = "dinkes-antrian"
+    project.git("checkout", "-q", "-b", "mr/playbook", "main")
+    site = project.work / "playbooks" / "site.yml"
+    first_task = "  pre_tasks:\n"
+    assert first_task in site.read_text()
+    site.write_text(
+        site.read_text().replace(
+            first_task,
+            f"{first_task}    - name: {MR_TASK}\n      ansible.builtin.fail:\n"
+            f"        msg: {MR_TASK}\n\n",
+        )
+    )
+    project.commit_all("MR: ubah playbook (belum digabung)")
+    project.git("push", "-q", "origin", "mr/playbook")
     project.git("checkout", "-q", "main")
+    project.git("checkout", "mr/playbook", "--", "playbooks/site.yml")  # in the job's files
     protected = {
         **PROTECTED_MAIN,
         "SOP_REQUEST_ID": rid,
         "SOP_RECORDS_PUSH_URL": str(project.origin),
         **lab_env,
     }
-    run = project.pipeline(protected, "sop:gate", "sop:provision", "sop:report")
+    try:
+        # Step 8 boots a VM under TCG: on a loaded runner it takes well over 10 minutes.
+        run = project.pipeline(protected, "sop:gate", "sop:provision", "sop:report", timeout=1800)
+        job_site = project.work / ".gitlab-ci-local" / "builds" / safe_name("sop:provision")
+        assert MR_TASK in (job_site / "playbooks" / "site.yml").read_text()  # the MR's file...
+    finally:
+        project.git("checkout", "main", "--", "playbooks/site.yml")
     assert run.code == 0, run.out[-6000:]
     provision = run.log("sop:provision")
     assert "Gerbang langkah 8: TERPENUHI" in run.log("sop:gate")
     for phase in ("[3/6] menunggu agen tamu", "[4/6] Ansible", "[6/6] memeriksa situs"):
         assert phase in provision, provision[-3000:]
+    # ... but the base commit's playbook ran: its first task, and never the MR's.
+    assert "tugas: Check the request's id, name and stack before anything changes" in provision
+    assert MR_TASK not in provision
     assert f"{rid}: langkah 8 selesai: {rid}.sumbarprov.go.id (10.99.0." in provision
     token = Path(lab_env["SOP_PVE_TOKEN_FILE"]).read_text().strip()
     assert token.split("=")[-1] not in run.out

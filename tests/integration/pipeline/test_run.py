@@ -60,13 +60,16 @@ def test_a_merge_request_cannot_loosen_the_policy_it_is_checked_against(lab: Lab
     assert code == 2 and "[size-range]" in out  # main's policy still says 8
 
 
-def test_validate_with_base_reads_the_policy_from_the_base_branch(lab: Lab) -> None:
+def test_validate_reads_the_policy_from_the_base_branch_never_the_work_tree(lab: Lab) -> None:
     policy = lab.repo / "inventories" / "policy.yaml"
     policy.write_text(
         policy.read_text().replace("vcpu: {min: 1, max: 8}", "vcpu: {min: 1, max: 64}")
     )
     path = lab.request_file("dinkes-simpus")
     path.write_text(path.read_text().replace("vcpu: 2", "vcpu: 12"))  # within DINKES' quota
-    assert sop(lab, "validate", str(path))[0] == 0  # the MR's own policy would allow it
-    code, out = sop(lab, "validate", "--base", "main", str(path))
-    assert code == 2 and "resources.vcpu: 12 di luar batas" in out
+    lab.commit("MR: longgarkan kebijakan sendiri")
+    # The MR's own commit would allow it: only a base named on purpose reads it.
+    assert sop(lab, "validate", "--base", "mr/request", str(path))[0] == 0
+    for args in ((), ("--base", "main")):  # the default base is main, never the work tree
+        code, out = sop(lab, "validate", *args, str(path))
+        assert code == 2 and "resources.vcpu: 12 di luar batas" in out, out

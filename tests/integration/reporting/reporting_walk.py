@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner, Result
 
 from sop_pipeline.cli import main
+from sop_pipeline.config import TrustedConfig
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.pipeline import Pipeline
 from sop_pipeline.report_command import report
@@ -133,9 +134,11 @@ class Walk:
         self.lab = lab
         self.clock = Clock()
         self.ws = Workspace(lab.repo)
-        self.pipeline = Pipeline(
-            self.ws, base="main", now=self.clock, provisioner=site, log=lambda _line: None
-        )
+        # The pipeline reads everything it trusts when it is made; LocalSite needs no tree.
+        with TrustedConfig.from_commit(lab.repo, "main") as trusted:
+            self.pipeline = Pipeline(
+                self.ws, trusted=trusted, now=self.clock, provisioner=site, log=lambda _line: None
+            )
 
     def flow(self, request_id: str) -> RequestFlow:
         return RequestFlow(self.lab, request_id, records=self.ws.records_dir)

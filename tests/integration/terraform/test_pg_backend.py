@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from tf_support import ROOT, CreateVm, RunnerFactory
 
-from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError, load_pools
+from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError
 from sop_pipeline.adapters.node_slots import NodeBusyError, NodeLimiter
+from sop_pipeline.config import load_pools
 from sop_pipeline.lab.pve import RunningPve
 from sop_pipeline.provisioning import APPLY_ENDED, APPLY_STARTED
 
