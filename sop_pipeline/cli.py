@@ -32,7 +32,12 @@ from sop_pipeline.provision_command import provision_cmd
 from sop_pipeline.report_command import report
 from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
-from sop_pipeline.validation import changed_request_files, request_files, validate_files
+from sop_pipeline.validation import (
+    changed_request_files,
+    request_files,
+    today_anywhere,
+    validate_files,
+)
 from sop_pipeline.workspace import Workspace
 
 EXIT_CODES = """\b
@@ -132,7 +137,9 @@ def validate(
         files = changed_request_files(ws.root, ws.requests_dir, since)
     else:
         files = request_files(ws.requests_dir)
-    results = validate_files(files, policy, check_totals=not paths and not since)
+    results = validate_files(
+        files, policy, check_totals=not paths and not since, today=today_anywhere(_now())
+    )
     bad = [r for r in results if not r.ok]
     if as_json:
         click.echo(
