@@ -138,7 +138,11 @@ def validate(
     else:
         files = request_files(ws.requests_dir)
     results = validate_files(
-        files, policy, check_totals=not paths and not since, today=today_anywhere(_now())
+        files,
+        policy,
+        check_totals=not paths and not since,
+        today=today_anywhere(_now()),
+        peers=request_files(ws.requests_dir) if paths or since else (),
     )
     bad = [r for r in results if not r.ok]
     if as_json:

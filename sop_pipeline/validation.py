@@ -78,11 +78,13 @@ def validate_files(
     check_attachments: bool = True,
     check_totals: bool = False,
     today: date | None = None,
+    peers: Iterable[Path] = (),
 ) -> list[FileResult]:
     """Every file's problems; with ``check_totals``, per-OPD quota over all the files given.
 
     Two files asking for the same hostname are both refused, naming each other; ``today``
-    (the caller's clock) refuses letters dated in the future."""
+    (the caller's clock) refuses letters dated in the future. ``peers`` are the other request
+    files (not checked themselves, as with --since) whose hostnames are taken already."""
     results = []
     usages = []
     by_hostname: dict[str, list[FileResult]] = {}
@@ -111,10 +113,21 @@ def validate_files(
                 r["disk_gb"],
             )
         )
+    checked = {r.path for r in results}
+    taken: dict[str, list[str]] = {}
+    for peer in peers:
+        if peer in checked or not _is_request_entry(peer):
+            continue
+        try:  # an invalid peer is its own file's problem, reported when it is checked
+            other = load_request(peer, policy=policy, check_attachments=False)
+        except RequestInvalid:
+            continue
+        taken.setdefault(other.fqdn, []).append(peer.name)
     for hostname, same in by_hostname.items():
-        if len(same) > 1:
+        if len(same) + len(taken.get(hostname, [])) > 1:
             for result in same:
-                others = ", ".join(r.path.name for r in same if r is not result)
+                names = [r.path.name for r in same if r is not result]
+                others = ", ".join(names + taken.get(hostname, []))
                 result.problems.append(
                     Problem(
                         "hostname",
