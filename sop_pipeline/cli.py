@@ -34,6 +34,7 @@ from sop_pipeline.signing.commands import COMMANDS as SIGNING_COMMANDS
 from sop_pipeline.tracking import record_step, state_of
 from sop_pipeline.validation import (
     changed_request_files,
+    entries_to_check,
     request_files,
     today_anywhere,
     validate_files,
@@ -136,7 +137,7 @@ def validate(
     elif since:
         files = changed_request_files(ws.root, ws.requests_dir, since)
     else:
-        files = request_files(ws.requests_dir)
+        files = entries_to_check(ws.requests_dir)
     results = validate_files(
         files,
         policy,

@@ -37,7 +37,12 @@ def _is_request_entry(path: Path) -> bool:
 
 
 def request_files(requests_dir: Path) -> list[Path]:
-    """Every ``requests/*.yaml``, and every other entry there, which is refused [stray-file]."""
+    return sorted(requests_dir.glob("*.yaml"))
+
+
+def entries_to_check(requests_dir: Path) -> list[Path]:
+    """Every ``requests/*.yaml``, and every other entry there, which is refused [stray-file]:
+    what `sop validate` checks, so that a ``x.yml`` is never silently skipped."""
     if not requests_dir.is_dir():
         return []
     return sorted(p for p in requests_dir.iterdir() if not p.is_dir() or not _is_request_entry(p))
@@ -113,10 +118,10 @@ def validate_files(
                 r["disk_gb"],
             )
         )
-    checked = {r.path for r in results}
+    checked = {r.path.resolve() for r in results}  # paths given may be relative
     taken: dict[str, list[str]] = {}
     for peer in peers:
-        if peer in checked or not _is_request_entry(peer):
+        if peer.resolve() in checked or not _is_request_entry(peer):
             continue
         try:  # an invalid peer is its own file's problem, reported when it is checked
             other = load_request(peer, policy=policy, check_attachments=False)

@@ -8,6 +8,7 @@ a person.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -158,3 +159,22 @@ def test_request_changed_names_line_endings_when_they_are_the_only_difference(
     changed = [p for p in four.problems if p.endswith("[request-changed]")]
     assert len(changed) == 1, four.problems
     assert ("akhir baris (CRLF/LF)" in changed[0]) is named
+
+
+def test_validate_one_file_by_a_relative_path_is_not_its_own_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(REPO / "inventories", tmp_path / "inventories")
+    shutil.copytree(REPO / "requests", tmp_path / "requests")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate", "requests/dinkes-simpus.yaml"])
+    assert (result.exit_code, result.output) == (0, "1 berkas diperiksa, 1 sah, 0 ditolak.\n")
+    (tmp_path / "requests" / "x.yml").write_text("hostname: simpus\n")
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 2 and "[stray-file]" in result.output
+    status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert [s["request_id"] for s in status] == [  # `sop status` lists requests only
+        "bpbd-peringatan-dini",
+        "dinkes-simpus",
+        "disdik-info-sekolah",
+    ]
