@@ -9,7 +9,9 @@ Python values itself:
   decimal integers without leading zeros; anything YAML 1.1 would read as another type
   (``yes``, ``off``, ``010``, ``1:30``, ``2026-01-02``, ``1e3``...) is refused: quote it;
 - anchors, aliases, merge keys, explicit tags, duplicate keys and non-string keys are refused;
-- exactly one document; a size cap; UTF-8 only; no control, bidi or invisible characters.
+- exactly one document; a size cap; UTF-8 only (a leading BOM is accepted: Notepad writes
+  one); no control, bidi or invisible characters, and a non-breaking space that breaks the
+  structure is named on its own line.
 
 Requests then go through their JSON Schema (fast compiled check, then a full pass listing
 every error when it fails) and the department's policy (``domain.rules``).
@@ -650,7 +652,8 @@ def check_request_bytes(
     """Every problem of a request file's bytes, with lines; the data when there are none.
 
     Each layer runs as far as it can so that one run reports everything: characters, then
-    YAML, then the schema, then (only on schema-valid data) the department's policy.
+    YAML, then the schema, then (only on schema-valid data) the department's policy; the
+    letter (exists, is a PDF, matches its sha256) whatever else is wrong.
     """
     request_id = path.name.removesuffix(".yaml")
     problems = list(check_label(request_id, "", "nama berkas (ID permintaan)"))
