@@ -190,7 +190,9 @@ def validate(
     from sop_pipeline.validation import (
         approval_history_problems,
         changed_request_files,
+        entries_to_check,
         request_files,
+        today_anywhere,
         validate_files,
     )
 
@@ -200,8 +202,14 @@ def validate(
     elif since:
         files = changed_request_files(ws.root, ws.requests_dir, since)
     else:
-        files = request_files(ws.requests_dir)
-    results = validate_files(files, policy, check_totals=not paths and not since)
+        files = entries_to_check(ws.requests_dir)
+    results = validate_files(
+        files,
+        policy,
+        check_totals=not paths and not since,
+        today=today_anywhere(_now()),
+        peers=request_files(ws.requests_dir) if paths or since else (),
+    )
     if since and not paths:  # the approvals folders only grow
         results += approval_history_problems(ws.root, ws.requests_dir, since)
     bad = [r for r in results if not r.ok]

@@ -9,7 +9,9 @@ Python values itself:
   decimal integers without leading zeros; anything YAML 1.1 would read as another type
   (``yes``, ``off``, ``010``, ``1:30``, ``2026-01-02``, ``1e3``...) is refused: quote it;
 - anchors, aliases, merge keys, explicit tags, duplicate keys and non-string keys are refused;
-- exactly one document; a size cap; UTF-8 only; no control, bidi or invisible characters.
+- exactly one document; a size cap; UTF-8 only (a leading BOM is accepted: Notepad writes
+  one); no control, bidi or invisible characters, and a non-breaking space that breaks the
+  structure is named on its own line.
 
 Requests then go through their JSON Schema (fast compiled check, then a full pass listing
 every error when it fails) and the department's policy (``domain.rules``).
@@ -22,6 +24,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -34,7 +37,7 @@ from sop_pipeline.domain import text as text_rules
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, check_label, check_request
 from sop_pipeline.errors import SopError
-from sop_pipeline.safefile import TOO_LARGE, UnsafeFile, read_regular, sha256_regular
+from sop_pipeline.safefile import TOO_LARGE, UnsafeFile, read_regular
 
 if TYPE_CHECKING:
     import jsonschema
@@ -63,6 +66,8 @@ _AMBIGUOUS = re.compile(
 )
 # The characters refused are shared with signed statements: one rule, one place.
 _FORBIDDEN_CHARS = text_rules.FORBIDDEN
+BOM = "\ufeff"
+NBSP = "\xa0"
 
 
 class RequestInvalid(SopError):
@@ -129,16 +134,26 @@ def decode(raw: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
                 _line_at(raw, err.start),
             )
         ]
+    if text.startswith(BOM):
+        # Notepad's "UTF-8 with BOM": accepted. The digest is over the exact bytes either way,
+        # and a BOM anywhere else is still refused below as an invisible character.
+        text = text[1:]
     problems = []
     line, counted = 1, 0  # lines counted as we go: a file full of hidden characters stays fast
     for hidden in text_rules.hidden_chars(text):
         line += text.count("\n", counted, hidden.index)
         counted = hidden.index
+        advice = "hapus karakter ini"
+        if text[hidden.index] == BOM:  # only a leading BOM is accepted: this one was pasted in
+            advice = (
+                "tanda BOM di tengah berkas, biasanya ikut tertempel dari berkas lain; "
+                "tidak terlihat di editor: hapus lalu ketik ulang baris ini"
+            )
         problems.append(
             Problem(
                 "",
                 hidden.rule,
-                f"karakter tersembunyi {hidden.name} tidak diizinkan; hapus karakter ini",
+                f"karakter tersembunyi {hidden.name} tidak diizinkan; {advice}",
                 line,
             )
         )
@@ -334,7 +349,7 @@ def parse_yaml(text: str) -> tuple[Document | None, list[Problem]]:
     except _Refused as refused:
         return None, [refused.problem]
     except yaml.YAMLError as err:
-        return None, [_yaml_error(err)]
+        return None, [_yaml_error(err, text)]
     if documents == 0 or builder.doc.data is None:
         return None, [Problem("", "empty", "berkas kosong")]
     return builder.doc, builder.problems
@@ -344,10 +359,68 @@ def _mark_line(mark: Any) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
-def _yaml_error(err: yaml.YAMLError) -> Problem:
+# PyYAML's English problems, in words an OPD's staff can act on.
+_YAML_PROBLEMS = (
+    (
+        "mapping values are not allowed",
+        "tanda ':' tidak boleh di sini; periksa indentasi baris ini, dan beri tanda kutip "
+        "pada nilai yang memuat ': '",
+    ),
+    (
+        "could not find expected ':'",
+        "tanda ':' tidak ditemukan; setiap baris harus berbentuk 'kunci: nilai' dengan "
+        "indentasi yang sama seperti baris lain di bagiannya",
+    ),
+    (
+        "did not find expected key",
+        "indentasi tidak rata, atau tanda kutip/kurung belum ditutup; samakan indentasi "
+        "dengan baris lain di bagian ini",
+    ),
+    ("did not find expected ',' or ']'", "daftar '[' belum ditutup dengan ']'"),
+    ("did not find expected ',' or '}'", "pemetaan '{' belum ditutup dengan '}'"),
+    (
+        "found unexpected end of stream",
+        "berkas berakhir sebelum tanda kutip ditutup; tutup tanda kutip nilai ini",
+    ),
+    (
+        "did not find expected '-' indicator",
+        "indentasi daftar tidak rata; setiap butir '- ' harus sejajar",
+    ),
+    (
+        "cannot start any token",
+        "karakter ini tidak boleh mengawali nilai (misalnya '@', '`' atau '%'); "
+        "beri tanda kutip pada nilai",
+    ),
+)
+
+
+def _yaml_error(err: yaml.YAMLError, text: str = "") -> Problem:
     mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err)
-    return Problem("", "yaml-syntax", f"YAML tidak dapat dibaca: {problem}", _mark_line(mark))
+    problem = str(getattr(err, "problem", None) or err)
+    index = getattr(mark, "index", None)
+    line = _mark_line(mark)
+    lines = text.splitlines()
+    here = lines[line - 1] if line and line <= len(lines) else ""
+    if (index is not None and text[index : index + 1] == "\t") or (
+        "cannot start any token" in problem and "\t" in here
+    ):
+        return Problem(
+            "",
+            "yaml-tab",
+            "karakter tab di baris ini; YAML hanya menerima spasi untuk indentasi. Ganti "
+            "setiap tab dengan spasi (di editor: Indent Using Spaces / Insert Spaces)",
+            line,
+        )
+    for english, indonesian in _YAML_PROBLEMS:
+        if english in problem:
+            return Problem("", "yaml-syntax", f"YAML tidak dapat dibaca: {indonesian}", line)
+    return Problem(
+        "",
+        "yaml-syntax",
+        "YAML tidak dapat dibaca: susunan baris ini tidak sah; periksa indentasi (spasi), "
+        "tanda ':' dan tanda kutip",
+        line,
+    )
 
 
 def load_yaml_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
@@ -432,10 +505,29 @@ def _schema_problems(data: Any) -> Iterator[Problem]:
             yield Problem(path, rule, f"{base}: harus {wanted}, tertulis {error.instance!r}")
         elif rule == "enum":
             choices = ", ".join(str(c) for c in error.validator_value)
-            yield Problem(path, rule, f"'{error.instance}' {base}: {choices}")
+            yield Problem(
+                path, rule, f"'{error.instance}' {base}; tulis salah satu: {choices} (tanpa kutip)"
+            )
+        elif rule == "const" and path == "schema_version":
+            yield Problem(
+                path,
+                "schema-version",
+                f"versi format {error.instance!r} tidak didukung; versi yang didukung: "
+                f"{error.validator_value}. Tulis 'schema_version: {error.validator_value}'",
+            )
         elif rule == "pattern":
-            hint = schema.get("description", "")
+            # Indonesian hints only: the schema's English descriptions are for developers.
+            hint = str(schema.get("x-petunjuk", ""))
             value = str(error.instance)
+            compact = value.replace(" ", "")
+            if path.endswith("nip") and compact != value and re.fullmatch(r"[0-9]{18}", compact):
+                yield Problem(
+                    path,
+                    "nip-spaces",
+                    f"NIP '{value}' ditulis dengan spasi seperti tercetak; hapus spasinya: "
+                    f'tulis "{compact}"',
+                )
+                continue
             if not value.isascii():
                 odd = next(c for c in value if not c.isascii())
                 hint = f"Memuat karakter non-ASCII U+{ord(odd):04X} '{odd}'. {hint}"
@@ -443,7 +535,7 @@ def _schema_problems(data: Any) -> Iterator[Problem]:
         elif rule in ("minimum", "maximum", "minLength", "maxLength"):
             yield Problem(path, rule, f"{base} (batas {error.validator_value})")
         else:
-            yield Problem(path, rule, f"{base}: {error.message}")
+            yield Problem(path, rule, f"{base} (aturan skema '{rule}')")
 
 
 @dataclass(frozen=True)
@@ -467,40 +559,93 @@ class LoadedRequest:
         return str(self.data["hostname"])
 
 
-def attachment_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
-    """The letter must exist next to the request and match its declared sha256."""
-    letter = data["letter"]
-    attached = path.parent / letter["file"]
+#: The magic is the real check; the size catches a header alone or a truncated file. Real
+#: letters are kilobytes, but the labs' and CI's stand-in letters are one line, so keep it low.
+MIN_LETTER_BYTES = 12
+_LETTER_FILE = re.compile(r"[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._-]*\.pdf\Z")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+
+def attachment_problems(path: Path, data: Any) -> list[Problem]:
+    """The letter must exist next to the request, be a PDF and match its declared sha256.
+
+    Runs on schema-invalid data too (README step 4: every problem in one run), so it reads
+    ``letter`` defensively and only opens a path of the schema's safe shape."""
+    letter = data.get("letter") if isinstance(data, dict) else None
+    relative = letter.get("file") if isinstance(letter, dict) else None
+    if not isinstance(relative, str) or not _LETTER_FILE.match(relative):
+        return []  # no usable path: the schema's problem for letter.file says what to write
+    attached = path.parent / relative
     try:
-        actual = sha256_regular(attached, limit=MAX_ATTACHMENT_BYTES, within=path.parent)
+        content = read_regular(attached, limit=MAX_ATTACHMENT_BYTES, within=path.parent)
     except UnsafeFile as err:
-        return [Problem("letter.file", err.rule, f"berkas surat '{letter['file']}': {err.message}")]
+        return [Problem("letter.file", err.rule, f"berkas surat '{relative}': {err.message}")]
     except OSError:
         return [
             Problem(
                 "letter.file",
                 "attachment-missing",
-                f"berkas surat '{letter['file']}' tidak ditemukan di samping permintaan",
+                f"berkas surat '{relative}' tidak ditemukan di samping permintaan",
             )
         ]
-    if actual != letter["sha256"]:
-        return [
+    problems = []
+    if len(content) < MIN_LETTER_BYTES or not content.startswith(b"%PDF-"):
+        if not content:
+            what = "kosong"
+        elif not content.startswith(b"%PDF-"):
+            what = f"{len(content)} bita dan bukan PDF (tidak diawali '%PDF-')"
+        else:
+            what = f"hanya {len(content)} bita, terlalu kecil untuk sebuah surat"
+        problems.append(
+            Problem(
+                "letter.file",
+                "attachment-not-pdf",
+                f"berkas surat '{relative}' {what}; lampirkan hasil pindai/ekspor PDF surat "
+                "yang sudah ditandatangani",
+            )
+        )
+    declared = letter.get("sha256") if isinstance(letter, dict) else None
+    actual = hashlib.sha256(content).hexdigest()
+    # Get-FileHash (PowerShell) prints upper case: the same digest, accepted.
+    if isinstance(declared, str) and _SHA256.match(declared) and actual != declared.lower():
+        problems.append(
             Problem(
                 "letter.sha256",
                 "attachment-digest",
-                f"sha256 berkas surat adalah {actual}, bukan yang tertulis",
+                f"sha256 berkas surat adalah {actual}, bukan yang tertulis; hitung ulang "
+                "dengan 'sha256sum' atau 'Get-FileHash' setelah surat terakhir diubah",
             )
-        ]
-    return []
+        )
+    return problems
+
+
+def _nbsp_problems(text: str) -> list[Problem]:
+    lines = sorted({_line_at(text, m.start()) for m in re.finditer(NBSP, text)})
+    return [
+        Problem(
+            "",
+            "nbsp",
+            "spasi tak-putus (U+00A0, biasanya tersalin dari Word atau halaman web) di baris "
+            "ini; hapus lalu ketik ulang spasinya dengan spasi biasa",
+            line,
+        )
+        for line in lines
+    ]
 
 
 def check_request_bytes(
-    path: Path, raw: bytes, policy: Policy, *, check_attachments: bool = False
+    path: Path,
+    raw: bytes,
+    policy: Policy,
+    *,
+    check_attachments: bool = False,
+    today: date | None = None,
 ) -> tuple[Any, list[Problem]]:
     """Every problem of a request file's bytes, with lines; the data when there are none.
 
     Each layer runs as far as it can so that one run reports everything: characters, then
-    YAML, then the schema, then (only on schema-valid data) the department's policy.
+    YAML, then the schema, then (only on schema-valid data) the department's policy; the
+    letter (exists, is a PDF, matches its sha256) whatever else is wrong.
     """
     request_id = path.name.removesuffix(".yaml")
     problems = list(check_label(request_id, "", "nama berkas (ID permintaan)"))
@@ -511,6 +656,13 @@ def check_request_bytes(
     if found:  # bidi or invisible characters: already reported, not again as escapes
         text = _FORBIDDEN_CHARS.sub("", text)
     doc, found = parse_yaml(text)
+    if doc is None and NBSP in text:
+        # A non-breaking space (pasted from Word or a web page) breaks the YAML structure
+        # where it stands; name it on its own line, then read on as if it were a space.
+        retry, again = parse_yaml(text.replace(NBSP, " "))
+        problems += _nbsp_problems(text)
+        if retry is not None:
+            doc, found = retry, again
     problems += found
     if doc is None:
         return None, problems
@@ -519,16 +671,24 @@ def check_request_bytes(
         schema_ok = True
     except fastjsonschema.JsonSchemaException:
         schema_ok = False
-        problems += _schema_problems(doc.data)
+        schema_found = list(_schema_problems(doc.data))
+        # "quote it" is wrong advice where quoting would not help: the value itself is wrong.
+        wrong_value = {p.field for p in schema_found if p.rule in ("enum", "schema-version")}
+        problems = [
+            p for p in problems if not (p.rule == "yaml11-coercion" and p.field in wrong_value)
+        ]
+        problems += schema_found
     if schema_ok:
-        problems += check_request(request_id, doc.data, policy)
-        if check_attachments and not problems:
-            problems += attachment_problems(path, doc.data)
+        problems += check_request(request_id, doc.data, policy, today=today)
+    if check_attachments:
+        problems += attachment_problems(path, doc.data)
     located = [p.located(doc.line_of(p.field)) for p in problems]
     return doc.data, sorted(located, key=lambda p: p.line or 0)
 
 
-def load_request(path: Path, *, policy: Policy, check_attachments: bool = True) -> LoadedRequest:
+def load_request(
+    path: Path, *, policy: Policy, check_attachments: bool = True, today: date | None = None
+) -> LoadedRequest:
     """Read and check ``requests/<id>.yaml``; RequestInvalid lists every problem at once."""
     if path.suffix != ".yaml":
         raise RequestInvalid(
@@ -541,7 +701,9 @@ def load_request(path: Path, *, policy: Policy, check_attachments: bool = True) 
         raise RequestInvalid(path, [Problem("", rule, err.message)]) from err
     except OSError as err:
         raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
-    data, problems = check_request_bytes(path, raw, policy, check_attachments=check_attachments)
+    data, problems = check_request_bytes(
+        path, raw, policy, check_attachments=check_attachments, today=today
+    )
     if problems:
         raise RequestInvalid(path, problems)
     letter = data["letter"]
@@ -551,5 +713,5 @@ def load_request(path: Path, *, policy: Policy, check_attachments: bool = True) 
         raw=raw,
         digest=hashlib.sha256(raw).hexdigest(),
         data=data,
-        attachments={letter["file"]: letter["sha256"]},
+        attachments={letter["file"]: letter["sha256"].lower()},
     )

@@ -61,6 +61,7 @@ from sop_pipeline.reports.model import (
     received_at,
     touches_period,
 )
+from sop_pipeline.reports.readiness import require_ready
 from sop_pipeline.reports.writer import report_stem
 from sop_pipeline.tracking import STEP_KIND, step_events
 from sop_pipeline.workspace import Workspace
@@ -464,6 +465,7 @@ def write_request_documents(
 ) -> Written:
     """Write each wanted document the request's records allow; note the others as pending."""
     records = request_records(ws, request_id)
+    require_ready(trusted.calendar, trusted.department, _record_years(records))
     facts = request_facts(ws, request_id, trusted.policy, records)
     out = reports_dir(ws)
     done = Written()
@@ -496,6 +498,9 @@ def write_period_report(
     sequence: int | None = None,
 ) -> tuple[ActivityReport, list[Path]]:
     """The Laporan Kegiatan of ``[period_start, period_end]`` (inclusive), written."""
+    require_ready(
+        trusted.calendar, trusted.department, range(period_start.year, period_end.year + 1)
+    )
     store = ws.ledgers
     ids = store.request_ids()
     faults = {p: f for p, f in store.audit().items() if f}
@@ -514,3 +519,8 @@ def write_period_report(
         facts=facts,
     )
     return report, write_reports(report, reports_dir(ws), department=trusted.department)
+
+
+def _record_years(records: Sequence[Record]) -> set[int]:
+    """The years whose working days the request's documents count (SLA between its steps)."""
+    return {datetime.fromisoformat(r.at).year for r in records}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sop_pipeline.adapters import git
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, Usage, check_opd_totals
-from sop_pipeline.loader import RequestInvalid, load_request
+from sop_pipeline.loader import LoadedRequest, RequestInvalid, decode, load_request, parse_yaml
 from sop_pipeline.safefile import lexists
 
 
@@ -27,8 +28,47 @@ class FileResult:
         return not self.problems
 
 
+def today_anywhere(now: datetime) -> date:
+    """The latest calendar date anywhere on Earth (UTC+14) at ``now``: a letter dated after
+    it is dated in the future wherever it was written."""
+    return (now.astimezone(UTC) + timedelta(hours=14)).date()
+
+
+def _is_request_entry(path: Path) -> bool:
+    """``<id>.yaml``, ``<id>/`` (attachments) or ``<id>.approvals/``: nothing else belongs.
+
+    A ``*.yaml`` entry counts as a request whatever it is (a link, a FIFO, a folder): the
+    loader then refuses it as not a regular file, by name, without following or reading it.
+    """
+    if path.name.startswith("."):
+        return False
+    if path.suffix == ".yaml":
+        return True
+    return path.is_dir() and not path.is_symlink()
+
+
 def request_files(requests_dir: Path) -> list[Path]:
     return sorted(requests_dir.glob("*.yaml"))
+
+
+def entries_to_check(requests_dir: Path) -> list[Path]:
+    """Every ``requests/*.yaml``, and every other entry there, which is refused [stray-file]:
+    what `sop validate` checks, so that a ``x.yml`` is never silently skipped."""
+    if not requests_dir.is_dir():
+        return []
+    return sorted(
+        p for p in requests_dir.iterdir() if p.suffix == ".yaml" or not _is_request_entry(p)
+    )
+
+
+def stray_problem(path: Path) -> Problem:
+    return Problem(
+        "",
+        "stray-file",
+        f"'{path.name}' tidak dikenal di folder requests/: yang boleh hanya <id>.yaml "
+        "(ekstensi .yaml, bukan .yml), folder lampiran <id>/ dan folder <id>.approvals/; "
+        "ganti namanya atau hapus berkas ini",
+    )
 
 
 def changed_request_files(repo: Path, requests_dir: Path, since: str) -> list[Path]:
@@ -40,7 +80,7 @@ def changed_request_files(repo: Path, requests_dir: Path, since: str) -> list[Pa
         if parts[: len(relative.parts)] != relative.parts or len(parts) <= len(relative.parts):
             continue
         first = parts[len(relative.parts)]
-        if len(parts) == len(relative.parts) + 1 and first.endswith(".yaml"):
+        if len(parts) == len(relative.parts) + 1:  # a request, or a stray file beside them
             wanted.add(requests_dir / first)
         elif len(parts) > len(relative.parts) + 1:  # an attachment: requests/<id>/...
             candidate = requests_dir / f"{first}.yaml"
@@ -56,17 +96,32 @@ def validate_files(
     *,
     check_attachments: bool = True,
     check_totals: bool = False,
+    today: date | None = None,
+    peers: Iterable[Path] = (),
 ) -> list[FileResult]:
-    """Every file's problems; with ``check_totals``, per-OPD quota over all the files given."""
+    """Every file's problems; with ``check_totals``, per-OPD quota over all the files given.
+
+    Two files asking for the same hostname are both refused, naming each other; ``today``
+    (the caller's clock) refuses letters dated in the future. ``peers`` are the other request
+    files (not checked themselves, as with --since) whose hostnames are taken already."""
     results = []
     usages = []
+    by_hostname: dict[str, list[FileResult]] = {}
+    loaded: dict[Path, LoadedRequest] = {}
     for path in paths:
+        if not _is_request_entry(path):
+            results.append(FileResult(path, [stray_problem(path)]))
+            continue
         try:
-            request = load_request(path, policy=policy, check_attachments=check_attachments)
+            request = load_request(
+                path, policy=policy, check_attachments=check_attachments, today=today
+            )
         except RequestInvalid as err:
             results.append(FileResult(path, err.problems))
             continue
         results.append(FileResult(path))
+        by_hostname.setdefault(request.fqdn, []).append(results[-1])
+        loaded[path] = request
         r = request.data["resources"]
         usages.append(
             Usage(
@@ -77,6 +132,30 @@ def validate_files(
                 r["disk_gb"],
             )
         )
+    checked = {r.path.resolve() for r in results}  # paths given may be relative
+    taken: dict[str, list[str]] = {}
+    for peer in peers:
+        if peer.resolve() in checked or not _is_request_entry(peer):
+            continue
+        try:  # an invalid peer is its own file's problem, reported when it is checked
+            other = load_request(peer, policy=policy, check_attachments=False)
+        except RequestInvalid:
+            continue
+        taken.setdefault(other.fqdn, []).append(peer.name)
+    for hostname, same in by_hostname.items():
+        if len(same) + len(taken.get(hostname, [])) > 1:
+            for result in same:
+                names = [r.path.name for r in same if r is not result]
+                others = ", ".join(names + taken.get(hostname, []))
+                result.problems.append(
+                    Problem(
+                        "hostname",
+                        "duplicate-hostname",
+                        f"nama '{hostname}' juga diminta oleh {others}; setiap permintaan "
+                        "harus memakai nama yang berbeda",
+                        _hostname_line(loaded[result.path]),
+                    )
+                )
     if check_totals:
         over = check_opd_totals(usages, policy)
         for result in results:
@@ -122,3 +201,9 @@ def approval_history_problems(repo: Path, requests_dir: Path, since: str) -> lis
             )
         )
     return results
+
+
+def _hostname_line(request: LoadedRequest) -> int | None:
+    text, _ = decode(request.raw, len(request.raw))
+    doc = parse_yaml(text)[0] if text is not None else None
+    return doc.line_of("hostname") if doc is not None else None

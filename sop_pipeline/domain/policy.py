@@ -40,5 +40,9 @@ class Policy:
     max_period_days: int = 1096
     max_file_bytes: int = 64 * 1024
 
+    def knows_opd(self, opd_code: str) -> bool:
+        """Only OPDs listed in quotas.yaml may ask: the list of OPD codes is that file."""
+        return opd_code in self.quotas
+
     def quota_for(self, opd_code: str) -> Quota:
         return self.quotas.get(opd_code, self.default_quota)

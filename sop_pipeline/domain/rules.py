@@ -61,8 +61,13 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def check_request(request_id: str, data: Mapping[str, Any], policy: Policy) -> list[Problem]:
-    """Policy rules on a request that already passed its schema."""
+def check_request(
+    request_id: str, data: Mapping[str, Any], policy: Policy, *, today: date | None = None
+) -> list[Problem]:
+    """Policy rules on a request that already passed its schema.
+
+    ``today`` is the validation clock's date, passed in; without it a letter's date is not
+    compared with today (the domain never reads the clock)."""
     problems: list[Problem] = []
     hostname = data["hostname"]
     problems += check_label(hostname, "hostname")
@@ -120,10 +125,23 @@ def check_request(request_id: str, data: Mapping[str, Any], policy: Policy) -> l
                     f"{value} harus kelipatan {size.multiple_of}",
                 )
             )
-    quota = policy.quota_for(data["opd"]["code"])
+    code = data["opd"]["code"]
+    if not policy.knows_opd(code):
+        # A fresh code must never get a fresh default quota: that would be a way around it.
+        known = ", ".join(sorted(policy.quotas)) or "-"
+        problems.append(
+            Problem(
+                "opd.code",
+                "unknown-opd",
+                f"kode OPD '{code}' tidak terdaftar di inventories/quotas.yaml; "
+                f"tulis kode OPD Anda yang terdaftar ({known}), atau minta Diskominfotik "
+                "mendaftarkan OPD baru",
+            )
+        )
+    quota = policy.quota_for(code)
     for name in ("vcpu", "memory_mb", "disk_gb"):
         allowed = getattr(quota, name)
-        if resources[name] > allowed:
+        if policy.knows_opd(code) and resources[name] > allowed:
             problems.append(
                 Problem(
                     f"resources.{name}",
@@ -138,6 +156,16 @@ def check_request(request_id: str, data: Mapping[str, Any], policy: Policy) -> l
             problems.append(
                 Problem(name, "date", f"'{data[section][key]}' bukan tanggal yang sah (TTTT-BB-HH)")
             )
+    dated = _date(data["letter"]["date"])
+    if today is not None and dated is not None and dated > today:
+        problems.append(
+            Problem(
+                "letter.date",
+                "letter-future",
+                f"tanggal surat {dated.isoformat()} belum tiba (sesudah hari ini); "
+                "tulis tanggal yang tercetak pada surat yang sudah ditandatangani",
+            )
+        )
     start, end = _date(data["period"]["start"]), _date(data["period"]["end"])
     if start and end:
         if end <= start:
@@ -179,6 +207,8 @@ def check_opd_totals(usages: Iterable[Usage], policy: Policy) -> dict[str, list[
         by_opd.setdefault(usage.opd_code, []).append(usage)
     found: dict[str, list[Problem]] = {}
     for opd, items in by_opd.items():
+        if not policy.knows_opd(opd):
+            continue  # each file is already refused [unknown-opd]
         quota = policy.quota_for(opd)
         totals = {
             "max_vms": len(items),

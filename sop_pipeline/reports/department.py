@@ -81,6 +81,9 @@ class Department:
     tz: tzinfo
     officials: Mapping[Role, Official]
     numbering: Numbering
+    # ``draft: true``: placeholders such as "[Nama Kepala Dinas]" are allowed (samples,
+    # tests). Without it they stop report generation (sop_pipeline.reports.readiness).
+    draft: bool = False
 
     def official(self, role: Role) -> Official:
         return self.officials[role]
@@ -155,7 +158,11 @@ def parse_department(data: Any, path: Path) -> Department:
         raise ConfigError(
             f"{path}: numbering.codes: wajib ada kode (teks) untuk {', '.join(missing)} [required]"
         )
+    draft = data.get("draft", False)
+    if not isinstance(draft, bool):
+        raise ConfigError(f"{path}: draft: harus true atau false [type]")
     return Department(
+        draft=draft,
         letterhead=letterhead,
         place=_text(data, "place", "", path),
         tz=tz,

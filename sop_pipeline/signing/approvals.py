@@ -196,9 +196,16 @@ class Verifier:
                 f"'{subject.request_id}' [other-request]"
             )
         if s.step >= DIGEST_BOUND_FROM_STEP and s.request_sha256 != subject.digest:
+            hint = ""
+            if s.request_sha256 in subject.near_digests:
+                hint = (
+                    "; satu-satunya perbedaan adalah akhir baris (CRLF/LF), baris baru di akhir "
+                    "berkas atau BOM: kembalikan bita aslinya (git checkout berkas ini; "
+                    ".gitattributes 'requests/** -text' mencegah Git mengubahnya)"
+                )
             problems.append(
                 "berkas permintaan berubah setelah ditandatangani (sha256 berbeda); "
-                "persetujuan batal [request-changed]"
+                f"persetujuan batal{hint} [request-changed]"
             )
         if dict(s.attachments) != dict(subject.attachments):
             problems.append("lampiran berbeda dari yang ditandatangani [attachment-changed]")

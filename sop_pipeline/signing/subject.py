@@ -38,12 +38,22 @@ class Subject:
     attachments: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     requester_email: str = ""
     requester_nip: str = ""
+    # Digests of the same text with other line endings, final newline or BOM: only to name
+    # such a difference in [request-changed], never to accept it.
+    near_digests: frozenset[str] = frozenset()
 
     @classmethod
     def from_loaded(cls, loaded: LoadedRequest) -> Subject:
         """From the loader's checked request (``sop_pipeline.loader.load_request``)."""
         email, nip = loaded.requester
-        return cls(loaded.request_id, loaded.digest, dict(loaded.attachments), email, nip)
+        return cls(
+            loaded.request_id,
+            loaded.digest,
+            dict(loaded.attachments),
+            email,
+            nip,
+            near_digests(loaded.raw),
+        )
 
     def is_requester(self, principal: str, nip: str | None = None) -> bool:
         same_email = bool(self.requester_email) and (
@@ -91,7 +101,23 @@ def load_subject(path: Path) -> Subject:
         attachments={relative: _attachment_digest(path.parent, relative)},
         requester_email=email,
         requester_nip=nip,
+        near_digests=near_digests(raw),
     )
+
+
+def near_digests(raw: bytes) -> frozenset[str]:
+    """sha256 of ``raw`` with CRLF or LF endings, with and without a final newline and a
+    leading UTF-8 BOM: what Windows Git (autocrlf) or an editor may have made of the signed
+    bytes. ``raw``'s own digest is left out."""
+    bom = b"\xef\xbb\xbf"
+    body = raw.removeprefix(bom).replace(b"\r\n", b"\n").rstrip(b"\n")
+    forms = set()
+    for ending in (b"\n", b"\r\n"):
+        text = body.replace(b"\n", ending)
+        for variant in (text, text + ending):
+            forms |= {variant, bom + variant}
+    forms.discard(raw)
+    return frozenset(hashlib.sha256(form).hexdigest() for form in forms)
 
 
 def _attachment_digest(requests_dir: Path, relative: str) -> str:

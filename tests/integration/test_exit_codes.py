@@ -107,7 +107,8 @@ def test_every_documented_exit_code_is_produced(lab: Lab, tmp_path: Path) -> Non
         produced.setdefault(code, why)
 
     expect(0, helped, "sop -h")
-    expect(0, sop(repo, "validate", "requests/dinkes-simpus.yaml"), "a valid request")
+    valid = str(repo / "requests" / "dinkes-simpus.yaml")  # the lab's, not the checkout's
+    expect(0, sop(repo, "validate", valid), "a valid request")
 
     bad = repo / "requests" / "several-problems.yaml"
     shutil.copy(ASSETS / "requests" / "invalid" / "several-problems.yaml", bad)

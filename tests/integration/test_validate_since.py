@@ -57,3 +57,25 @@ def test_since_an_unknown_commit_is_a_clear_git_error(workspace: Workspace) -> N
     git(workspace.root, "init", "-q")
     code, out = validate(workspace, "--since", "no-such-branch")
     assert code == 4 and "git diff" in out
+
+
+def test_since_refuses_a_stray_file_and_a_hostname_an_unchanged_request_holds(
+    workspace: Workspace,
+) -> None:
+    # the workspace fixture is a repository with everything committed on main
+    simpus = workspace.request_path("dinkes-simpus").read_text()
+    (workspace.requests_dir / "x.yml").write_text(simpus)  # .yml: once silently skipped
+    copy = workspace.request_path("dinkes-simpus-dua")
+    copy.write_text(simpus.replace("dinkes-simpus/", "dinkes-simpus-dua/"))
+    (workspace.requests_dir / "dinkes-simpus-dua").mkdir()
+    letter = workspace.requests_dir / "dinkes-simpus" / "surat-permintaan.pdf"
+    (workspace.requests_dir / "dinkes-simpus-dua" / "surat-permintaan.pdf").write_bytes(
+        letter.read_bytes()
+    )
+    code, out = validate(workspace, "--since", "main")
+    assert code == 2
+    assert "2 berkas diperiksa, 0 sah, 2 ditolak." in out
+    assert "x.yml: 'x.yml' tidak dikenal di folder requests/" in out and "[stray-file]" in out
+    assert (
+        "dinkes-simpus-dua.yaml:23: hostname: nama 'simpus' juga diminta oleh dinkes-simpus.yaml"
+    ) in out

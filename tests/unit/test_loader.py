@@ -35,6 +35,13 @@ REQUIRED_RULES = {
     "opd-quota",
     "size-range",
     "no-tag",
+    # issue 17: messages that say what to write instead
+    "yaml-tab",
+    "nbsp",
+    "enum",
+    "schema-version",
+    "nip-spaces",
+    "unknown-opd",
 }
 
 

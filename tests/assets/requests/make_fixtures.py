@@ -86,15 +86,117 @@ FIXTURES: dict[str, str | bytes] = {
     .replace("exposure: public\n", "exposure: public\nrequested_by: kepala dinas\n")
     .replace("  email: rina.marlina@dinkes.sumbarprov.go.id\n", "  email: Rina Marlina\n"),
     "Bad_File_Name": base("Bad_File_Name"),
+    # Messages that used to confuse (issue 17): each now says what to write instead.
+    "yaml-tab": mutate("yaml-tab", "  vcpu: 2\n", "\tvcpu: 2\n"),
+    "nbsp": mutate("nbsp", "  vcpu: 2\n", "\u00a0 vcpu: 2\n"),
+    "exposure-yes": mutate("exposure-yes", "exposure: public\n", "exposure: yes\n"),
+    "schema-version-2": mutate("schema-version-2", "schema_version: 1\n", "schema_version: 2\n"),
+    "nip-spaces": mutate(
+        "nip-spaces", '  nip: "198203152009012003"\n', '  nip: "19820315 200901 2 003"\n'
+    ),
+    "bom-inside": mutate("bom-inside", "  name: SIMPUS\n", "  name: SIM\ufeffPUS\n"),
+    "unknown-opd": mutate("unknown-opd", "  code: DINKES\n", "  code: DINKESX\n"),
+}
+
+# Accepted on purpose (issue 17): Notepad's UTF-8 with BOM, PowerShell's upper-case digest.
+VALID_FIXTURES: dict[str, str | bytes] = {
+    "utf8-bom": "\ufeff" + base("utf8-bom"),
+    "uppercase-sha256": mutate(
+        "uppercase-sha256",
+        "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a",
+        "CCD313B2191ACE8D229E7D794FEAFF03A452AC2AB22BA23AAEEAABAE6C20DC1A",
+    ),
+}
+
+LETTER = HERE.parent.parent.parent / "requests" / "dinkes-simpus" / "surat-permintaan.pdf"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+NOT_PDF = b"Surat permintaan (ketikan, bukan PDF)\n"
+NOT_PDF_SHA256 = "e7b63a6ae60f9e3900f7d7d7106c457f42f56a780635b81e191df918635d1b75"
+
+
+def _six(name: str) -> str:
+    text = base(name)
+    for old, new in (
+        ("schema_version: 1\n", "schema_version: 2\n"),
+        ("exposure: public\n", "exposure: yes\n"),
+        ('  nip: "198203152009012003"\n', '  nip: "19820315 200901 2 003"\n'),
+        (
+            "  email: rina.marlina@dinkes.sumbarprov.go.id\n",
+            "  email:\u00a0rina.marlina@dinkes.sumbarprov.go.id\n",
+        ),
+        (
+            "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a",
+            "CCD313B2191ACE8D229E7D794FEAFF03A452AC2AB22BA23AAEEAABAE6C20DC1B",
+        ),
+    ):
+        assert old in text, (name, old)
+        text = text.replace(old, new, 1)
+    return text
+
+
+# Whole requests/ folders, checked by the real `sop validate` (tests/unit/test_validate_trees.py):
+# what only shows with the letter beside the request, several files, or the clock.
+TREES: dict[str, dict[str, str | bytes]] = {
+    "stray-file": {
+        "x.yml": base("x"),
+        "catatan.txt": "draf\n",
+    },
+    "schema-error-and-letter": {
+        "simpus.yaml": base("simpus")
+        .replace("  vcpu: 2\n", '  vcpu: "dua"\n')
+        .replace("ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a", "0" * 64),
+        "simpus/surat-permintaan.pdf": b"@LETTER@",
+    },
+    "duplicate-hostname": {
+        "simpus.yaml": base("simpus"),
+        "simpus/surat-permintaan.pdf": b"@LETTER@",
+        "simpus-dua.yaml": base("simpus-dua"),
+        "simpus-dua/surat-permintaan.pdf": b"@LETTER@",
+    },
+    "letter-empty": {
+        "simpus.yaml": base("simpus").replace(
+            "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a", EMPTY_SHA256
+        ),
+        "simpus/surat-permintaan.pdf": b"",
+    },
+    "letter-not-pdf": {
+        "simpus.yaml": base("simpus").replace(
+            "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a", NOT_PDF_SHA256
+        ),
+        "simpus/surat-permintaan.pdf": NOT_PDF,
+    },
+    "letter-header-only": {
+        "simpus.yaml": base("simpus").replace(
+            "ccd313b2191ace8d229e7d794feaff03a452ac2ab22ba23aaeeaabae6c20dc1a",
+            "e5c62df5dab5c87b6a015ef3d43597074d1eec433b15f51aec63b8582d0e4ab4",
+        ),
+        "simpus/surat-permintaan.pdf": b"%PDF-1.4\n",
+    },
+    "letter-future": {
+        "simpus.yaml": base("simpus").replace('  date: "2026-11-02"\n', '  date: "2099-11-02"\n'),
+        "simpus/surat-permintaan.pdf": b"@LETTER@",
+    },
+    "six-problems": {
+        "simpus.yaml": _six("simpus"),
+        "simpus/surat-permintaan.pdf": NOT_PDF,
+    },
 }
 
 
+def _write(path: Path, content: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content if isinstance(content, bytes) else content.encode()
+    path.write_bytes(LETTER.read_bytes() if data == b"@LETTER@" else data)
+
+
 def main() -> None:
-    out = HERE / "invalid"
-    out.mkdir(exist_ok=True)
     for name, content in FIXTURES.items():
-        data = content if isinstance(content, bytes) else content.encode()
-        (out / f"{name}.yaml").write_bytes(data)
+        _write(HERE / "invalid" / f"{name}.yaml", content)
+    for name, content in VALID_FIXTURES.items():
+        _write(HERE / "valid" / f"{name}.yaml", content)
+    for tree, files in TREES.items():
+        for relative, content in files.items():
+            _write(HERE / "trees" / tree / "requests" / relative, content)
 
 
 if __name__ == "__main__":
