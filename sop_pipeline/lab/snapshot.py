@@ -42,10 +42,12 @@ from sop_pipeline.lab import image as lab_image
 FORMAT = "1"
 #: ``SOP_LAB_RESTORE=0`` makes every lab guest boot (and saves nothing).
 RESTORE_ENV = "SOP_LAB_RESTORE"
-#: At most this many snapshots are kept; the least recently used go first, but never one
-#: used within :data:`KEEP_RECENT_SECONDS` (a stopped guest's overlay may still rest on it).
-MAX_SNAPSHOTS = 24
-KEEP_RECENT_SECONDS = 24 * 3600
+#: At most this many snapshots are kept (each about 300 MiB: mostly the guest's memory); the
+#: least recently used go first, but never one used in the last :data:`KEEP_RECENT_SECONDS`
+#: (a guest may be restoring from it). Guests whose seeds never repeat (a fresh SSH key per
+#: run) still save one each; the cap bounds what that costs.
+MAX_SNAPSHOTS = 16
+KEEP_RECENT_SECONDS = 600
 #: Placeholders for the per-guest paths in the command line the key is made from.
 VM_DIR_PLACEHOLDER = "<vm>"
 
