@@ -1,15 +1,18 @@
-"""Real lab VMs: QEMU boots the lab image for every guest the lab's Proxmox starts.
+"""Real lab VMs: QEMU boots the lab image for every guest the lab's Proxmox starts, or
+restores the snapshot of an identical guest that booted before (``lab/snapshot.py``).
 
 :class:`QemuBackend` implements :class:`~sop_pipeline.lab.guests.GuestBackend`. For a guest
 it keeps, under ``<lab dir>/vms/<vmid>/``:
 
-- ``overlay.qcow2``: a copy-on-write overlay of the cached image (kept while the guest
-  exists, as PVE keeps a stopped guest's disk; removed by :meth:`QemuBackend.destroy`);
+- ``overlay.qcow2``: a copy-on-write overlay of the cached image, or of a snapshot's disk
+  (kept while the guest exists, as PVE keeps a stopped guest's disk; removed by
+  :meth:`QemuBackend.destroy`);
 - ``seed.iso``: the NoCloud seed made from the guest's PVE config at each start, as PVE
-  regenerates its cloud-init drive;
+  regenerates its cloud-init drive (a restore takes the snapshot's, of the same content);
 - ``qga.sock``: the guest agent's virtio-serial channel, ``qmp.sock``: QEMU's monitor;
-- ``console.log``: the serial console, where cloud-init prints the SSH host keys;
-- ``qemu.pid``.
+- ``console.log``: the serial console, where cloud-init prints the SSH host keys (a restore
+  starts from the console of the snapshot's boot);
+- ``qemu.pid``; ``started``: boot or restore, the snapshot key (:meth:`QemuBackend.started`).
 
 QEMU runs inside the lab namespace on the tap ``soptap<vmid>``; it uses KVM when a short
 probe boot under KVM succeeds and TCG otherwise.
@@ -31,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -220,6 +224,7 @@ class QemuBackend:
         cpu_model: str | None = None,
         restore: bool | None = None,
         snapshot_cache: Path | None = None,
+        save_in_background: bool = False,
     ) -> None:
         self.state_dir = state_dir or (lab_dir() / "vms")
         self.namespace = namespace
@@ -233,6 +238,14 @@ class QemuBackend:
         #: None: ``$SOP_LAB_RESTORE`` decides (on unless ``0``).
         self.restore = snapshot.restore_enabled() if restore is None else restore
         self.snapshot_cache = snapshot_cache
+        #: After a boot that will be saved, ``start`` returns at once (as a PVE start task ends
+        #: when QEMU runs) and a thread saves the snapshot; until it has, the guest agent does
+        #: not answer (as while a guest boots), so whoever waits for the agent's address
+        #: before connecting (the provider, the pipeline pinning host keys) cannot change the
+        #: guest before it is saved. False: ``start`` itself waits for the save.
+        self.save_in_background = save_in_background
+        self._saves: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        self._saves_lock = threading.Lock()
 
     # -- paths and state ---------------------------------------------------------------
 
@@ -328,7 +341,32 @@ class QemuBackend:
         self._launch(vmid, argv)
         self._record(vmid, mode="boot", snapshot_key=key)
         if fresh and self.restore:
-            self._save_when_ready(vmid, key, material)
+            cancel = threading.Event()
+            if not self.save_in_background:
+                self._save_when_ready(vmid, key, material, cancel)
+                return
+            thread = threading.Thread(
+                target=self._save_when_ready,
+                args=(vmid, key, material, cancel),
+                name=f"lab-save-{vmid}",
+                daemon=True,
+            )
+            with self._saves_lock:
+                self._saves[vmid] = (thread, cancel)
+            thread.start()
+
+    def saving(self, vmid: int) -> bool:
+        """Whether a snapshot of the guest is still to be saved (its agent is held back)."""
+        with self._saves_lock:
+            entry = self._saves.get(vmid)
+        return entry is not None and entry[0].is_alive()
+
+    def _cancel_save(self, vmid: int) -> None:
+        with self._saves_lock:
+            entry = self._saves.pop(vmid, None)
+        if entry is not None and entry[0] is not threading.current_thread():
+            entry[1].set()
+            entry[0].join(60)
 
     def _argv(self, vmid: int, config: Mapping[str, Any]) -> list[str]:
         """The QEMU command line for the guest (the same for a boot and a restore)."""
@@ -432,20 +470,29 @@ class QemuBackend:
     def _ready(self, vmid: int) -> bool:
         """cloud-init has finished, sshd listens and the host keys are on the console."""
         return bool(self.host_keys(vmid)) and all(
-            self.agent_file_read(vmid, path) is not None for path in READY_FILES
+            self._read_file(vmid, path) is not None for path in READY_FILES
         )
 
     def _save_when_ready(
-        self, vmid: int, key: str, material: Mapping[str, Any], timeout: float = 900
+        self,
+        vmid: int,
+        key: str,
+        material: Mapping[str, Any],
+        cancel: threading.Event,
+        timeout: float = 900,
     ) -> None:
         """Wait until the booted guest is ready, then save its snapshot (failures recorded)."""
         folder = self.vm_dir(vmid)
         deadline = time.monotonic() + timeout
         while not self._ready(vmid):
+            if cancel.is_set():
+                return
             if time.monotonic() > deadline or not self.is_running(vmid):
                 self._record(vmid, save_error="the guest was not ready to be saved")
                 return
-            time.sleep(1)
+            cancel.wait(1)
+        if cancel.is_set():
+            return
         try:
             snap = snapshot.save(
                 qmp_socket=folder / "qmp.sock",
@@ -461,11 +508,13 @@ class QemuBackend:
             self._record(vmid, save_error=str(exc))
             return
         self._record(vmid, saved=snap.key)
-        with contextlib.suppress(VmError):
-            self.sync_clock(vmid)  # the pause left the guest's clock behind
+        if not cancel.is_set():
+            with contextlib.suppress(VmError):
+                self.sync_clock(vmid)  # the pause left the guest's clock behind
 
     def stop(self, vmid: int) -> None:
         """Power the VM off (QEMU is ended) and remove its tap; the overlay stays."""
+        self._cancel_save(vmid)
         pid = self.pid(vmid)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -490,7 +539,7 @@ class QemuBackend:
 
     def agent_interfaces(self, vmid: int) -> list[dict[str, Any]] | None:
         """What the VM's qemu-guest-agent answers to ``guest-network-get-interfaces``."""
-        if not self.is_running(vmid):
+        if not self.is_running(vmid) or self.saving(vmid):
             return None
         try:
             result = _qga_call(self.vm_dir(vmid) / "qga.sock", "guest-network-get-interfaces")
@@ -504,6 +553,11 @@ class QemuBackend:
         None while the agent does not answer or the file cannot be read (as PVE's
         ``agent/file-read`` fails then); at most 64 KiB, as PVE reads.
         """
+        if self.saving(vmid):
+            return None
+        return self._read_file(vmid, path)
+
+    def _read_file(self, vmid: int, path: str) -> str | None:
         if not self.is_running(vmid):
             return None
         sock = self.vm_dir(vmid) / "qga.sock"
