@@ -359,14 +359,16 @@ class QemuBackend:
         """Whether a snapshot of the guest is still to be saved (its agent is held back)."""
         with self._saves_lock:
             entry = self._saves.get(vmid)
-        return entry is not None and entry[0].is_alive()
+        # A thread registered but not yet started (no ident) counts as saving.
+        return entry is not None and (entry[0].ident is None or entry[0].is_alive())
 
     def _cancel_save(self, vmid: int) -> None:
         with self._saves_lock:
             entry = self._saves.pop(vmid, None)
         if entry is not None and entry[0] is not threading.current_thread():
             entry[1].set()
-            entry[0].join(60)
+            if entry[0].ident is not None:
+                entry[0].join(60)
 
     def _argv(self, vmid: int, config: Mapping[str, Any]) -> list[str]:
         """The QEMU command line for the guest (the same for a boot and a restore)."""
