@@ -1,21 +1,19 @@
-"""Benchmark: how long a lab VM takes to boot, for 1 VM and for 3 VMs started at once.
+"""Benchmark: a lab VM booted against the same VM restored from its snapshot, under TCG.
 
-Boots real lab VMs (``lab/vms.py``, QEMU, the cached image) in a network namespace of its own
-(``soplabbench``, never the lab's ``soplab``) and a state dir of its own, with a seed as the
-lab's Proxmox makes it (``ciupgrade`` off, as the Terraform side sets it in the lab).
-For each VM it reports, in seconds from ``QemuBackend.start``:
+Starts real lab VMs (``lab/vms.py``, QEMU, the cached image) one at a time in a network
+namespace of its own (``soplabbench``, never the lab's ``soplab``), a state dir of its own and
+a snapshot cache of its own (so a snapshot left in ``$SOP_CACHE`` does not decide the figures),
+with a seed as the lab's Proxmox makes it (``ciupgrade`` off, as the Terraform side sets it).
+It prints, each the median of ``--runs`` (5) starts, in seconds from ``QemuBackend.start``:
 
-- ``ssh``: sshd sends its banner;
-- ``login``: an SSH login as the seed's user, with the host keys pinned from the serial
-  console, prints the seed's host name (so cloud-init has applied address, user, keys and
-  host name);
-- ``agent``: qemu-guest-agent reports the seed's address on eth0;
-- ``cpu``: CPU seconds QEMU used until the banner (less sensitive to other load than wall time).
+- boot-to-SSH (``restore=False``): sshd sends its banner;
+- restore-to-SSH and restore-to-agent: the guest restored from the snapshot that one boot
+  (not counted) saved; the agent figure is when qemu-guest-agent reports the seed's address.
 
-Needs root and ``.ci/setup/lab.sh`` (QEMU, mmdebstrap, genisoimage). Builds the image when it
-is not cached.
+Every start is also checked: an SSH login as the seed's user with the host keys pinned from
+what the guest agent reads prints the seed's host name. Needs root and ``.ci/setup/lab.sh``.
 
-    sudo python bench/bench_lab_boot.py [--counts 1,3] [--namespace soplabbench]
+    sudo python bench/bench_lab_boot.py [--runs 5] [--namespace soplabbench]
 """
 
 from __future__ import annotations
@@ -34,102 +32,67 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sop_pipeline.lab import image, netns, vms  # noqa: E402
+from sop_pipeline.lab import image, netns, snapshot, vms  # noqa: E402
 
-FIRST_VMID = 1950
-FIRST_HOST = 150
+VMID = 1950
+ADDRESS = "10.99.0.150"
 TIMEOUT = 900.0
+HOST_KEY_FILES = ("/etc/ssh/ssh_host_ed25519_key.pub", "/etc/ssh/ssh_host_ecdsa_key.pub")
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _config(index: int, public_key: str, address: str) -> dict[str, object]:
+def _config(public_key: str) -> dict[str, object]:
     return {
-        "name": f"bench{index}", "ciuser": "sop", "memory": 1024, "cores": 2, "sockets": 1,
+        "name": "bench", "ciuser": "sop", "memory": 1024, "cores": 2, "sockets": 1,
         "sshkeys": urllib.parse.quote(public_key, safe=""),
-        "ipconfig0": f"ip={address}/24,gw={netns.GATEWAY}", "nameserver": netns.DNS_ADDRESS,
+        "ipconfig0": f"ip={ADDRESS}/24,gw={netns.GATEWAY}", "nameserver": netns.DNS_ADDRESS,
         "searchdomain": "sumbarprov.go.id", "net0": "virtio,bridge=vmbr0", "ciupgrade": 0,
     }  # fmt: skip
 
 
-def boot_one(
-    backend: vms.QemuBackend, index: int, key: Path, work: Path, namespace: str
-) -> dict[str, float]:
-    """Boot VM ``index``, wait for banner, login and agent; return the figures."""
-    vmid, address = FIRST_VMID + index, f"10.99.0.{FIRST_HOST + index}"
+def start_once(backend: vms.QemuBackend, key: Path, work: Path, namespace: str) -> dict[str, float]:
+    """Start the VM, wait for banner and agent, log in with pinned keys; return the figures."""
     figures: dict[str, float] = {}
     started = time.monotonic()
-    backend.start(vmid, _config(index, key.with_suffix(".pub").read_text(), address))
-    pid = backend.pid(vmid)
-    assert pid is not None
 
     def agent() -> None:
         while time.monotonic() - started < TIMEOUT:
-            for nic in backend.agent_interfaces(vmid) or []:
-                if any(a.get("ip-address") == address for a in nic.get("ip-addresses", [])):
+            for nic in backend.agent_interfaces(VMID) or []:
+                if any(a.get("ip-address") == ADDRESS for a in nic.get("ip-addresses", [])):
                     figures["agent"] = time.monotonic() - started
                     return
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     watcher = threading.Thread(target=agent)
     watcher.start()
-    vms.wait_ssh(address, namespace, timeout=TIMEOUT)
-    figures["ssh"] = time.monotonic() - started
-    figures["cpu"] = _cpu_seconds(pid)
-    keys = backend.wait_host_keys(vmid, timeout=TIMEOUT)
-    known = work / f"known_hosts_{index}"
-    known.write_text("".join(f"{address} {k}\n" for k in keys))
+    try:
+        backend.start(VMID, _config(key.with_suffix(".pub").read_text()))
+        vms.wait_ssh(ADDRESS, namespace, timeout=TIMEOUT)
+        figures["ssh"] = time.monotonic() - started
+    finally:
+        watcher.join()
+    keys = []
+    for path in HOST_KEY_FILES:
+        text = backend.agent_file_read(VMID, path)
+        if text is None:
+            raise RuntimeError(f"the guest agent did not read {path}")
+        keys.append(" ".join(text.split()[:2]))
+    known = work / "known_hosts"
+    known.write_text("".join(f"{ADDRESS} {k}\n" for k in keys))
     argv = ["ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={known}", "-o", "ConnectTimeout=300",
-            f"sop@{address}", "hostname"]  # fmt: skip
+            f"sop@{ADDRESS}", "hostname"]  # fmt: skip
     login = netns.run(argv, namespace, timeout=TIMEOUT)
-    if login.returncode != 0 or login.stdout.strip() != f"bench{index}":
-        raise RuntimeError(f"login to {address} failed: {login.stderr.strip()[-500:]}")
-    figures["login"] = time.monotonic() - started
-    watcher.join()
+    if login.returncode != 0 or login.stdout.strip() != "bench":
+        raise RuntimeError(f"login to {ADDRESS} failed: {login.stderr.strip()[-500:]}")
     if "agent" not in figures:
-        raise RuntimeError(f"the guest agent of VM {vmid} never reported {address}")
+        raise RuntimeError(f"the guest agent of VM {VMID} never reported {ADDRESS}")
+    figures["mode_restore"] = 1.0 if backend.started(VMID).get("mode") == "restore" else 0.0
     return figures
-
-
-def run_batch(
-    count: int, namespace: str, work: Path, img: image.LabImage
-) -> list[dict[str, float]]:
-    """Start ``count`` VMs at once and return each one's figures; destroy them afterwards."""
-    key = work / "id_ed25519"
-    if not key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    backend = vms.QemuBackend(state_dir=work / "vms", namespace=namespace, image=img)
-    print(f"accelerator: {backend.accelerator}")  # probed (or read) before any clock starts
-    results: list[dict[str, float]] = [{} for _ in range(count)]
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            results[index] = boot_one(backend, index, key, work, namespace)
-        except BaseException as exc:  # reported after the batch
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        for index in range(count):
-            backend.destroy(FIRST_VMID + index)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", default="1,3", help="batch sizes, comma separated")
+    parser.add_argument("--runs", type=int, default=5, help="starts per figure (median)")
     parser.add_argument("--namespace", default="soplabbench")
     args = parser.parse_args()
     if args.namespace == netns.NAMESPACE:
@@ -141,18 +104,52 @@ def main() -> int:
     netns.create(args.namespace)
     try:
         with tempfile.TemporaryDirectory(prefix="sop-bench-boot.") as tmp:
-            for count in (int(c) for c in args.counts.split(",")):
-                results = run_batch(count, args.namespace, Path(tmp), img)
-                for index, fig in enumerate(results):
-                    print(f"{count} VM(s) at once, VM {index}: ssh {fig['ssh']:6.1f} s  "
-                          f"login {fig['login']:6.1f} s  agent {fig['agent']:6.1f} s  "
-                          f"QEMU CPU to ssh {fig['cpu']:6.1f} s")  # fmt: skip
-                if count > 1:
-                    ssh = [fig["ssh"] for fig in results]
-                    print(
-                        f"{count} VM(s) at once: ssh median {statistics.median(ssh):.1f} s, "
-                        f"last {max(ssh):.1f} s; load average {os.getloadavg()[0]:.2f}"
-                    )
+            work = Path(tmp)
+            key = work / "id_ed25519"
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                           check=True)  # fmt: skip
+            cache = work / "cache"
+
+            def backend(restore: bool) -> vms.QemuBackend:
+                return vms.QemuBackend(
+                    state_dir=work / "vms", namespace=args.namespace, image=img,
+                    restore=restore, snapshot_cache=cache,
+                )  # fmt: skip
+
+            print(f"accelerator: {backend(False).accelerator}")  # probed before any clock
+            boots, restores = [], []
+            for run in range(args.runs):
+                fig = start_once(backend(False), key, work, args.namespace)
+                backend(False).destroy(VMID)
+                boots.append(fig)
+                print(f"boot {run + 1}: ssh {fig['ssh']:6.1f} s  agent {fig['agent']:6.1f} s  "
+                      f"(load {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
+            saver = backend(True)
+            started = time.monotonic()
+            saver.start(VMID, _config(key.with_suffix(".pub").read_text()))
+            facts = saver.started(VMID)
+            saver.destroy(VMID)
+            snap = snapshot.find(str(facts.get("saved", "")), cache)
+            if snap is None:
+                raise RuntimeError(f"the boot saved no snapshot: {facts}")
+            info = snap.info()
+            print(f"save: boot until saved {time.monotonic() - started:.1f} s; guest paused "
+                  f"{info['pause_seconds']:.2f} s; stream {info['state_bytes'] / 2**20:.0f} MiB, "
+                  f"disk {info['disk_bytes'] / 2**20:.0f} MiB", flush=True)  # fmt: skip
+            for run in range(args.runs):
+                fig = start_once(backend(True), key, work, args.namespace)
+                backend(True).destroy(VMID)
+                if not fig["mode_restore"]:
+                    raise RuntimeError("the guest booted instead of restoring")
+                restores.append(fig)
+                print(f"restore {run + 1}: ssh {fig['ssh']:6.1f} s  agent {fig['agent']:6.1f} s  "
+                      f"(load {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
+            print(f"median of {args.runs}, under {backend(False).accelerator}: "
+                  f"boot-to-SSH {statistics.median(f['ssh'] for f in boots):.1f} s, "
+                  f"restore-to-SSH {statistics.median(f['ssh'] for f in restores):.1f} s, "
+                  f"restore-to-agent {statistics.median(f['agent'] for f in restores):.1f} s "
+                  f"(boot-to-agent {statistics.median(f['agent'] for f in boots):.1f} s)"
+                  )  # fmt: skip
     finally:
         netns.delete(args.namespace)
     return 0

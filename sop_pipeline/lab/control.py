@@ -153,7 +153,11 @@ def _serve_pve(lab_dir: Path, namespace: str) -> int:
     """Run the lab's Proxmox API with QEMU guests until SIGTERM (inside the namespace)."""
     from sop_pipeline.lab import pve
 
-    backend = vms.QemuBackend(state_dir=lab_dir / "vms", namespace=namespace)
+    # A start task ends when QEMU runs, as on PVE; a snapshot is saved behind it, the agent
+    # held back until then (vms.QemuBackend.save_in_background).
+    backend = vms.QemuBackend(
+        state_dir=lab_dir / "vms", namespace=namespace, save_in_background=True
+    )
     running = pve.start(
         host=netns.GATEWAY, port=PVE_PORT, state_dir=lab_dir / "pve", backend=backend
     )

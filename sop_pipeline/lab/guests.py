@@ -2,7 +2,8 @@
 
 The fake Proxmox API (``lab/pve.py``) calls a :class:`GuestBackend` when a guest is started,
 stopped or destroyed, and asks it what the guest agent would answer. The QEMU backend
-(``lab/vms.py``) boots a real Debian VM for each started guest; other backends must answer
+(``lab/vms.py``) boots a real Debian VM for each started guest (or restores a snapshot of the
+identical guest); other backends must answer
 as faithfully as they can from what they have.
 """
 

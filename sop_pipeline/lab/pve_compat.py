@@ -21,6 +21,9 @@ G7      a ``netN`` value written without a MAC keeps the MAC it had (PVE keeps t
         generates one), so the NIC's MAC does not change on every update.
 G8      a path with a trailing slash reaches the same handler as without it, as PVE's router does
         (the provider deletes ``.../qemu/<vmid>/?purge=1``; fakepve answered it with a no-op task).
+G9      a clone's NICs get a MAC derived from the new VMID and the NIC index, in PVE's OUI
+        (PVE draws a random one): the same guest gets the same MAC in every run, so its
+        cloud-init seed, hence its lab snapshot (``lab/snapshot.py``), repeats and it restores.
 
 Node capacity figures are also configurable per node (fakepve shows one fixed size for all).
 """
@@ -28,6 +31,7 @@ Node capacity figures are also configurable per node (fakepve shows one fixed si
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -107,7 +111,7 @@ def normalise_drive(value: str) -> str:
 
 
 class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
-    """fakepve with the fixes G1 to G7 and per-node capacity figures."""
+    """fakepve with the fixes G1 to G9 and per-node capacity figures."""
 
     def __init__(
         self,
@@ -198,6 +202,28 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
         mac = mac or random_mac()
         rest = [f"{k}={v}" for k, v in sorted(props.items())]
         return ",".join([f"{model}={mac.upper()}", *rest])
+
+    # ---------------------------------------------------------------- G9
+
+    async def _qm_clone(self, v: Mapping[str, Any], user: str) -> Any:
+        """G9: clone as fakepve does, then give the clone's NICs their stable MACs."""
+        upid = await super()._qm_clone(v, user)
+        vm = self.vm(int(v["newid"]))
+        if vm is not None:
+            for key in list(vm.config):
+                if NET_KEY.match(key):
+                    vm.config[key] = self._with_stable_mac(str(vm.config[key]), vm.vmid, key)
+        return upid
+
+    @staticmethod
+    def _with_stable_mac(value: str, vmid: int, key: str) -> str:
+        digest = hashlib.sha256(f"{vmid}/{key[3:]}".encode()).digest()
+        mac = "BC:24:11:" + ":".join(f"{b:02X}" for b in digest[:3])
+        parts = value.split(",")
+        model, sep, _old = parts[0].partition("=")
+        if not sep:
+            return value
+        return ",".join([f"{model}={mac}", *parts[1:]])
 
     # ---------------------------------------------------------------- G4 (reads)
 

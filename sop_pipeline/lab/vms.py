@@ -1,15 +1,18 @@
-"""Real lab VMs: QEMU boots the lab image for every guest the lab's Proxmox starts.
+"""Real lab VMs: QEMU boots the lab image for every guest the lab's Proxmox starts, or
+restores the snapshot of an identical guest that booted before (``lab/snapshot.py``).
 
 :class:`QemuBackend` implements :class:`~sop_pipeline.lab.guests.GuestBackend`. For a guest
 it keeps, under ``<lab dir>/vms/<vmid>/``:
 
-- ``overlay.qcow2``: a copy-on-write overlay of the cached image (kept while the guest
-  exists, as PVE keeps a stopped guest's disk; removed by :meth:`QemuBackend.destroy`);
+- ``overlay.qcow2``: a copy-on-write overlay of the cached image, or of a snapshot's disk
+  (kept while the guest exists, as PVE keeps a stopped guest's disk; removed by
+  :meth:`QemuBackend.destroy`);
 - ``seed.iso``: the NoCloud seed made from the guest's PVE config at each start, as PVE
-  regenerates its cloud-init drive;
+  regenerates its cloud-init drive (a restore takes the snapshot's, of the same content);
 - ``qga.sock``: the guest agent's virtio-serial channel, ``qmp.sock``: QEMU's monitor;
-- ``console.log``: the serial console, where cloud-init prints the SSH host keys;
-- ``qemu.pid``.
+- ``console.log``: the serial console, where cloud-init prints the SSH host keys (a restore
+  starts from the console of the snapshot's boot);
+- ``qemu.pid``; ``started``: boot or restore, the snapshot key (:meth:`QemuBackend.started`).
 
 QEMU runs inside the lab namespace on the tap ``soptap<vmid>``; it uses KVM when a short
 probe boot under KVM succeeds and TCG otherwise.
@@ -25,29 +28,36 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from sop_pipeline.errors import AdapterError
 from sop_pipeline.lab import image as lab_image
-from sop_pipeline.lab import netns, seed
+from sop_pipeline.lab import netns, seed, snapshot
 
 QEMU = "qemu-system-x86_64"
-#: The guest kernel's command line. No initrd: the root disk is NVMe (built into Debian's cloud
-#: kernel, virtio is not), found by the kernel itself. ``ds=nocloud`` makes cloud-init read the
-#: seed in local mode, so one cloud-init process does all the work before the first login
-#: (see recipe/cloud.cfg). Every item is measured in docs/lab.md ("Boot time").
+#: The guest kernel's command line. The root disk and the seed are virtio-blk (the migration
+#: stream that snapshots use cannot carry QEMU's NVMe device, which is "unmigratable"), so the
+#: image's initrd loads virtio and finds the root by label. ``ds=nocloud`` makes cloud-init
+#: read the seed in local mode, so one cloud-init process does all the work before the first
+#: login (see recipe/cloud.cfg). Every item is measured in docs/lab.md ("Boot time").
 KERNEL_ARGS = (
-    "root=/dev/nvme0n1 rootfstype=ext4 rootwait rw console=ttyS0 net.ifnames=0 quiet "
+    "root=LABEL=soplab-root rootfstype=ext4 rw console=ttyS0 net.ifnames=0 quiet "
     "mitigations=off fsck.mode=skip ds=nocloud"
 )
+#: Files in the guest that say cloud-init has finished (its final stage) and sshd listens:
+#: a snapshot is taken only then, so a restored guest is a booted one, not a half-booted one.
+READY_FILES = ("/var/lib/cloud/instance/boot-finished", "/run/sshd.pid")
 _HOST_KEYS_BEGIN = "-----BEGIN SSH HOST KEY KEYS-----"
 _HOST_KEYS_END = "-----END SSH HOST KEY KEYS-----"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
@@ -212,6 +222,9 @@ class QemuBackend:
         max_memory_mb: int = 2048,
         max_cpus: int = 2,
         cpu_model: str | None = None,
+        restore: bool | None = None,
+        snapshot_cache: Path | None = None,
+        save_in_background: bool = False,
     ) -> None:
         self.state_dir = state_dir or (lab_dir() / "vms")
         self.namespace = namespace
@@ -220,6 +233,19 @@ class QemuBackend:
         self.max_memory_mb = max_memory_mb
         self.max_cpus = max_cpus
         self.cpu_model = cpu_model
+        #: Restore a fresh guest from its snapshot when one is cached, and save one after a
+        #: boot when none is. False: always boot, save nothing (the tests of the boot itself).
+        #: None: ``$SOP_LAB_RESTORE`` decides (on unless ``0``).
+        self.restore = snapshot.restore_enabled() if restore is None else restore
+        self.snapshot_cache = snapshot_cache
+        #: After a boot that will be saved, ``start`` returns at once (as a PVE start task ends
+        #: when QEMU runs) and a thread saves the snapshot; until it has, the guest agent does
+        #: not answer (as while a guest boots), so whoever waits for the agent's address
+        #: before connecting (the provider, the pipeline pinning host keys) cannot change the
+        #: guest before it is saved. False: ``start`` itself waits for the save.
+        self.save_in_background = save_in_background
+        self._saves: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        self._saves_lock = threading.Lock()
 
     # -- paths and state ---------------------------------------------------------------
 
@@ -271,55 +297,226 @@ class QemuBackend:
     # -- GuestBackend --------------------------------------------------------------------
 
     def start(self, vmid: int, config: Mapping[str, Any]) -> None:
-        """Boot the guest from its overlay with a fresh seed; a running guest is left alone."""
+        """Start the guest: restore its snapshot, or boot it; a running guest is left alone.
+
+        A guest whose overlay does not exist yet (a new guest, as a clone of the template is)
+        is restored from the snapshot keyed by its seed and command line when one is cached;
+        otherwise it boots, and once cloud-init has finished, a snapshot is saved (the guest
+        pauses for a moment), so that the next identical guest restores. A guest that has a
+        disk of its own already (stopped, then started again) always boots from it.
+        """
         if self.is_running(vmid):
             return
         folder = self.vm_dir(vmid)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        overlay = folder / "overlay.qcow2"
+        overlay, iso = folder / "overlay.qcow2", folder / "seed.iso"
+        fresh = not overlay.exists()
+        files = seed.seed_files(config, vmid)
+        argv = self._argv(vmid, config)
+        material = snapshot.key_material(
+            recipe_hash=self.image.recipe_hash,
+            seed_files=asdict(files),
+            qemu=snapshot.qemu_version(shutil.which(QEMU) or QEMU),
+            host=host_fingerprint(),
+            argv=snapshot.normalised_argv(argv, folder),
+        )
+        key = snapshot.key_of(material)
+        if fresh and self.restore:
+            found = snapshot.find(key, self.snapshot_cache)
+            if found is not None:
+                try:
+                    self._restore(vmid, found, argv)
+                    return
+                except (VmError, snapshot.SnapshotError, OSError) as exc:
+                    # A stream that does not load (a damaged cache) costs one boot, not a
+                    # failed start; the boot below saves a good snapshot again.
+                    self.stop(vmid)
+                    overlay.unlink(missing_ok=True)
+                    snapshot.discard(found)
+                    print(f"lab VM {vmid}: restore of {key} failed: {exc}", file=sys.stderr)
         if not overlay.exists():
-            self._create_overlay(overlay)
-        iso = seed.write_iso(seed.seed_files(config, vmid), folder / "seed.iso")
+            self._create_overlay(overlay, self.image.disk)
+        seed.write_iso(files, iso)
+        (folder / "console.log").unlink(missing_ok=True)
+        self._launch(vmid, argv)
+        self._record(vmid, mode="boot", snapshot_key=key)
+        if fresh and self.restore:
+            cancel = threading.Event()
+            if not self.save_in_background:
+                self._save_when_ready(vmid, key, material, cancel)
+                return
+            thread = threading.Thread(
+                target=self._save_when_ready,
+                args=(vmid, key, material, cancel),
+                name=f"lab-save-{vmid}",
+                daemon=True,
+            )
+            with self._saves_lock:
+                self._saves[vmid] = (thread, cancel)
+            thread.start()
+
+    def saving(self, vmid: int) -> bool:
+        """Whether a snapshot of the guest is still to be saved (its agent is held back)."""
+        with self._saves_lock:
+            entry = self._saves.get(vmid)
+        # A thread registered but not yet started (no ident) counts as saving.
+        return entry is not None and (entry[0].ident is None or entry[0].is_alive())
+
+    def _cancel_save(self, vmid: int) -> None:
+        with self._saves_lock:
+            entry = self._saves.pop(vmid, None)
+        if entry is not None and entry[0] is not threading.current_thread():
+            entry[1].set()
+            if entry[0].ident is not None:
+                entry[0].join(60)
+
+    def _argv(self, vmid: int, config: Mapping[str, Any]) -> list[str]:
+        """The QEMU command line for the guest (the same for a boot and a restore)."""
+        folder = self.vm_dir(vmid)
         mac = seed.mac_address(config, 0, vmid) or seed.mac_address({"net0": ""}, 0, vmid)
-        tap = netns.add_tap(vmid, self.namespace)
-        for stale in ("qga.sock", "qmp.sock", "qemu.pid"):
-            (folder / stale).unlink(missing_ok=True)
         memory = min(max(_int(config, "memory", 1024), 256), self.max_memory_mb)
         cpus = _int(config, "cores", 1) * _int(config, "sockets", 1)
         cpus = min(max(cpus, 1), self.max_cpus)
-        accel = self.accelerator
-        accel_arg = "kvm" if accel == "kvm" else "tcg,thread=multi"
+        accel_arg = "kvm" if self.accelerator == "kvm" else "tcg,thread=multi"
         cpu_args = ["-cpu", self.cpu_model] if self.cpu_model else []
-        argv = [
+        return [
             QEMU, "-name", f"sop-{vmid}", "-accel", accel_arg, *cpu_args, "-m", str(memory),
             "-smp", str(cpus), "-nodefaults", "-display", "none", "-vga", "none",
-            "-kernel", str(self.image.kernel), "-append", KERNEL_ARGS,
-            # One NVMe controller: namespace 1 the root disk, namespace 2 the seed (read-only).
-            "-drive", f"file={overlay},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
-            "-drive", f"file={iso},if=none,id=seed,format=raw,readonly=on",
-            "-device", f"nvme,id=nvme0,serial=sop{vmid}",
-            "-device", "nvme-ns,drive=root,bus=nvme0,nsid=1",
-            "-device", "nvme-ns,drive=seed,bus=nvme0,nsid=2",
-            "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+            "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+            "-append", KERNEL_ARGS,
+            # Root disk and seed (read-only) on virtio-blk: NVMe cannot be migrated.
+            "-drive", f"file={folder / 'overlay.qcow2'},if=none,id=root,format=qcow2,"
+            "cache=unsafe,discard=unmap",
+            "-drive", f"file={folder / 'seed.iso'},if=none,id=seed,format=raw,readonly=on",
+            "-device", f"virtio-blk-pci,drive=root,serial=sop{vmid}",
+            "-device", "virtio-blk-pci,drive=seed",
+            "-netdev", f"tap,id=n0,ifname={netns.tap_name(vmid)},script=no,downscript=no",
             "-device", f"virtio-net-pci,netdev=n0,mac={mac},romfile=",
             "-device", "virtio-rng-pci",
             "-device", "virtio-serial-pci",
             "-chardev", f"socket,id=qga0,path={folder / 'qga.sock'},server=on,wait=off",
             "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
-            "-chardev", f"file,id=con0,path={folder / 'console.log'}",
+            # append: a restored guest's console continues the log of its boot.
+            "-chardev", f"file,id=con0,path={folder / 'console.log'},append=on",
             "-serial", "chardev:con0",
             "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off",
             "-pidfile", str(folder / "qemu.pid"), "-daemonize",
         ]  # fmt: skip
-        (folder / "console.log").unlink(missing_ok=True)
+
+    def _launch(self, vmid: int, argv: list[str]) -> None:
+        folder = self.vm_dir(vmid)
+        netns.add_tap(vmid, self.namespace)
+        for stale in ("qga.sock", "qmp.sock", "qemu.pid"):
+            (folder / stale).unlink(missing_ok=True)
         proc = netns.run(argv, self.namespace, timeout=60)
         if proc.returncode != 0 or not self.is_running(vmid):
             netns.remove_tap(vmid, self.namespace)
             raise VmError(f"QEMU did not start VM {vmid}: {proc.stderr.strip()[-800:]}")
-        (folder / "started").write_text(json.dumps({"at": time.time(), "accel": accel}))
+
+    def _record(self, vmid: int, **facts: Any) -> None:
+        """Write ``started`` (when, accelerator, boot or restore, snapshot key)."""
+        path = self.vm_dir(vmid) / "started"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {"at": time.time(), "accel": self.accelerator}
+        data.update(facts)
+        path.write_text(json.dumps(data))
+
+    def started(self, vmid: int) -> dict[str, Any]:
+        """How the running guest started: ``mode`` (``boot``/``restore``), ``snapshot_key``,
+        and after a boot ``saved`` (the key saved) or ``save_error``. Empty when stopped."""
+        try:
+            data: dict[str, Any] = json.loads((self.vm_dir(vmid) / "started").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data
+
+    def _restore(self, vmid: int, snap: snapshot.Snapshot, argv: list[str]) -> None:
+        """Start QEMU on the snapshot's stream, on a fresh overlay over the snapshot's disk."""
+        folder = self.vm_dir(vmid)
+        self._create_overlay(folder / "overlay.qcow2", snap.disk)
+        shutil.copyfile(snap.seed_iso, folder / "seed.iso")
+        (folder / "seed.iso").chmod(0o600)
+        shutil.copyfile(snap.console, folder / "console.log")
+        started = time.monotonic()
+        self._launch(vmid, [*argv, "-incoming", f"exec:cat {shlex.quote(str(snap.state))}"])
+        loaded = snapshot.resume_restored(folder / "qmp.sock")
+        self._record(vmid, mode="restore", snapshot_key=snap.key, load_seconds=round(loaded, 3))
+        self.sync_clock(vmid)
+        self._record(vmid, restore_seconds=round(time.monotonic() - started, 3))
+
+    def sync_clock(self, vmid: int, timeout: float = 60) -> None:
+        """Set the guest's clock to the host's through its agent (``guest-set-time``).
+
+        A restored guest wakes with the clock of the moment it was saved (and a guest paused
+        for a save lags by the pause): TLS, apt and Kerberos-like checks in the guest would see
+        the past. The agent sets the system time and then the RTC (``hwclock -w``).
+        """
+        sock = self.vm_dir(vmid) / "qga.sock"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _qga_call(sock, "guest-set-time", timeout=20, arguments={"time": time.time_ns()})
+                return
+            except VmError as exc:
+                if "hwclock" in str(exc):
+                    return  # the system time is set before the RTC; an RTC error is harmless
+                error: Exception = exc
+            except (OSError, ValueError, TimeoutError) as exc:
+                error = exc
+            if time.monotonic() > deadline or not self.is_running(vmid):
+                raise VmError(f"VM {vmid}: the guest agent did not set the clock: {error}")
+            time.sleep(0.5)
+
+    def _ready(self, vmid: int) -> bool:
+        """cloud-init has finished, sshd listens and the host keys are on the console."""
+        return bool(self.host_keys(vmid)) and all(
+            self._read_file(vmid, path) is not None for path in READY_FILES
+        )
+
+    def _save_when_ready(
+        self,
+        vmid: int,
+        key: str,
+        material: Mapping[str, Any],
+        cancel: threading.Event,
+        timeout: float = 900,
+    ) -> None:
+        """Wait until the booted guest is ready, then save its snapshot (failures recorded)."""
+        folder = self.vm_dir(vmid)
+        deadline = time.monotonic() + timeout
+        while not self._ready(vmid):
+            if cancel.is_set():
+                return
+            if time.monotonic() > deadline or not self.is_running(vmid):
+                self._record(vmid, save_error="the guest was not ready to be saved")
+                return
+            cancel.wait(1)
+        if cancel.is_set():
+            return
+        try:
+            snap = snapshot.save(
+                qmp_socket=folder / "qmp.sock",
+                overlay=folder / "overlay.qcow2",
+                seed_iso=folder / "seed.iso",
+                console=folder / "console.log",
+                key=key,
+                material=material,
+                extra={"host_keys": self.host_keys(vmid)},
+                cache=self.snapshot_cache,
+            )
+        except (snapshot.SnapshotError, OSError, ValueError) as exc:
+            self._record(vmid, save_error=str(exc))
+            return
+        self._record(vmid, saved=snap.key)
+        if not cancel.is_set():
+            with contextlib.suppress(VmError):
+                self.sync_clock(vmid)  # the pause left the guest's clock behind
 
     def stop(self, vmid: int) -> None:
         """Power the VM off (QEMU is ended) and remove its tap; the overlay stays."""
+        self._cancel_save(vmid)
         pid = self.pid(vmid)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -344,7 +541,7 @@ class QemuBackend:
 
     def agent_interfaces(self, vmid: int) -> list[dict[str, Any]] | None:
         """What the VM's qemu-guest-agent answers to ``guest-network-get-interfaces``."""
-        if not self.is_running(vmid):
+        if not self.is_running(vmid) or self.saving(vmid):
             return None
         try:
             result = _qga_call(self.vm_dir(vmid) / "qga.sock", "guest-network-get-interfaces")
@@ -358,6 +555,11 @@ class QemuBackend:
         None while the agent does not answer or the file cannot be read (as PVE's
         ``agent/file-read`` fails then); at most 64 KiB, as PVE reads.
         """
+        if self.saving(vmid):
+            return None
+        return self._read_file(vmid, path)
+
+    def _read_file(self, vmid: int, path: str) -> str | None:
         if not self.is_running(vmid):
             return None
         sock = self.vm_dir(vmid) / "qga.sock"
@@ -398,10 +600,10 @@ class QemuBackend:
             time.sleep(1)
         raise VmError(f"VM {vmid} printed no SSH host keys within {timeout:.0f} s")
 
-    def _create_overlay(self, overlay: Path) -> None:
+    def _create_overlay(self, overlay: Path, backing: Path) -> None:
         argv = [
             "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-            "-b", str(self.image.disk), str(overlay),
+            "-b", str(backing), str(overlay),
         ]  # fmt: skip
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)

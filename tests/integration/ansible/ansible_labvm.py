@@ -86,14 +86,30 @@ def lab_dir_for_mirror(state_dir: Path) -> Path:
 
 
 def ssh_key(state_dir: Path) -> Path:
-    """An Ed25519 key pair for the VMs (made once)."""
+    """An Ed25519 key pair for the VMs, copied into ``state_dir``.
+
+    Made once per cache (``$SOP_CACHE/lab-keys``, 0700), not once per run: the key is part of
+    the VM's seed, so the same key keeps the seed, hence the snapshot key, the same across runs,
+    and the VM restores from its snapshot instead of booting (``lab/snapshot.py``).
+    """
     key = state_dir / "id_ed25519"
-    if not key.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
+    if key.exists():
+        return key
+    shared = lab_image.cache_dir() / "lab-keys"
+    shared.mkdir(parents=True, exist_ok=True, mode=0o700)
+    source = shared / "id_ed25519"
+    if not source.exists() or not source.with_suffix(".pub").exists():
+        source.unlink(missing_ok=True)
+        source.with_suffix(".pub").unlink(missing_ok=True)
         subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sop@lab", "-f", str(key)],
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sop@lab", "-f", str(source)],
             check=True,
         )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())
+    shutil.copyfile(source.with_suffix(".pub"), key.with_suffix(".pub"))
     return key
 
 

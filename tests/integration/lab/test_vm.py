@@ -2,6 +2,8 @@
 agent's address, packages from the lab mirror only, and nothing left after destroy.
 
 Slow under TCG (a few minutes): the VM boots once for the whole module. Figures are printed.
+Its point is the boot itself (cloud-init applying the seed, host keys made on this boot, the
+first agent answer), so it never restores a snapshot (``restore=False``, marker ``boots``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 from sop_pipeline.lab import image, mirror, netns, vms
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.boots]
 
 NAMESPACE = "soplabtest"  # not the lab's own, so a running lab is left alone
 VMID = 1990
@@ -84,7 +86,7 @@ def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Booted]:
     netns.delete(NAMESPACE)
     netns.create(NAMESPACE)
     mirror.start(img, work / "mirror", namespace=NAMESPACE)
-    backend = vms.QemuBackend(state_dir=work / "vms", namespace=NAMESPACE, image=img)
+    backend = vms.QemuBackend(state_dir=work / "vms", namespace=NAMESPACE, image=img, restore=False)
     config = {
         "name": "labvm", "ciuser": "sop", "memory": 1024, "cores": 2, "sockets": 1,
         "sshkeys": urllib.parse.quote(key.with_suffix(".pub").read_text(), safe=""),

@@ -1,4 +1,4 @@
-"""Each fix of the compatibility layer (G1-G8), over real HTTPS against the lab PVE on 127.0.0.1."""
+"""Each fix of the compatibility layer (G1-G9), over real HTTPS against the lab PVE on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -159,3 +159,19 @@ def test_nodes_report_real_capacity(api: Any) -> None:
         and template["name"] == "debian-12-cloudinit"
         and template["node"] == "pve1"
     )
+
+
+def test_g9_clones_get_a_mac_derived_from_the_vmid(api: Any) -> None:
+    _, _, call = api
+    template = call("GET", "/nodes/pve1/qemu/9000/config")[1]["data"]["net0"]
+    first = call("GET", "/nodes/pve1/qemu/100/config")[1]["data"]["net0"]
+    assert first.startswith("virtio=BC:24:11:") and first != template
+    assert first.split(",")[1:] == template.split(",")[1:]
+    # The same VMID cloned again (after a destroy) gets the same MAC; another VMID another.
+    assert call("DELETE", "/nodes/pve1/qemu/100")[0] == 200
+    assert call("POST", "/nodes/pve1/qemu/9000/clone", newid=100, name="t100", full=1)[0] == 200
+    assert call("POST", "/nodes/pve1/qemu/9000/clone", newid=101, name="t101", full=1)[0] == 200
+    again = call("GET", "/nodes/pve1/qemu/100/config")[1]["data"]["net0"]
+    other = call("GET", "/nodes/pve1/qemu/101/config")[1]["data"]["net0"]
+    assert again == first
+    assert other.split(",")[0] != first.split(",")[0]
