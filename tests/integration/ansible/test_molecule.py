@@ -22,7 +22,7 @@ from ansible_labvm import REPO, destroy, require, require_lab
 
 from sop_pipeline.adapters import ansible as adapter
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 #: Order matters only for speed: later roles find packages the earlier ones installed.
 ROLES = ["base", "web", "stack_static", "stack_php", "stack_nodejs", "stack_python", "tls"]

@@ -26,7 +26,7 @@ from ansible_labvm import DNS_PORT, FOREIGN_ADDRESS, FOREIGN_LABEL, HERE, ssh_in
 
 from sop_pipeline.adapters import ansible as adapter
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 HOSTILE = "{{ lookup('pipe', 'id') }} $(id) `id`; echo pwned > /tmp/pwned & <b>x</b> '\" \\"
 

@@ -40,7 +40,8 @@ from sop_pipeline.signing.demo import (
 )
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# vm: one test provisions a real VM, and the tests build on each other's pipeline runs.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 TEMPLATE = REPO / "ci" / "gitlab" / "sop.gitlab-ci.yml"
 GIT_IDENTITY = (

@@ -18,7 +18,7 @@ import pytest
 
 from sop_pipeline.lab import image, mirror, netns, vms
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 NAMESPACE = "soplabtest"  # not the lab's own, so a running lab is left alone
 VMID = 1990
