@@ -312,6 +312,16 @@ def ansible_settings(tuning: Tuning) -> dict[str, str]:
     return env
 
 
+def tuning_settings(tuning: Tuning = Tuning.AUTO) -> tuple[Tuning, dict[str, str]]:
+    """The tuning a run gets and its ``ANSIBLE_*`` settings, as :func:`run_playbook` uses them.
+
+    The one source of the tuning: the adapter hands these to ansible-runner, and whatever else
+    runs Ansible on the same servers (Molecule in the tests) takes them from here too.
+    """
+    chosen = resolve_tuning(tuning)
+    return chosen, ansible_settings(chosen)
+
+
 # -- inventory --------------------------------------------------------------------------------
 
 
@@ -478,7 +488,7 @@ def run_playbook(
     for name in extravars:
         if not _NAME_RE.match(name):
             raise ConfigError(f"extra var name {name!r} is not a plain identifier")
-    chosen = resolve_tuning(tuning)
+    chosen, settings = tuning_settings(tuning)
     log = _EventLog(on_event=on_event)
     started = time.monotonic()
 
@@ -503,7 +513,7 @@ def run_playbook(
 
         kwargs: dict[str, Any] = {
             "private_data_dir": str(data_dir),
-            "envvars": ansible_settings(chosen),
+            "envvars": settings,
             "timeout": timeout,
             "event_handler": log.event,
             "status_handler": log.status_changed,
