@@ -14,7 +14,9 @@ XDIST ?= -n auto
 # also writes <dir>/<part>.xml, which .ci/timings.py sums up across parts.
 DURATIONS ?= --durations=15
 junit = $(if $(TEST_REPORTS),--junitxml=$(TEST_REPORTS)/$(1).xml)
-RUN_ALONE = vm or e2e
+# What the unit and integration parts leave out: the tests that must run alone (test-vm,
+# test-e2e). test-fast leaves out the ones marked slow too.
+SKIP ?= vm or e2e
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,16 +34,16 @@ lint: setup  ## ruff and mypy (strict) on the package
 
 test: setup lint test-unit test-integration test-vm test-e2e  ## The whole test suite, as CI runs it (.ci/run times each part)
 
-test-fast: setup  ## For developers: lint, unit and integration without VMs, in parallel (not CI's test)
-	$(MAKE) -o setup lint test-unit test-integration
+test-fast: setup  ## For developers: lint, unit and integration, no VM, nothing marked slow (not CI's test)
+	$(MAKE) -o setup lint test-unit test-integration SKIP="vm or e2e or slow"
 
 test-unit: setup  ## Only the fast, pure tests, in parallel
-	$(PYTEST) $(XDIST) $(DURATIONS) $(call junit,unit) -m "not ($(RUN_ALONE))" tests/unit
+	$(PYTEST) $(XDIST) $(DURATIONS) $(call junit,unit) -m "not ($(SKIP))" tests/unit
 
 # tests/attacks is named (pytest collects it once), so the xdist controller loads its tally.
 test-integration: setup  ## Real binaries and servers without VMs, in parallel (one test file per worker)
 	$(PYTEST) $(XDIST) --dist loadfile $(DURATIONS) $(call junit,integration) \
-		-m "not ($(RUN_ALONE))" --ignore=tests/unit tests tests/attacks
+		-m "not ($(SKIP))" --ignore=tests/unit tests tests/attacks
 
 test-vm: setup  ## Everything that boots a lab VM (lab, site.yml, Molecule, gitlab-ci-local), one at a time
 	$(PYTEST) $(DURATIONS) $(call junit,vm) -m "vm and not e2e" tests
