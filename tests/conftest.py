@@ -70,3 +70,19 @@ def officials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Official]:
 def lab(tmp_path: Path, officials: dict[str, Official]) -> Lab:
     """A fresh Git repository: the keyring on main, a merge-request branch checked out."""
     return Lab(tmp_path, officials)
+
+
+#: Markers of tests that must run alone: they boot lab VMs on fixed VMIDs and addresses,
+#: share the lab namespace, and are slow enough that two at once would starve each other.
+RUN_ALONE = ("vm", "e2e")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Refuse to run a `vm` or `e2e` test inside a pytest-xdist worker."""
+    marker = next((m for m in RUN_ALONE if item.get_closest_marker(m)), None)
+    if marker and os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            f"{item.nodeid} is marked {marker} and must run alone, not under pytest-xdist: "
+            f"run it without -n (make test-vm, make test-e2e)",
+            pytrace=False,
+        )

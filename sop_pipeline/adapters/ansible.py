@@ -327,6 +327,17 @@ def ansible_settings(tuning: Tuning, roles: Path) -> dict[str, str]:
     return env
 
 
+def tuning_settings(roles: Path, tuning: Tuning = Tuning.AUTO) -> tuple[Tuning, dict[str, str]]:
+    """The tuning a run gets and its ``ANSIBLE_*`` settings (roles from ``roles``), as
+    :func:`run_playbook` uses them.
+
+    The one source of the tuning: the adapter hands these to ansible-runner, and whatever else
+    runs Ansible on the same servers (Molecule in the tests) takes them from here too.
+    """
+    chosen = resolve_tuning(tuning)
+    return chosen, ansible_settings(chosen, roles)
+
+
 # -- inventory --------------------------------------------------------------------------------
 
 
@@ -545,7 +556,7 @@ def run_playbook(
     for name in extravars:
         if not _NAME_RE.match(name):
             raise ConfigError(f"extra var name {name!r} is not a plain identifier")
-    chosen = resolve_tuning(tuning)
+    chosen, settings = tuning_settings(tree.roles, tuning)
     log = _EventLog(on_event=on_event)
     started = time.monotonic()
 
@@ -570,7 +581,7 @@ def run_playbook(
 
         kwargs: dict[str, Any] = {
             "private_data_dir": str(data_dir),
-            "envvars": ansible_settings(chosen, tree.roles),
+            "envvars": settings,
             "timeout": timeout,
             "event_handler": log.event,
             "status_handler": log.status_changed,

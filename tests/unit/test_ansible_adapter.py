@@ -136,6 +136,16 @@ def test_mitogen_is_used_when_supported_else_tuned() -> None:
     assert adapter.resolve_tuning(adapter.Tuning.DEFAULTS) is adapter.Tuning.DEFAULTS
 
 
+def test_tuning_settings_are_what_a_run_is_given() -> None:
+    """Molecule takes its settings from tuning_settings(): the same as run_playbook's."""
+    chosen, env = adapter.tuning_settings(TREE.roles)
+    assert chosen is adapter.resolve_tuning(adapter.Tuning.AUTO)
+    assert env == adapter.ansible_settings(chosen, TREE.roles)
+    assert env["ANSIBLE_PIPELINING"] == "True" and env["ANSIBLE_GATHERING"] == "explicit"
+    tuned, tuned_env = adapter.tuning_settings(TREE.roles, adapter.Tuning.TUNED)
+    assert tuned is adapter.Tuning.TUNED and "ANSIBLE_STRATEGY" not in tuned_env
+
+
 def _result(status: str = "successful", rc: int = 0, **kw: Any) -> adapter.PlaybookResult:
     base: dict[str, Any] = {
         "playbook": "site.yml",

@@ -10,7 +10,9 @@ Also a small CLI for Molecule's delegated driver (run inside the lab namespace):
     python tests/integration/ansible/ansible_labvm.py up --vmid 8990 --address 10.99.0.190 --dir D
     python tests/integration/ansible/ansible_labvm.py down --vmid 8990 --dir D
 
-``up`` prints one JSON object: address, user, identity_file, known_hosts.
+``up`` prints one JSON object: address, user, identity_file, known_hosts. ``env`` prints the
+production adapter's Ansible tuning as shell exports, for running a scenario by hand
+(``eval "$(python tests/integration/ansible/ansible_labvm.py env)"``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,7 +32,7 @@ REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sop_pipeline.adapters.ansible import SshTarget, known_hosts_text  # noqa: E402
+from sop_pipeline.adapters.ansible import SshTarget, known_hosts_text, tuning_settings  # noqa: E402
 from sop_pipeline.lab import image as lab_image  # noqa: E402
 from sop_pipeline.lab import mirror, netns  # noqa: E402
 from sop_pipeline.lab.vms import QemuBackend  # noqa: E402
@@ -212,11 +215,17 @@ def require_lab() -> None:
 def main(argv: list[str] | None = None) -> int:
     """CLI for Molecule's create/destroy playbooks."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["up", "down"])
-    parser.add_argument("--vmid", type=int, required=True)
+    parser.add_argument("action", choices=["up", "down", "env"])
+    parser.add_argument("--vmid", type=int)
     parser.add_argument("--address", default="")
-    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--dir", type=Path)
     args = parser.parse_args(argv)
+    if args.action == "env":
+        _, settings = tuning_settings(REPO / "roles")
+        print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(settings.items())))
+        return 0
+    if args.vmid is None or args.dir is None:
+        parser.error(f"{args.action} needs --vmid and --dir")
     if args.action == "up":
         ensure_lab(args.dir)
         vm = boot(args.dir, args.vmid, args.address)

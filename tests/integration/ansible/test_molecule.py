@@ -6,13 +6,25 @@ VM through the lab's QEMU backend. To stay within CI's time, one VM serves every
 (``SOP_MOLECULE_KEEP_VM=1``) and is destroyed once at the end; each role is still converged,
 re-run for idempotence and verified on it. ``dns_record`` runs on the controller against a
 BIND primary of its own.
+
+Ansible is tuned as in production: the ``ANSIBLE_*`` settings (mitogen strategy, pipelining,
+explicit facts, ControlPersist) come from the adapter's ``tuning_settings()``, the function
+``run_playbook`` uses, so the two cannot drift apart.
+
+Why the VM roles can share one guest: ``base`` runs first on the fresh guest, as in
+production, where ``site.yml`` always runs it first; every other scenario has a site id, a
+document root, a PHP-FPM pool, a systemd unit and a loopback port of its own, so none sees
+another's files, and each scenario's idempotence run repeats only its own converge. No role
+needs a clean guest of its own.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +34,7 @@ from ansible_labvm import REPO, destroy, require, require_lab
 
 from sop_pipeline.adapters import ansible as adapter
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 #: Order matters only for speed: later roles find packages the earlier ones installed.
 ROLES = ["base", "web", "stack_static", "stack_php", "stack_nodejs", "stack_python", "tls"]
@@ -46,8 +58,9 @@ def molecule_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     netns.create()
     dns = bind.BindInstance(directory=folder / "bind", port=DNS_PORT)
     bind.start(dns)
-    tuning = adapter.resolve_tuning(adapter.Tuning.AUTO)
-    env = dict(os.environ)
+    tuning, settings = adapter.tuning_settings(REPO / "roles")  # the roles Molecule tests
+    print(f"molecule: Ansible tuned as the adapter tunes it: {tuning}")
+    env = dict(os.environ) | settings
     env |= {
         "SOP_MOLECULE_DIR": str(folder),
         "SOP_MOLECULE_VMID": str(VMID),
@@ -55,10 +68,7 @@ def molecule_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "SOP_MOLECULE_KEEP_VM": "1",
         "SOP_MOLECULE_DNS_PORT": str(DNS_PORT),
         "SOP_MOLECULE_DNS_KEY_FILE": str(dns.key_file),
-        "SOP_MITOGEN_STRATEGY_DIR": str(adapter.mitogen_strategy_dir() or folder),
-        "SOP_ANSIBLE_STRATEGY": "mitogen_linear" if tuning is adapter.Tuning.MITOGEN else "linear",
         "PY_COLORS": "0",
-        "ANSIBLE_FORCE_COLOR": "0",
     }
     destroy(folder, VMID)
     yield env
@@ -66,21 +76,54 @@ def molecule_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     bind.stop(dns)
 
 
-def run_molecule(role: str, env: dict[str, str], log: Path) -> subprocess.CompletedProcess[str]:
+#: Molecule's step lines: "INFO     [default > converge] Executing" ... "Executed: Successful".
+_STEP_RE = re.compile(r"\[default > (\w+)\] (Executing|Executed)")
+
+
+def run_molecule(role: str, env: dict[str, str], log: Path) -> tuple[int, str]:
+    """Run ``molecule test`` for ``role``; return its exit status and output.
+
+    Each line of the log starts with the seconds since the start, and the printed line gives
+    each step's time, so a slow run shows where its time went.
+    """
     argv = ["ip", "netns", "exec", "soplab", "molecule", "test", "--scenario-name", "default"]
     started = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         argv,
         cwd=REPO / "roles" / role,
         env=env,
         stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking stdin (a CI runner's may be)
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=3000,
     )
-    log.write_text(proc.stdout + proc.stderr)
-    print(f"molecule {role}: {time.monotonic() - started:.0f} s, exit {proc.returncode}, log {log}")
-    return proc
+    watchdog = threading.Timer(3000, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    begun: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            now = time.monotonic() - started
+            lines.append(f"[{now:7.1f}] {line}")
+            if found := _STEP_RE.search(line):
+                step, what = found.groups()
+                if what == "Executing":
+                    begun[step] = now
+                elif step in begun:
+                    steps[step] = now - begun[step]
+        returncode = proc.wait()
+    finally:
+        watchdog.cancel()
+    output = "".join(lines)
+    log.write_text(output)
+    per_step = ", ".join(f"{step} {seconds:.0f}" for step, seconds in steps.items())
+    print(
+        f"molecule {role}: {time.monotonic() - started:.0f} s ({per_step}), "
+        f"exit {returncode}, log {log}"
+    )
+    return returncode, output
 
 
 #: SOP_MOLECULE_ROLES="base web" limits a run to some roles (CI runs them all by default).
@@ -93,9 +136,8 @@ def test_role_converges_idempotently_and_verifies(
 ) -> None:
     if role not in SELECTED:
         pytest.skip(f"not in SOP_MOLECULE_ROLES={os.environ.get('SOP_MOLECULE_ROLES')}")
-    proc = run_molecule(role, molecule_env, tmp_path / f"molecule-{role}.log")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-6000:]
+    returncode, output = run_molecule(role, molecule_env, tmp_path / f"molecule-{role}.log")
+    assert returncode == 0, output[-6000:]
     # molecule's idempotence step fails on any changed task; check that each step really ran.
     for step in ("converge", "idempotence", "verify"):
         assert f"{step}] Executed: Successful" in output, output[-3000:]

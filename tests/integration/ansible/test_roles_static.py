@@ -69,6 +69,7 @@ def _lint_env() -> dict[str, str]:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # ansible-lint over every role and playbook: about a minute
 def test_ansible_lint_production_profile_passes() -> None:
     require(
         shutil.which("ansible-lint") is not None,

@@ -29,7 +29,7 @@ from tests.conftest import REPO
 
 TREE = adapter.AnsibleTree.under(REPO)  # the checkout's playbooks/roles are under test
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 HOSTILE = "{{ lookup('pipe', 'id') }} $(id) `id`; echo pwned > /tmp/pwned & <b>x</b> '\" \\"
 

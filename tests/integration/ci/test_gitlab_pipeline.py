@@ -45,7 +45,8 @@ from sop_pipeline.signing.demo import (
 from tests.conftest import REPO
 from tests.support.wheel import build_wheel, clean_env, fresh_venv, hashed_requirements
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# vm: one test provisions a real VM, and the tests build on each other's pipeline runs.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 COMPONENT = REPO / "templates" / "sop.yml"
 #: What the department keeps on the base branch besides approvers/ and requests/.

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sop_pipeline.cli import main
 from sop_pipeline.lab import netns
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.vm]
 
 NAMESPACE = "soplabcli"
 PROBE = """

@@ -24,7 +24,7 @@ import pytest
 
 from sop_pipeline.lab import image, netns, snapshot, vms
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 NAMESPACE = "soplabsnap"  # not the lab's own, nor test_vm's
 VMID = 1985

@@ -25,7 +25,7 @@ import requests
 from sop_pipeline.lab import image, netns, vms
 from sop_pipeline.lab import pve as lab_pve
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 NAMESPACE = "soplabsnapapi"
 VMID = 1987

@@ -20,7 +20,7 @@ import pytest
 
 from sop_pipeline.lab import image, mirror, netns, vms
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.boots]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm, pytest.mark.boots]
 
 NAMESPACE = "soplabtest"  # not the lab's own, so a running lab is left alone
 VMID = 1990

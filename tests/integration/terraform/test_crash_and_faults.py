@@ -118,6 +118,7 @@ def test_failed_clone_task_leaves_nothing(
     print(f"fault/clone task: {caught.value.message!r}; VMs left 0, allocations left 0")
 
 
+@pytest.mark.slow  # waits out real lock timeouts and back-off (about a minute)
 def test_config_lock_timeout_is_retried_with_backoff(
     make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
@@ -147,6 +148,7 @@ def test_config_lock_timeout_is_retried_with_backoff(
     print(f"fault/lock timeout: {len(clones) - 1} lock timeouts, {len(retried)} retried, 1 VM")
 
 
+@pytest.mark.slow  # waits out real lock timeouts and back-off (about a minute)
 def test_lock_timeout_beyond_the_bound_fails_cleanly(
     make_runner: RunnerFactory, create: CreateVm, lab: RunningPve, allocator: Allocator
 ) -> None:
