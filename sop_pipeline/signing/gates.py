@@ -161,9 +161,18 @@ def distinct(keyring: Keyring, a: Checked, b: Checked) -> bool:
 
 def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
     """A step-6 approval must cite a recorded analysis report of these request bytes that
-    says the request can be carried out; a refusal needs no report."""
+    says the request can be carried out; a refusal needs no report.
+
+    Known gap (issue 18, class 8): only where the request's ledger holds an analysis record.
+    The lab, the demo and `sop analyze` on a trusted runner record one; the GitLab flow does
+    not yet (its merge-request analysis writes a scratch ledger the MR author controls, and no
+    protected job records an analysis before Tim Teknis signs), so there the gate cannot tell
+    a real report from an invented one and checks nothing (docs/approvals.md).
+    """
     s = checked.statement
     if s is None or s.step != ANALYSIS_STEP or not s.positive:
+        return []
+    if not ctx.analyses:
         return []
     name = checked.path.name
     if not s.evidence:

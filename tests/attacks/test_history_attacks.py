@@ -218,7 +218,8 @@ def analysis_approved(
     return attack
 
 
-def no_report(_s: Scene, _f: RequestFlow) -> dict[str, str]:
+def no_report(_s: Scene, f: RequestFlow) -> dict[str, str]:
+    f.analyse(T0 + m(9))  # a real report exists, but the statement cites none
     return {}
 
 
@@ -231,7 +232,8 @@ def report_not_feasible(_s: Scene, f: RequestFlow) -> dict[str, str]:
     return f.analyse(T0 + m(9), feasible=False)  # e.g. over the OPD's quota
 
 
-def other_requests_report(s: Scene, _f: RequestFlow) -> dict[str, str]:
+def other_requests_report(s: Scene, f: RequestFlow) -> dict[str, str]:
+    f.analyse(T0 + m(8))  # this request's own report exists too
     s.lab.write_request(OTHER)
     return RequestFlow(s.lab, OTHER).analyse(T0 + m(9))
 
@@ -272,6 +274,9 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "kabid-withdrawal-only-sig-deleted": withdrawal_removed(recorded=False, only_sig=True),
     "kabid-withdrawal-recorded-then-history-squashed": withdrawal_squashed,
     "kabid-withdrawal-overwritten-in-place": withdrawal_overwritten,
+    # Each with an analysis recorded for the request: where none is (the GitLab flow today),
+    # the gate cannot check the evidence, the known gap of class 8 (issue 18's note), pinned
+    # by tests/unit/signing/test_gate_evidence.py::test_the_known_gap_with_no_analysis_recorded.
     "analysis-approve-without-evidence": analysis_approved(no_report, "[analysis-not-cited]"),
     "analysis-approve-unknown-digest": analysis_approved(unknown_report, "[analysis-unknown]"),
     "analysis-approve-report-belum-dapat": analysis_approved(

@@ -273,3 +273,11 @@ def test_the_gate_says_why_a_statement_cannot_be_read() -> None:
     assert any(r.startswith("step-07-kabid.json: ") and "[json]" in r for r in reasons)
     assert any(r.startswith("catatan.json: ") for r in reasons)  # no step in its name: shown
     assert not any("[not-canonical]" in r for r in reasons)  # step 4's file, not step 7's
+
+
+def test_the_known_gap_with_no_analysis_recorded_nothing_is_checked() -> None:
+    """Issue 18 class 8 is open for the GitLab flow: no protected job records an analysis
+    there yet, so with none in the ledger the gate cannot check the evidence. This test
+    pins the gap so that closing it (failing closed here) is a visible change."""
+    six = checked(6, "teknis1", 10)
+    assert evidence_problems(ctx(6, [six], analyses={}), six) == []
