@@ -118,20 +118,9 @@ def read_blobs(repo: Path, commit: str, paths: Iterable[str], *, limit: int) -> 
 
 
 def _cat_blobs(repo: Path, paths: list[str], oids: list[str]) -> dict[str, bytes]:
-    """Many blobs in one ``git cat-file --batch``."""
-    try:
-        done = subprocess.run(
-            ["git", "--no-replace-objects", "-C", str(repo), "cat-file", "--batch"],
-            input="".join(f"{oid}\n" for oid in oids).encode(),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise GitError(f"git cat-file gagal dijalankan: {err}") from err
-    if done.returncode != 0:
-        raise GitError(f"git cat-file gagal: {done.stderr.decode(errors='replace').strip()}")
-    out, blobs, at = done.stdout, {}, 0
+    """Many blobs in one ``git cat-file --batch``, by path."""
+    stdout = _git_input(repo, "".join(f"{oid}\n" for oid in oids).encode(), "cat-file", "--batch")
+    out, blobs, at = stdout, {}, 0
     for path, oid in zip(paths, oids, strict=True):
         end = out.index(b"\n", at)
         header = out[at:end].decode().split()
@@ -346,13 +335,7 @@ def read_blobs_by_id(repo: Path, blobs: Iterable[str], *, limit: int) -> dict[st
     small = [b for b in wanted if sizes[b] <= limit]
     found: dict[str, bytes | None] = {b: None for b in wanted}
     if small:
-        out = _git_input(repo, "\n".join(small).encode() + b"\n", "cat-file", "--batch")
-        offset = 0
-        for name in small:
-            end = out.index(b"\n", offset)
-            length = int(out[offset:end].split(b" ")[2])
-            found[name] = out[end + 1 : end + 1 + length]
-            offset = end + 1 + length + 1  # the content, then a newline
+        found |= _cat_blobs(repo, small, small)  # keyed by the blob ids themselves
     return found
 
 
