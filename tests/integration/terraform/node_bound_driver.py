@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tf_support import ROOT, facts_for
 
-from sop_pipeline.adapters.allocator import load_pools
+from sop_pipeline.config import load_pools
 from sop_pipeline.infra import Infrastructure
 from sop_pipeline.provisioning import create_vm
 
