@@ -449,7 +449,9 @@ def test_merged_request_is_provisioned_and_reported_by_the_protected_jobs(
     for phase in ("[3/6] menunggu agen tamu", "[4/6] Ansible", "[6/6] memeriksa situs"):
         assert phase in provision, provision[-3000:]
     # ... but the base commit's playbook ran: its first task, and never the MR's.
-    assert "tugas: Check the request's id, name and stack before anything changes" in provision
+    assert "[persiapan] Check the request's id, name and stack before anything changes" in (
+        provision
+    )
     assert MR_TASK not in provision
     assert f"{rid}: langkah 8 selesai: {rid}.sumbarprov.go.id (10.99.0." in provision
     token = Path(lab_env["SOP_PVE_TOKEN_FILE"]).read_text().strip()
