@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def test_licence_and_changelog() -> None:
 
 def test_make_demo_sets_up_only_what_the_demo_needs() -> None:
     make = shutil.which("make")
-    if make is None:
+    if make is None:  # CI runs through make, so only a laptop can lack it
+        if os.environ.get("CI"):
+            pytest.fail("make not found: apt-get install make")
         pytest.skip("make not found: apt-get install make")
     demo = subprocess.run(
         [make, "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True
