@@ -49,6 +49,18 @@ def commit_all(repo: Path, message: str) -> None:
         subprocess.run(["git", *identity, "-C", str(repo), *args], check=True, timeout=60)
 
 
+def require_lab_tools(*tools: str) -> None:
+    """The lab's binaries and root, for tests that boot a guest: CI fails, a laptop skips."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if os.geteuid() != 0:
+        missing.append("root")
+    if missing:
+        message = f"missing {', '.join(missing)}: run .ci/setup/lab.sh as root"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def require_signing_tools() -> None:
     """ssh-keygen and git: a CI run without them fails, a laptop skips."""
     for tool, package in (("ssh-keygen", "openssh-client"), ("git", "git")):

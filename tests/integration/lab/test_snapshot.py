@@ -10,8 +10,6 @@ even when a snapshot is there.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 
 from sop_pipeline.lab import image, netns, snapshot, vms
+from tests.conftest import require_lab_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
@@ -31,20 +30,6 @@ VMID = 1985
 ADDRESS = "10.99.0.185"
 BOOT_TIMEOUT = 900
 HOST_KEY_FILES = ("/etc/ssh/ssh_host_ed25519_key.pub", "/etc/ssh/ssh_host_ecdsa_key.pub")
-
-
-def _need_tools() -> None:
-    missing = [
-        t for t in ("qemu-system-x86_64", "qemu-img", "genisoimage", "ssh", "ip")
-        if shutil.which(t) is None
-    ]  # fmt: skip
-    if os.geteuid() != 0:
-        missing.append("root")
-    if missing:
-        message = f"missing {', '.join(missing)}: run .ci/setup/lab.sh as root"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _config(key: Path, name: str = "snapvm") -> dict[str, Any]:
@@ -86,7 +71,7 @@ class Restored:
 
 @pytest.fixture(scope="module")
 def restored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restored]:
-    _need_tools()
+    require_lab_tools("qemu-system-x86_64", "qemu-img", "genisoimage", "ssh", "ip")
     work = tmp_path_factory.mktemp("snap")
     key = work / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

@@ -10,8 +10,6 @@ and reads the same host keys.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -24,6 +22,7 @@ import pytest
 import requests
 from sop_pipeline.lab import image, netns, vms
 from sop_pipeline.lab import pve as lab_pve
+from tests.conftest import require_lab_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
@@ -35,15 +34,7 @@ WAIT = 900.0
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[vms.QemuBackend, Any, Path]]:
-    missing = [t for t in ("qemu-system-x86_64", "qemu-img", "genisoimage", "ip")
-               if shutil.which(t) is None]  # fmt: skip
-    if os.geteuid() != 0:
-        missing.append("root")
-    if missing:
-        message = f"missing {', '.join(missing)}: run .ci/setup/lab.sh as root"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_lab_tools("qemu-system-x86_64", "qemu-img", "genisoimage", "ip")
     netns.delete(NAMESPACE)
     netns.create(NAMESPACE)
     backend = vms.QemuBackend(

@@ -8,8 +8,6 @@ first agent answer), so it never restores a snapshot (``restore=False``, marker 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sop_pipeline.lab import image, mirror, netns, vms
+from tests.conftest import require_lab_tools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm, pytest.mark.boots]
 
@@ -26,30 +25,6 @@ NAMESPACE = "soplabtest"  # not the lab's own, so a running lab is left alone
 VMID = 1990
 ADDRESS = "10.99.0.190"
 BOOT_TIMEOUT = 600
-
-
-def _need_tools() -> None:
-    missing = [
-        t
-        for t in (
-            "mmdebstrap",
-            "qemu-system-x86_64",
-            "qemu-img",
-            "genisoimage",
-            "apt-ftparchive",
-            "ssh",
-            "ssh-keyscan",
-            "ip",
-        )
-        if shutil.which(t) is None
-    ]
-    if os.geteuid() != 0:
-        missing.append("root")
-    if missing:
-        message = f"missing {', '.join(missing)}: run .ci/setup/lab.sh as root"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 class Booted:
@@ -78,7 +53,16 @@ class Booted:
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Booted]:
-    _need_tools()
+    require_lab_tools(
+        "mmdebstrap",
+        "qemu-system-x86_64",
+        "qemu-img",
+        "genisoimage",
+        "apt-ftparchive",
+        "ssh",
+        "ssh-keyscan",
+        "ip",
+    )
     work = tmp_path_factory.mktemp("vm")
     key = work / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
