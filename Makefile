@@ -66,7 +66,7 @@ test-signing: setup  ## Approvals: unit, real ssh-keygen, and the attack suite
 	$(PYTHON) -m pytest tests/unit/signing tests/integration/signing tests/attacks
 
 demo: setup-demo  ## The whole SOP in the local lab, a VM provisioned for real (ARGS=--keep keeps lab and repo)
-	$(PYTHON) -m sop_pipeline.demo $(ARGS)
+	$(PYTHON) -m sop_pipeline.demo.scenario $(ARGS)
 
 bench: setup  ## Benchmarks that print figures (see bench/)
 	$(PYTHON) bench/bench_startup.py

@@ -25,14 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sop_pipeline.adapters.infrastructure import Infrastructure  # noqa: E402
 from sop_pipeline.config import TrustedConfig  # noqa: E402
-from sop_pipeline.demo import Lab, Scenario, publish_base  # noqa: E402
+from sop_pipeline.demo.officials import generate_officials  # noqa: E402
+from sop_pipeline.demo.scenario import Lab, Scenario, publish_base  # noqa: E402
 from sop_pipeline.domain.sop import step  # noqa: E402
-from sop_pipeline.infra import Infrastructure  # noqa: E402
 from sop_pipeline.lab import control, netns  # noqa: E402
-from sop_pipeline.pipeline import Pipeline  # noqa: E402
-from sop_pipeline.provisioning import PHASES, provisioner_for  # noqa: E402
-from sop_pipeline.signing.demo import generate_officials  # noqa: E402
+from sop_pipeline.steps.pipeline import Pipeline  # noqa: E402
+from sop_pipeline.steps.provisioning import PHASES, provisioner_for  # noqa: E402
 
 NAMESPACE = "sopbench"
 #: Phases that wait on Terraform, the VM and Ansible; the rest is the pipeline's own work.

@@ -8,7 +8,7 @@ time the process used, which a busy shared machine disturbs less):
 - `sop validate requests/dinkes-simpus.yaml` (one example request, checked in full).
 
 `sop` is the console script installed beside this interpreter (what CI and OPDs run); with
-no such script, `python -m sop_pipeline.cli`. Set PYTHONPATH to time a work tree's code.
+no such script, `python -m sop_pipeline.cli.main`. Set PYTHONPATH to time a work tree's code.
 The aim is under 0.25 s for each `sop` line.
 Usage: python bench/bench_startup.py [N]   (default: 9)
 """
@@ -35,7 +35,7 @@ def sop_command() -> list[str]:
     found = shutil.which("sop")
     if found and "shims" not in found:  # a pyenv shim adds its own start-up to every run
         return [found]
-    return [sys.executable, "-m", "sop_pipeline.cli"]
+    return [sys.executable, "-m", "sop_pipeline.cli.main"]
 
 
 def children_cpu() -> float:

@@ -15,9 +15,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from sop_pipeline.demo.officials import T0, generate_officials, keyring_texts
 from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.demo import T0, generate_officials, keyring_texts
 from sop_pipeline.signing.sshsig import SshKeygen, verify_native
 
 

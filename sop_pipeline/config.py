@@ -233,7 +233,7 @@ class TrustedConfig:
     def from_commit(cls, repo: Path, base: str) -> Iterator[TrustedConfig]:
         """The trusted folders exactly as commit ``base`` of ``repo`` has them, in one
         temporary tree that lives as long as the ``with`` block."""
-        from sop_pipeline.gitsource import base_tree, resolve
+        from sop_pipeline.adapters.git import base_tree, resolve
 
         commit = resolve(repo, base)
         # Nothing is required here: each folder is checked when it is used (``folder``).

@@ -96,7 +96,8 @@ class NodeSlots(Protocol):
 
 
 class Ports(Protocol):
-    """One environment's adapters, as :meth:`sop_pipeline.infra.Infrastructure.open` gives them."""
+    """One environment's adapters, as
+    :meth:`sop_pipeline.adapters.infrastructure.Infrastructure.open` gives them."""
 
     @property
     def proxmox(self) -> ProxmoxPort: ...

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sop_pipeline.config import load_calendar, load_policy
+from sop_pipeline.demo.officials import Lab, Official, generate_officials
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.signing.demo import Lab, Official, generate_officials
 from sop_pipeline.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,19 +7,24 @@ such as ``main`` or ``origin/main`` counts only when exactly one branch has that
 tag or other ref shares it. Every command runs with ``--no-replace-objects``: a pushed
 ``refs/replace/<commit>`` would otherwise put another commit's content under the base's id.
 Reading every version a folder ever had (:func:`folder_history`, :func:`read_blobs_by_id`) is
-how a deleted approval statement stays seen.
+how a deleted approval statement stays seen. Trusted folders are extracted from a commit
+(:func:`base_tree`), never taken from the work tree.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
-from collections.abc import Iterable
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sop_pipeline.domain.text import shown
-from sop_pipeline.errors import AdapterError
+from sop_pipeline.errors import AdapterError, ConfigError
 
 #: The only places a base may live: local and remote-tracking branches.
 BRANCH_NAMESPACES = ("refs/heads/", "refs/remotes/")
@@ -369,3 +374,62 @@ def top_level_names(repo: Path, commit: str) -> set[str]:
     """The names at the root of ``commit``'s tree (files and folders)."""
     out = _git(repo, "ls-tree", "--name-only", "-z", commit)
     return {n for n in out.decode().split("\0") if n}
+
+
+@contextmanager
+def base_tree(
+    repo: Path,
+    base: str,
+    folders: Sequence[str] = ("inventories",),
+    *,
+    required: Sequence[str] | None = None,
+) -> Iterator[Path]:
+    """A temporary folder holding ``folders`` exactly as commit ``base`` has them.
+
+    Every folder is required unless ``required`` names the ones that are; the others are
+    extracted where the commit has them.
+    """
+    commit = resolve(repo, base)
+    present = top_level_names(repo, commit)
+    needed = tuple(folders) if required is None else tuple(required)
+    missing = [f for f in needed if f not in present]
+    if missing:
+        raise ConfigError(
+            f"{base} ({commit[:12]}) tidak memuat {', '.join(f + '/' for f in missing)} "
+            "[trusted-tree]"
+        )
+    chosen = [f for f in folders if f in present]
+    with tempfile.TemporaryDirectory(prefix="sop-base-") as scratch:
+        if chosen:  # `git archive` without a path would give the whole commit
+            _extract(repo, base, commit, chosen, Path(scratch))
+        yield Path(scratch)
+
+
+def _extract(repo: Path, base: str, commit: str, folders: list[str], into: Path) -> None:
+    done = subprocess.run(
+        [
+            "git",
+            "--no-replace-objects",
+            "-C",
+            str(repo),
+            "archive",
+            "--format=tar",
+            commit,
+            "--",
+            *folders,
+        ],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()
+        raise ConfigError(f"{base} ({commit[:12]}) tidak memuat {', '.join(folders)}: {message}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        links = [m.name for m in archive.getmembers() if m.issym() or m.islnk()]
+        if links:  # a committed symlink (mode 120000) would read another file than its own
+            raise ConfigError(
+                f"{base} ({commit[:12]}) memuat tautan simbolik {', '.join(links[:5])}; "
+                "hanya berkas biasa yang diterima [not-regular-file]"
+            )
+        archive.extractall(into, filter="data")  # no devices, nothing outside the tree

@@ -20,12 +20,12 @@ from datetime import datetime
 from sop_pipeline.domain.sop import ANALYSIS_STEP, DECISION_STEP, VERIFICATION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, fold
 from sop_pipeline.ledger.chain import Ledger, Record
+from sop_pipeline.ledger.tracking import ANALYSIS_KIND, STEP_KIND, event_of, step_events
 from sop_pipeline.signing import gates
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.subject import Subject
-from sop_pipeline.tracking import ANALYSIS_KIND, STEP_KIND, event_of, step_events
 
 GATE_KIND = "gate_check"
 WITHDRAWAL_KIND = "withdrawal"

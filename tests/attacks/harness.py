@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sop_pipeline.signing import keyring as keyring_mod
-from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.demo import (
+from sop_pipeline.demo.officials import (
     T0,
     Lab,
     Official,
     RequestFlow,
     keygen,
 )
+from sop_pipeline.signing import keyring as keyring_mod
+from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.sshsig import SshKeygen
 from sop_pipeline.signing.subject import approvals_dir
 

@@ -18,14 +18,14 @@ from datetime import timedelta
 
 import pytest
 
-from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.demo import (
+from sop_pipeline.demo.officials import (
     T0,
     Lab,
     RequestFlow,
     keyring_texts,
     signer_line,
 )
+from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.record import consume_approvals
 from sop_pipeline.signing.sshsig import armor, dearmor
 from tests.attacks.harness import OTHER, RID, SEVEN, Scene, Target, attempt, m, refused

@@ -27,12 +27,12 @@ import pytest
 from click.testing import CliRunner
 
 from sop_pipeline.adapters.git import GitError
-from sop_pipeline.cli import main
-from sop_pipeline.demo import publish_base
-from sop_pipeline.signing.demo import T0, Lab, RequestFlow
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import T0, Lab, RequestFlow
+from sop_pipeline.demo.scenario import publish_base
+from sop_pipeline.ledger.tracking import record_analysis
 from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.subject import approvals_dir
-from sop_pipeline.tracking import record_analysis
 from tests.attacks.harness import AT, OTHER, RID, SEVEN, Scene, Target, attempt, m, refused
 
 pytestmark = pytest.mark.integration

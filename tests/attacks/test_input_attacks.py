@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import T0, Lab, RequestFlow, keyring_texts
 from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.demo import T0, Lab, RequestFlow, keyring_texts
 from tests.attacks.harness import AT, OTHER, RID, SEVEN, Scene, Target, m, refused
 
 pytestmark = pytest.mark.integration

@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.domain.sop import Role
-from sop_pipeline.signing import keyring as keyring_mod
-from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.commands import gate_cmd
-from sop_pipeline.signing.demo import (
+from sop_pipeline.cli.signing import gate_cmd
+from sop_pipeline.demo.officials import (
     DOMAIN,
     T0,
     Lab,
@@ -33,6 +30,9 @@ from sop_pipeline.signing.demo import (
     role_namespaces,
     signer_line,
 )
+from sop_pipeline.domain.sop import Role
+from sop_pipeline.signing import keyring as keyring_mod
+from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.sshkeys import parse_key_text
 from tests.attacks.harness import AT, RID, Scene, Target, attempt, m, refused
 
@@ -361,8 +361,8 @@ def test_the_pipeline_records_no_signature_under_a_keyring_that_fails_lint(lab: 
     """`sop run` and `sop provision` walk requests with :class:`Pipeline`: under a keyring
     that fails lint it records no signed step and says why; once fixed, it goes on."""
     from sop_pipeline.config import TrustedConfig
-    from sop_pipeline.demo import publish_base
-    from sop_pipeline.pipeline import Pipeline
+    from sop_pipeline.demo.scenario import publish_base
+    from sop_pipeline.steps.pipeline import Pipeline
     from sop_pipeline.workspace import Workspace
 
     publish_base(lab)

@@ -30,7 +30,7 @@ PROBE = """
 import json, sys
 from pathlib import Path
 from sop_pipeline.config import load_pools
-from sop_pipeline.infra import Infrastructure
+from sop_pipeline.adapters.infrastructure import Infrastructure
 infra = Infrastructure.from_lab(Path(sys.argv[1]))
 ad = infra.open(pools=load_pools(Path(sys.argv[2]) / "inventories" / "pools.yaml"),
                 zone="sumbarprov.go.id")
@@ -72,7 +72,7 @@ class Demo:
         )
 
     def sop(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "sop_pipeline.cli", "--repo", str(self.repo), *args]
+        argv = [sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(self.repo), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -95,13 +95,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "sop_pipeline.demo", "--keep", "--namespace", NAMESPACE,
+            [sys.executable, "-m", "sop_pipeline.demo.scenario", "--keep", "--namespace", NAMESPACE,
              "--lab-dir", str(lab_dir), "--workdir", str(work)],
             cwd=REPO, capture_output=True, text=True, timeout=3600, check=False,
         )  # fmt: skip
         (root / "demo.log").write_text(done.stdout + done.stderr)
         print(f"demo exit {done.returncode}; its output: {root / 'demo.log'}")
-        # sop_pipeline.signing.demo.Lab keeps its repository under the work dir.
+        # sop_pipeline.demo.officials.Lab keeps its repository under the work dir.
         yield Demo(done.stdout + done.stderr, done.returncode, work / "repo", lab_dir, root)
     finally:
         control.down(lab_dir=lab_dir, namespace=NAMESPACE)

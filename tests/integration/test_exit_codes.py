@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sop_pipeline.config import TrustedConfig
-from sop_pipeline.demo import publish_base
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.signing.demo import Lab, RequestFlow
+from sop_pipeline.demo.officials import Lab, RequestFlow
+from sop_pipeline.demo.scenario import publish_base
+from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.workspace import Workspace
 from tests.conftest import ASSETS
 
@@ -47,7 +47,7 @@ class Done:
 
 
 def sop(repo: Path, *args: str, env: dict[str, str] | None = None) -> Done:
-    argv = [sys.executable, "-m", "sop_pipeline.cli", "--repo", str(repo), *args]
+    argv = [sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(repo), *args]
     run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
     return Done(run.returncode, run.stdout, run.stderr)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sop_pipeline.errors import AdapterError
-from sop_pipeline.provisioning import PHASES, ProvisionError, fetch_https
+from sop_pipeline.steps.provisioning import PHASES, ProvisionError, fetch_https
 
 pytestmark = pytest.mark.integration
 

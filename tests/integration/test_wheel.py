@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.signing.demo import Official, keyring_texts
+from sop_pipeline.demo.officials import Official, keyring_texts
 from tests.conftest import REPO, commit_all
 from tests.support.wheel import build_wheel, clean_env, fresh_venv, hashed_requirements
 

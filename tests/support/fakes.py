@@ -17,7 +17,7 @@ from sop_pipeline.adapters import ansible
 from sop_pipeline.adapters.allocator import Allocation, AllocationError, Pool, RequestLeasedError
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, ProxmoxError
 from sop_pipeline.adapters.terraform import PlanSummary, RequestBusyError, TerraformError
-from sop_pipeline.provisioning import SiteAnswer
+from sop_pipeline.steps.provisioning import SiteAnswer
 
 TEMPLATE = ExistingVm(
     vmid=9000, node="pve1", name="debian-12-cloudinit", tags=("sop-template",), template=True

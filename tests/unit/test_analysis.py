@@ -9,14 +9,6 @@ from pathlib import Path
 from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
 from sop_pipeline.adapters.terraform import PlanSummary, TerraformError, summarise_plan
-from sop_pipeline.analysis import (
-    choose_node,
-    node_capacities,
-    plan_failure_lines,
-    plan_lines,
-    ticket_sequence,
-    vm_name_taken,
-)
 from sop_pipeline.config import load_pools
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.ledger import LedgerStore
@@ -29,6 +21,14 @@ from sop_pipeline.reports.model import (
     Usage,
     analysis_findings,
     feasible,
+)
+from sop_pipeline.steps.analysis import (
+    choose_node,
+    node_capacities,
+    plan_failure_lines,
+    plan_lines,
+    ticket_sequence,
+    vm_name_taken,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import T0, Lab, RequestFlow
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.loader import RequestInvalid, load_request
-from sop_pipeline.signing.demo import T0, Lab, RequestFlow
-from sop_pipeline.validation import today_anywhere
+from sop_pipeline.steps.validation import today_anywhere
 from tests.conftest import ASSETS, REPO, commit_all
 
 TREES = sorted(p for p in (ASSETS / "requests" / "trees").iterdir() if p.is_dir())

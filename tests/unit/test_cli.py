@@ -7,7 +7,7 @@ import shutil
 
 from click.testing import CliRunner
 
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
 from sop_pipeline.workspace import Workspace
 from tests.conftest import ASSETS
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import sop_pipeline
-from sop_pipeline.cli import LAZY_COMMANDS, main
+from sop_pipeline.cli.main import LAZY_COMMANDS, main
 from sop_pipeline.errors import EXIT_MEANINGS, ExitCode, SopError
 from tests.conftest import REPO
 
@@ -131,7 +131,8 @@ def test_importing_the_cli_loads_no_adapter_library() -> None:
     heavy = ["weasyprint", "ansible_runner", "proxmoxer", "psycopg", "dns", "python_terraform"]
     heavy += ["cryptography", "jsonschema", "requests", "fakepve", "sop_pipeline.adapters.ansible"]
     probe = (
-        f"import sys, sop_pipeline.cli\nprint(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
+        "import sys, sop_pipeline.cli.main\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sop_pipeline.adapters.infrastructure import Infrastructure, parse_tsig_key, read_public_keys
 from sop_pipeline.errors import ConfigError
-from sop_pipeline.infra import Infrastructure, parse_tsig_key, read_public_keys
 
 TOKEN = "root@pam!sop=3f0c1b9e-8d1a-4f61-9b4e-0a2c5d7e9f11"  # noqa: S105 - fake, for the test
 SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I="  # noqa: S105 - fake, for the test

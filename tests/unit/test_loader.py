@@ -158,7 +158,7 @@ def test_yaml_1_2_core_scalars_resolve() -> None:
 
 def test_the_signing_labs_request_is_a_valid_request(tmp_path: Path, policy: Policy) -> None:
     """The approvals tests sign this request: it must be one the loader accepts."""
-    from sop_pipeline.signing.demo import REQUEST_TEMPLATE, REQUESTER_EMAIL, REQUESTER_NIP
+    from sop_pipeline.demo.officials import REQUEST_TEMPLATE, REQUESTER_EMAIL, REQUESTER_NIP
 
     letter = b"%PDF-1.4 surat\n"
     (tmp_path / "dinkes-lab").mkdir()

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from sop_pipeline.adapters.ansible import AnsibleTaskFailed, TaskFailure
+from sop_pipeline.adapters.infrastructure import Infrastructure, TsigKey
 from sop_pipeline.adapters.terraform import CancelledError, RequestBusyError, TerraformError
 from sop_pipeline.config import TrustedConfig, load_pools
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import ExitCode
-from sop_pipeline.infra import Infrastructure, TsigKey
 from sop_pipeline.loader import load_request
-from sop_pipeline.provisioning import InfraProvisioner, ProvisionError
+from sop_pipeline.steps.provisioning import InfraProvisioner, ProvisionError
 from tests.support.fakes import (
     FakeAllocator,
     FakeAnsible,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.config import TRUSTED_FOLDERS, TrustedConfig
+from sop_pipeline.demo.officials import keyring_texts
 from sop_pipeline.errors import ConfigError
-from sop_pipeline.infra import Infrastructure
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.provisioning import provisioner_for
 from sop_pipeline.signing.approvals import VerifyMode
-from sop_pipeline.signing.demo import keyring_texts
+from sop_pipeline.steps.pipeline import Pipeline
+from sop_pipeline.steps.provisioning import provisioner_for
 from sop_pipeline.workspace import Workspace
 from tests.conftest import REPO, Official, commit_all
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from analysis_support import TAKEN_LABEL
 
-from sop_pipeline.infra import default_cli_config, default_terraform_binary
+from sop_pipeline.adapters.infrastructure import default_cli_config, default_terraform_binary
+from sop_pipeline.demo.officials import Lab
 from sop_pipeline.lab import bind
 from sop_pipeline.lab import pve as lab_pve
-from sop_pipeline.signing.demo import Lab
 
 ROOT = Path(__file__).resolve().parents[3]
 MIRROR_PROVIDER = (

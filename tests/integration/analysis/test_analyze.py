@@ -19,11 +19,11 @@ from click.testing import CliRunner, Result
 
 from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
 from sop_pipeline.config import load_pools
+from sop_pipeline.demo.officials import Lab
 from sop_pipeline.lab.pve import RunningPve
 from sop_pipeline.ledger import Record
-from sop_pipeline.signing.demo import Lab
 from sop_pipeline.workspace import Workspace
 
 pytestmark = pytest.mark.integration

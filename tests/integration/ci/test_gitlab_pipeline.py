@@ -33,8 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.domain.sop import Role
-from sop_pipeline.signing.demo import (
+from sop_pipeline.demo.officials import (
     REQUEST_TEMPLATE,
     Official,
     generate_officials,
@@ -42,6 +41,7 @@ from sop_pipeline.signing.demo import (
     keyring_texts,
     signer_line,
 )
+from sop_pipeline.domain.sop import Role
 from tests.conftest import REPO
 from tests.support.wheel import build_wheel, clean_env, fresh_venv, hashed_requirements
 
@@ -372,7 +372,7 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     """A lab of its own (namespace, mirror, BIND, Proxmox with QEMU guests) and the SOP_*
     variables the protected environment ``hosting`` would give the step-8 job for it."""
     require_lab_tools()
-    from sop_pipeline.infra import lab_ssh_public_key
+    from sop_pipeline.adapters.infrastructure import lab_ssh_public_key
     from sop_pipeline.lab import control
 
     lab_dir = tmp_path_factory.mktemp("gcl-lab")

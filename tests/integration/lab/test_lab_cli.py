@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
 from sop_pipeline.lab import netns
 
 pytestmark = [pytest.mark.integration, pytest.mark.vm]

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.cli import main
-from sop_pipeline.demo import publish_base
-from sop_pipeline.signing.demo import Lab, RequestFlow
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import Lab, RequestFlow
+from sop_pipeline.demo.scenario import publish_base
 
 pytestmark = pytest.mark.integration
 

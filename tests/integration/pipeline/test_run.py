@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.cli import main
-from sop_pipeline.demo import publish_base
-from sop_pipeline.signing.demo import Lab
-from sop_pipeline.tracking import state_of
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import Lab
+from sop_pipeline.demo.scenario import publish_base
+from sop_pipeline.ledger.tracking import state_of
 from sop_pipeline.workspace import Workspace
 
 pytestmark = pytest.mark.integration

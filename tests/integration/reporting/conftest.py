@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from reporting_walk import Clock, LocalSite, Walk, require_weasyprint
 
-from sop_pipeline.demo import publish_base
-from sop_pipeline.signing.demo import Lab
+from sop_pipeline.demo.officials import Lab
+from sop_pipeline.demo.scenario import publish_base
 
 
 @pytest.fixture

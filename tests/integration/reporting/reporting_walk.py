@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner, Result
 
-from sop_pipeline.cli import main
+from sop_pipeline.cli.main import main
+from sop_pipeline.cli.report import report
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.demo.officials import Lab, RequestFlow
 from sop_pipeline.loader import LoadedRequest
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.report_command import report
 from sop_pipeline.reports.model import CHECK_HTTP, Check, HostingResult
-from sop_pipeline.signing.demo import Lab, RequestFlow
+from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.workspace import Workspace
 
 # The reports' tests already say how to find their tools: one place for both folders.
@@ -37,7 +37,7 @@ WIB = ZoneInfo("Asia/Jakarta")
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=WIB)
 ZONE = "sumbarprov.go.id"
 
-if "report" not in main.commands:  # until cli.py registers it: the same object either way
+if "report" not in main.commands:  # until the cli registers it: the same object either way
     main.add_command(report)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from reporting_walk import Walk, sop
 
-from sop_pipeline.signing.demo import Lab
+from sop_pipeline.demo.officials import Lab
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from reporting_walk import LocalSite, Walk, at, pdf_pages, pdf_text, sop
 
-from sop_pipeline.cli import main
-from sop_pipeline.reporting import last_step_record
-from sop_pipeline.signing.demo import Lab
-from sop_pipeline.tracking import state_of
+from sop_pipeline.cli.main import main
+from sop_pipeline.demo.officials import Lab
+from sop_pipeline.ledger.tracking import state_of
+from sop_pipeline.steps.reporting import last_step_record
 
 pytestmark = pytest.mark.integration
 

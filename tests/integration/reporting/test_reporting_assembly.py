@@ -1,4 +1,4 @@
-"""The pure assembly in sop_pipeline.reporting, on ledgers written by the real ledger code."""
+"""The pure assembly in sop_pipeline.steps.reporting, on ledgers written by the real ledger code."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from reporting_walk import at
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.state import Outcome, Phase, StepEvent
 from sop_pipeline.ledger import LedgerStore
-from sop_pipeline.reporting import (
+from sop_pipeline.ledger.tracking import record_step
+from sop_pipeline.reports.model import RequestFacts
+from sop_pipeline.steps.reporting import (
     DocumentNotReady,
     activity_report,
     disposition,
@@ -19,8 +21,6 @@ from sop_pipeline.reporting import (
     state_until,
     ticket_sequence,
 )
-from sop_pipeline.reports.model import RequestFacts
-from sop_pipeline.tracking import record_step
 
 KADIS = "kadis@diskominfotik.sumbarprov.go.id"
 KABID = "kabid@diskominfotik.sumbarprov.go.id"

@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.signing.commands import COMMANDS
-from sop_pipeline.signing.demo import T0, Lab, RequestFlow
+from sop_pipeline.cli.signing import COMMANDS
+from sop_pipeline.demo.officials import T0, Lab, RequestFlow
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from sop_pipeline.demo.officials import T0, Lab, RequestFlow
 from sop_pipeline.domain.state import Phase
-from sop_pipeline.signing.demo import T0, Lab, RequestFlow
 from sop_pipeline.signing.record import consume_approvals
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sop_pipeline.demo.officials import keygen
 from sop_pipeline.signing import allowed_signers
-from sop_pipeline.signing.demo import keygen
 from sop_pipeline.signing.sshsig import SshKeygen, armor, dearmor, verify_native
 from tests.support.softkeys import SoftAuthenticator, rsa_sshsig
 

@@ -19,14 +19,14 @@ import pytest
 from tf_support import CACHE, CLI_CONFIG, MIRROR_BIN, ROOT, CreateVm, RunnerFactory, facts_for
 
 from sop_pipeline.adapters.allocator import Allocator
+from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.adapters.node_slots import NodeLimiter
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
 from sop_pipeline.adapters.terraform import ProxmoxAccess, TerraformRunner, TerraformSettings
 from sop_pipeline.config import load_pools
-from sop_pipeline.infra import Infrastructure
 from sop_pipeline.lab import pve as lab_pve
 from sop_pipeline.ports import AllocatorPort
-from sop_pipeline.provisioning import Placement, create_vm
+from sop_pipeline.steps.provisioning import Placement, create_vm
 
 
 def need(ok: bool, what: str, how: str) -> None:

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tf_support import ROOT, facts_for
 
+from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.config import load_pools
-from sop_pipeline.infra import Infrastructure
-from sop_pipeline.provisioning import create_vm
+from sop_pipeline.steps.provisioning import create_vm
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ import pytest
 from tf_support import CLI_CONFIG
 
 from sop_pipeline.lab.pve import RunningPve
-from sop_pipeline.provisioning import APPLY_ENDED, APPLY_STARTED
+from sop_pipeline.steps.provisioning import APPLY_ENDED, APPLY_STARTED
 
 pytestmark = pytest.mark.integration
 

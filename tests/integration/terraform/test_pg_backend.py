@@ -14,7 +14,7 @@ from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError
 from sop_pipeline.adapters.node_slots import NodeBusyError, NodeLimiter
 from sop_pipeline.config import load_pools
 from sop_pipeline.lab.pve import RunningPve
-from sop_pipeline.provisioning import APPLY_ENDED, APPLY_STARTED
+from sop_pipeline.steps.provisioning import APPLY_ENDED, APPLY_STARTED
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from sop_pipeline.adapters.allocator import Allocator, RequestLeasedError
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter
 from sop_pipeline.adapters.terraform import RequestBusyError, request_tfvars
 from sop_pipeline.lab.pve import RunningPve
-from sop_pipeline.provisioning import Placement
+from sop_pipeline.steps.provisioning import Placement
 
 pytestmark = pytest.mark.integration
 

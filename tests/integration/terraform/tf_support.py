@@ -10,8 +10,8 @@ from pathlib import Path
 from sop_pipeline.adapters.terraform import TerraformRunner
 from sop_pipeline.config import load_policy
 from sop_pipeline.loader import load_request
-from sop_pipeline.provisioning import Placement
 from sop_pipeline.reports.model import RequestFacts
+from sop_pipeline.steps.provisioning import Placement
 
 ROOT = Path(__file__).resolve().parents[3]
 CACHE = Path(os.environ.get("SOP_CACHE", "/var/cache/sop-pipeline"))

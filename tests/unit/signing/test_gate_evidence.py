@@ -15,13 +15,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sop_pipeline.demo.officials import signer_line
 from sop_pipeline.domain.sop import Role
 from sop_pipeline.domain.state import Outcome, StepEvent, fold
 from sop_pipeline.ledger import Record
+from sop_pipeline.ledger.tracking import event_of
 from sop_pipeline.signing import keyring as k
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
-from sop_pipeline.signing.demo import signer_line
 from sop_pipeline.signing.gates import (
     GateContext,
     NoRecordedRefusal,
@@ -34,7 +35,6 @@ from sop_pipeline.signing.gates import (
 )
 from sop_pipeline.signing.record import recorded_analyses, recorded_refusals, recorded_statements
 from sop_pipeline.signing.subject import Subject
-from sop_pipeline.tracking import event_of
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 D = "diskominfotik.sumbarprov.go.id"

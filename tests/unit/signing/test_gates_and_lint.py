@@ -8,9 +8,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sop_pipeline.demo.officials import signer_line
 from sop_pipeline.domain.sop import Role
 from sop_pipeline.signing import keyring as k
-from sop_pipeline.signing.demo import signer_line
 from sop_pipeline.signing.gates import AllOf, EmptyPolicy, policy_for, required_steps
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sop_pipeline.demo.officials import signer_line
 from sop_pipeline.domain.sop import Role
 from sop_pipeline.signing import keyring as k
-from sop_pipeline.signing.demo import signer_line
 from sop_pipeline.signing.gates import keyring_refusals, person_of
 from sop_pipeline.signing.sshkeys import parse_key_text
 

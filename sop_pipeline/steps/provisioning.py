@@ -1,6 +1,6 @@
 """Step 8's infrastructure work: from an approved request to a site answering under its name.
 
-:class:`InfraProvisioner` is the pipeline's :class:`~sop_pipeline.pipeline.Provisioner`. The
+:class:`InfraProvisioner` is the pipeline's :class:`~sop_pipeline.steps.pipeline.Provisioner`. The
 pipeline has already checked every gate again from the base branch and re-read the request's
 bytes under the request's lock (steps 1-2 of the sequence); this module does the rest:
 
@@ -39,6 +39,7 @@ from typing import Any, Protocol, TypeVar
 
 from sop_pipeline.adapters import ansible
 from sop_pipeline.adapters.allocator import Allocation, Pool
+from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxError
 from sop_pipeline.adapters.terraform import (
     CancelledError,
@@ -47,11 +48,9 @@ from sop_pipeline.adapters.terraform import (
     backoff_delays,
     is_lock_timeout,
 )
-from sop_pipeline.analysis import choose_node, stack_tfvars
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, SopError
-from sop_pipeline.infra import Infrastructure
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.ports import (
     AllocatorPort,
@@ -62,6 +61,7 @@ from sop_pipeline.ports import (
     TerraformPort,
 )
 from sop_pipeline.reports.model import Check, HostingResult, RequestFacts
+from sop_pipeline.steps.analysis import choose_node, stack_tfvars
 
 T = TypeVar("T")
 Log = Callable[[str], None]

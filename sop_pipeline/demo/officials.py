@@ -307,7 +307,7 @@ class RequestFlow:
         ``evidence`` Tim Teknis cites."""
         import hashlib
 
-        from sop_pipeline.tracking import record_analysis
+        from sop_pipeline.ledger.tracking import record_analysis
 
         verdict = "DAPAT DILAKSANAKAN" if feasible else "BELUM DAPAT DILAKSANAKAN"
         name = "laporan-analisis-teknis.md"

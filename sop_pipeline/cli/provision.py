@@ -1,8 +1,9 @@
 """``sop provision ID``: step 8 for real, on the protected branch (or in the lab).
 
-Registered in the ``sop`` group by ``cli.py``. The pipeline checks every gate again from the
-base branch's keyring and re-reads the request under its lock; :mod:`sop_pipeline.provisioning`
-does the infrastructure; then step 9's Laporan Hasil Hosting is written.
+Registered in the ``sop`` group by :mod:`sop_pipeline.cli.main`. The pipeline checks every gate
+again from the base branch's keyring and re-reads the request under its lock;
+:mod:`sop_pipeline.steps.provisioning` does the infrastructure; then step 9's Laporan Hasil
+Hosting is written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import (
+from sop_pipeline.cli.options import (
     base_option,
     lab_dir_option,
     reach_infrastructure,
@@ -23,8 +24,8 @@ from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
 from sop_pipeline.errors import ExitCode
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.tracking import state_of
+from sop_pipeline.ledger.tracking import state_of
+from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.workspace import Workspace
 
 EPILOG = """\b
@@ -87,8 +88,8 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
         )
         return ExitCode.REFUSED
     # The adapters (the [provision] extra) load only when this command runs.
-    require_extra("provision", "sop_pipeline.provisioning")
-    from sop_pipeline.provisioning import PHASES, provisioner_for
+    require_extra("provision", "sop_pipeline.steps.provisioning")
+    from sop_pipeline.steps.provisioning import PHASES, provisioner_for
 
     infra = reach_infrastructure(lab_dir)
     with TrustedConfig.from_commit(ws.root, base) as trusted:  # one tree, each file read once

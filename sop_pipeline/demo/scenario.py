@@ -33,19 +33,19 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.demo.officials import Lab, RequestFlow, generate_officials
 from sop_pipeline.errors import SopError
-from sop_pipeline.infra import Infrastructure
+from sop_pipeline.ledger.tracking import record_analysis
 from sop_pipeline.loader import load_request
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.provisioning import PHASES, fetch_https, provisioner_for
 from sop_pipeline.reports.model import RequestFacts, feasible
-from sop_pipeline.signing.demo import Lab, RequestFlow, generate_officials
-from sop_pipeline.tracking import record_analysis
+from sop_pipeline.steps.analysis import analyze, ticket_sequence, write_analysis
+from sop_pipeline.steps.pipeline import Pipeline
+from sop_pipeline.steps.provisioning import PHASES, fetch_https, provisioner_for
 from sop_pipeline.workspace import Workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WIB = ZoneInfo("Asia/Jakarta")
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=WIB)
 
@@ -56,7 +56,7 @@ def say(text: str) -> None:
 
 def sop(lab: Lab, *args: str) -> int:
     """Run the real `sop` command on the demo repository and show what it prints."""
-    from sop_pipeline.cli import main
+    from sop_pipeline.cli.main import main
 
     say(f"\n$ sop {' '.join(args)}")
     result = CliRunner().invoke(main, ["--repo", str(lab.repo), *args], catch_exceptions=False)

@@ -1,7 +1,7 @@
 """``sop comment ID``: the merge-request comment for one request, in Bahasa Indonesia.
 
-Registered in the ``sop`` group by ``cli.py``. The CI templates post what it prints: the
-step-4 completeness checklist, what each official still has to sign and, once ``sop
+Registered in the ``sop`` group by :mod:`sop_pipeline.cli.main`. The CI templates post what it
+prints: the step-4 completeness checklist, what each official still has to sign and, once ``sop
 analyze`` has run, the step-6 analysis summary; each part ends with the link to the full logs.
 """
 
@@ -13,15 +13,15 @@ from pathlib import Path
 import click
 
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.ledger.tracking import state_of
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports.comments import completeness_comment, signatures_comment
 from sop_pipeline.reports.model import Signature, signatures_from_checked
 from sop_pipeline.signing.approvals import Verifier, check_all
 from sop_pipeline.signing.subject import Subject, approvals_dir
-from sop_pipeline.tracking import state_of
 from sop_pipeline.workspace import Workspace
 
-#: Written by `sop analyze` (sop_pipeline.analysis.write_analysis).
+#: Written by `sop analyze` (sop_pipeline.steps.analysis.write_analysis).
 ANALYSIS_COMMENT = "komentar-analisis.md"
 
 

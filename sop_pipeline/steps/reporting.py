@@ -43,6 +43,7 @@ from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import Phase, RequestState, fold
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger import Record, verify_chain
+from sop_pipeline.ledger.tracking import STEP_KIND, step_events
 from sop_pipeline.loader import RequestInvalid, load_request, load_yaml_file
 from sop_pipeline.reports import render, write_reports
 from sop_pipeline.reports.department import Department
@@ -63,7 +64,6 @@ from sop_pipeline.reports.model import (
 )
 from sop_pipeline.reports.readiness import require_ready
 from sop_pipeline.reports.writer import report_stem
-from sop_pipeline.tracking import STEP_KIND, step_events
 from sop_pipeline.workspace import Workspace
 
 REPORTS_FOLDER = "reports"

@@ -1,7 +1,8 @@
 """``sop analyze ID``: the step-6 technical analysis against the real cluster, and its report.
 
-Registered in the ``sop`` group by ``cli.py`` (``main.add_command(analyze_cmd)``), whose group
-turns every SopError into its diagnostics and exit code.
+Registered in the ``sop`` group by :mod:`sop_pipeline.cli.main`
+(``main.add_command(analyze_cmd)``), whose group turns every SopError into its diagnostics and
+exit code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import (
+from sop_pipeline.cli.options import (
     base_option,
     lab_dir_option,
     reach_infrastructure,
@@ -22,9 +23,9 @@ from sop_pipeline.command_options import (
 )
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ExitCode
+from sop_pipeline.ledger.tracking import record_analysis
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
-from sop_pipeline.tracking import record_analysis
 from sop_pipeline.workspace import Workspace
 
 EPILOG = """\b
@@ -110,8 +111,8 @@ def _run(
     ws.require(request_id, file=True)
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
     # The adapters (the [provision] extra) load only when this command runs.
-    require_extra("provision", "sop_pipeline.analysis")
-    from sop_pipeline.analysis import analyze, ticket_sequence, write_analysis
+    require_extra("provision", "sop_pipeline.steps.analysis")
+    from sop_pipeline.steps.analysis import analyze, ticket_sequence, write_analysis
 
     infra = reach_infrastructure(lab_dir, err=as_json)
     with TrustedConfig.from_commit(ws.root, base) as trusted:

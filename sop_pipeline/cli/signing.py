@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sop_pipeline.command_options import trusted_config
+from sop_pipeline.cli.options import trusted_config
 from sop_pipeline.domain.state import outcome_label
 from sop_pipeline.errors import ExitCode, SopError, UnknownRequest
 from sop_pipeline.ledger.store import LedgerStore
@@ -485,5 +485,5 @@ def lint_cmd(
     sys.exit(ExitCode.CONFIG if errors else ExitCode.OK)
 
 
-#: The commands of this module; ``sop_pipeline.cli`` loads each by name when it is asked for.
+#: The commands of this module; ``sop_pipeline.cli.main`` loads each by name when it is asked for.
 COMMANDS: tuple[click.Command, ...] = (sign_cmd, verify_cmd, gate_cmd, keyring_group)

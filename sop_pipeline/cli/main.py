@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sop_pipeline import __version__
-from sop_pipeline.command_options import base_option, trusted_config
+from sop_pipeline.cli.options import base_option, trusted_config
 from sop_pipeline.errors import EXIT_MEANINGS, ExitCode, SopError
 from sop_pipeline.workspace import Workspace
 
@@ -37,14 +37,14 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 #: Commands defined in other modules, imported only when one of them runs (or --help lists it).
 LAZY_COMMANDS: dict[str, str] = {
-    "sign": "sop_pipeline.signing.commands:sign_cmd",
-    "verify": "sop_pipeline.signing.commands:verify_cmd",
-    "gate": "sop_pipeline.signing.commands:gate_cmd",
-    "keyring": "sop_pipeline.signing.commands:keyring_group",
-    "analyze": "sop_pipeline.analysis_command:analyze_cmd",  # step 6
-    "provision": "sop_pipeline.provision_command:provision_cmd",  # step 8 (and 9)
-    "report": "sop_pipeline.report_command:report",  # steps 9-12 documents, Laporan Kegiatan
-    "comment": "sop_pipeline.comment_command:comment_cmd",  # the merge-request comment
+    "sign": "sop_pipeline.cli.signing:sign_cmd",
+    "verify": "sop_pipeline.cli.signing:verify_cmd",
+    "gate": "sop_pipeline.cli.signing:gate_cmd",
+    "keyring": "sop_pipeline.cli.signing:keyring_group",
+    "analyze": "sop_pipeline.cli.analysis:analyze_cmd",  # step 6
+    "provision": "sop_pipeline.cli.provision:provision_cmd",  # step 8 (and 9)
+    "report": "sop_pipeline.cli.report:report",  # steps 9-12 documents, Laporan Kegiatan
+    "comment": "sop_pipeline.cli.comment:comment_cmd",  # the merge-request comment
 }
 
 
@@ -187,7 +187,7 @@ def validate(
     from dataclasses import asdict
 
     from sop_pipeline.loader import format_problem
-    from sop_pipeline.validation import (
+    from sop_pipeline.steps.validation import (
         approval_history_problems,
         changed_request_files,
         entries_to_check,
@@ -257,8 +257,8 @@ def _record_request(
     """Record ``step`` for a request that must load valid now under the base branch's
     ``policy``; the record's sequence number."""
     from sop_pipeline.domain.state import Outcome, StepEvent
+    from sop_pipeline.ledger.tracking import record_step
     from sop_pipeline.loader import load_request
-    from sop_pipeline.tracking import record_step
 
     ws.require(request_id, file=True)
     request = load_request(ws.request_path(request_id), policy=policy)
@@ -315,7 +315,7 @@ def run(ws: Workspace, base: str, as_json: bool, request_ids: tuple[str, ...]) -
     `sop provision`, on the protected branch only. Safe to run again at any time.
     """
     from sop_pipeline.domain.state import PHASE_LABELS
-    from sop_pipeline.pipeline import Pipeline
+    from sop_pipeline.steps.pipeline import Pipeline
 
     for request_id in request_ids:
         ws.require(request_id, file=True)
@@ -406,8 +406,8 @@ def status(
     from dataclasses import replace
 
     from sop_pipeline.domain.sla import paused_time, timings
-    from sop_pipeline.tracking import state_of
-    from sop_pipeline.validation import request_files
+    from sop_pipeline.ledger.tracking import state_of
+    from sop_pipeline.steps.validation import request_files
 
     calendar = trusted_config(ws.root, base).calendar
     now = _at(now_)
@@ -500,7 +500,7 @@ def audit(ws: Workspace, as_json: bool) -> None:
 
     Also re-checks that each request's steps follow the SOP. Exit 5 when anything fails.
     """
-    from sop_pipeline.tracking import state_of
+    from sop_pipeline.ledger.tracking import state_of
 
     report = ws.ledgers.audit()
     faults = [str(f) for path_faults in report.values() for f in path_faults]

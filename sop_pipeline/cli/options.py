@@ -16,7 +16,7 @@ from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ConfigError
 
 if TYPE_CHECKING:  # the adapters load only for the commands that reach the infrastructure
-    from sop_pipeline.infra import Infrastructure
+    from sop_pipeline.adapters.infrastructure import Infrastructure
 
 Command = TypeVar("Command", bound=Callable[..., object])
 
@@ -66,7 +66,9 @@ def trusted_config(repo: Path, base: str) -> TrustedConfig:
 def reach_infrastructure(lab_dir: Path | None, *, err: bool = False) -> Infrastructure:
     """The lab's or production's infrastructure, printed (on stderr with ``err``, when stdout
     is for JSON), with the lab's namespace entered."""
-    from sop_pipeline.infra import Infrastructure  # every adapter: only commands that reach out
+    from sop_pipeline.adapters.infrastructure import (
+        Infrastructure,
+    )  # every adapter: only commands that reach out
 
     infra = Infrastructure.from_lab(lab_dir) if lab_dir else Infrastructure.from_env()
     for line in infra.describe():

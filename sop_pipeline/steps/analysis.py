@@ -16,7 +16,7 @@ It changes nothing outside the request's Terraform working copy: no allocation, 
 record, no ledger entry. :func:`write_analysis` writes the Laporan Analisis Teknis (Markdown +
 PDF) and the merge-request comment under ``records/reports/<id>/``; ``sop analyze`` then
 records the report's sha256 and verdict in the request's ledger
-(:func:`sop_pipeline.tracking.record_analysis`). Step 6 itself is recorded from Tim Teknis'
+(:func:`sop_pipeline.ledger.tracking.record_analysis`). Step 6 itself is recorded from Tim Teknis'
 signature, which must cite that digest.
 """
 
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from sop_pipeline.adapters.allocator import Allocation, Pool
 from sop_pipeline.adapters.dns import DnsAdapter
+from sop_pipeline.adapters.infrastructure import Adapters, Infrastructure
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
 from sop_pipeline.adapters.terraform import (
     PlanSummary,
@@ -42,7 +43,6 @@ from sop_pipeline.adapters.terraform import (
 from sop_pipeline.atomic import write_atomically
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.errors import AdapterError, SopError
-from sop_pipeline.infra import Adapters, Infrastructure
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.reports import write_reports

@@ -1,7 +1,7 @@
 """``sop report``: the SOP's documents from the records (steps 9 to 12 and the period report).
 
-The command is a click object; ``sop_pipeline.cli`` registers it with
-``main.add_command(report)``. The work is done by :mod:`sop_pipeline.reporting`.
+The command is a click object; ``sop_pipeline.cli.main`` registers it with
+``main.add_command(report)``. The work is done by :mod:`sop_pipeline.steps.reporting`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.command_options import base_option, trusted_config
-from sop_pipeline.pipeline import Pipeline
-from sop_pipeline.reporting import (
+from sop_pipeline.cli.options import base_option, trusted_config
+from sop_pipeline.steps.pipeline import Pipeline
+from sop_pipeline.steps.reporting import (
     DOCUMENTS,
     KEPT,
     WRITTEN,

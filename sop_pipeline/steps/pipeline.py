@@ -34,8 +34,8 @@ from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.ledger import LedgerStore
+from sop_pipeline.ledger.tracking import record_step, state_of
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
-from sop_pipeline.reporting import hosting_record, hosting_report, reports_dir
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import HostingResult, RequestFacts
@@ -52,7 +52,7 @@ from sop_pipeline.signing.record import (
     record_signed_steps,
 )
 from sop_pipeline.signing.subject import Subject, approvals_dir
-from sop_pipeline.tracking import record_step, state_of
+from sop_pipeline.steps.reporting import hosting_record, hosting_report, reports_dir
 from sop_pipeline.workspace import Workspace
 
 PIPELINE = "pipeline"

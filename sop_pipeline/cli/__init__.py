@@ -1,0 +1,3 @@
+"""The ``sop`` command: every click command, one exit-code table and one error path.
+
+Kept light: :mod:`sop_pipeline.cli.main` loads each command's module only when asked for."""
