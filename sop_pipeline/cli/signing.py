@@ -25,12 +25,13 @@ import click
 
 from sop_pipeline.cli.options import trusted_config
 from sop_pipeline.domain.state import outcome_label
-from sop_pipeline.errors import ExitCode, SopError, UnknownRequest
+from sop_pipeline.errors import ConfigError, ExitCode, SopError, UnknownRequest
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.signing import keyring as keyring_mod
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
+from sop_pipeline.signing.gates import keyring_refusals
 from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.record import (
     CONSUMED_LEDGER,
@@ -271,10 +272,14 @@ def verify_cmd(
     Keyring dibaca dari cabang dasar (--base); waktu verifikasi adalah jam mesin ini kecuali
     --at diberikan, tidak pernah waktu dari repositori.
 
-    Kode keluar: 0 semua sah; 6 ada pernyataan yang tidak sah; 3 keyring salah; 4 ssh-keygen
+    Kode keluar: 0 semua sah; 6 ada pernyataan yang tidak sah; 3 keyring salah atau tidak
+    lolos `sop keyring lint` (di bawahnya tidak ada yang sah); 4 ssh-keygen
     atau git gagal; 8 tidak ada permintaan itu.
     """
     keyring = trusted_config(repo, base).keyring
+    refusals = keyring_refusals(keyring, at)
+    if refusals:  # a keyring failing its own lint vouches for nobody: nothing is SAH under it
+        raise ConfigError("\n".join(refusals))
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
     say = (lambda _line: None) if as_json else click.echo
     say(f"Keyring: {keyring.source}  waktu verifikasi: {at.isoformat()}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sop_pipeline.cli.signing import gate_cmd
+from sop_pipeline.cli.signing import gate_cmd, verify_cmd
 from sop_pipeline.demo.officials import (
     DOMAIN,
     T0,
@@ -355,6 +355,16 @@ def test_sop_gate_names_the_lint_findings(lab: Lab) -> None:
     assert "[principal-multiple-keys] [keyring-invalid]" in result.output
     assert "allowed_signers" in result.output
     assert "Tercatat" not in result.output  # nothing recorded under that keyring
+
+
+def test_sop_verify_calls_nothing_valid_under_a_keyring_that_fails_lint(lab: Lab) -> None:
+    """The outsider's statement verifies cryptographically; `sop verify` must not say SAH."""
+    scene = Scene(lab)
+    kabid_second_key(lint_rule="principal-multiple-keys")(scene)
+    result = CliRunner().invoke(verify_cmd, [RID, "--repo", str(lab.repo), "--at", AT.isoformat()])
+    assert result.exit_code == 3, result.output
+    assert "[principal-multiple-keys] [keyring-invalid]" in result.output
+    assert "SAH" not in result.output.replace("TIDAK SAH", "")
 
 
 def test_the_pipeline_records_no_signature_under_a_keyring_that_fails_lint(lab: Lab) -> None:
