@@ -14,7 +14,10 @@ Python values itself:
   structure is named on its own line.
 
 Requests then go through their JSON Schema (fast compiled check, then a full pass listing
-every error when it fails) and the department's policy (``domain.rules``).
+every error when it fails), become a typed ``domain.request.Request`` (built here only, from
+schema-valid data; an impossible calendar date is refused [date] at this layer) and meet the
+department's policy (``domain.rules``, on the model). No other module reads a request's fields
+from its parsed YAML.
 """
 
 from __future__ import annotations
@@ -731,8 +734,9 @@ def check_request_bytes(
     """Every problem of a request file's bytes, with lines; the data when there are none.
 
     Each layer runs as far as it can so that one run reports everything: characters, then
-    YAML, then the schema, then (only on schema-valid data) the department's policy; the
-    letter (exists, is a PDF, matches its sha256) whatever else is wrong.
+    YAML, then the schema, then the typed model (real dates), then (only on a model) the
+    department's policy; the letter (exists, is a PDF, matches its sha256) whatever else is
+    wrong.
     """
     data, _, problems = _checked(path, raw, policy, check_attachments, today)
     return data, problems
