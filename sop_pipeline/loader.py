@@ -14,7 +14,10 @@ Python values itself:
   structure is named on its own line.
 
 Requests then go through their JSON Schema (fast compiled check, then a full pass listing
-every error when it fails) and the department's policy (``domain.rules``).
+every error when it fails), become a typed ``domain.request.Request`` (built here only, from
+schema-valid data; an impossible calendar date is refused [date] at this layer) and meet the
+department's policy (``domain.rules``, on the model). No other module reads a request's fields
+from its parsed YAML.
 """
 
 from __future__ import annotations
@@ -35,7 +38,22 @@ import yaml
 
 from sop_pipeline.domain import text as text_rules
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.domain.rules import Problem, check_label, check_request
+from sop_pipeline.domain.request import (
+    Application,
+    Letter,
+    Opd,
+    Period,
+    Pic,
+    Request,
+    Resources,
+)
+from sop_pipeline.domain.rules import (
+    Problem,
+    check_label,
+    check_request,
+    date_problem,
+    real_date,
+)
 from sop_pipeline.errors import SopError
 from sop_pipeline.safefile import TOO_LARGE, UnsafeFile, read_regular
 
@@ -540,23 +558,95 @@ def _schema_problems(data: Any) -> Iterator[Problem]:
 
 @dataclass(frozen=True)
 class LoadedRequest:
-    """A request that passed every check, with the digests the approvals bind to."""
+    """A request that passed every check: its typed model and the exact bytes it was read from
+    (the signed identity is those bytes; ``digest`` is their sha256)."""
 
-    request_id: str
     path: Path
     raw: bytes
-    digest: str  # sha256 of the exact bytes
-    data: dict[str, Any]
-    attachments: dict[str, str]  # path relative to requests/ -> sha256 declared
+    request: Request
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    @property
+    def digest(self) -> str:
+        return self.request.digest
+
+    @property
+    def attachments(self) -> dict[str, str]:
+        """Path relative to ``requests/`` -> sha256 declared."""
+        return self.request.attachments
 
     @property
     def requester(self) -> tuple[str, str]:
         """The requester's identities (e-mail, NIP): never an approver of this request."""
-        return (self.data["pic"]["email"], self.data["pic"]["nip"])
+        return self.request.requester
 
-    @property
-    def fqdn(self) -> str:
-        return str(self.data["hostname"])
+
+def _fold(text: str) -> str:
+    return " ".join(text.split())
+
+
+def request_model(
+    request_id: str, data: Any, digest: str, *, zone: str
+) -> tuple[Request | None, list[Problem]]:
+    """The typed :class:`Request` from schema-valid ``data``, or the [date] problems of dates
+    the schema's pattern lets through but the calendar does not have (2026-02-30).
+
+    The one place that knows where each field sits in the file; call it only on data that
+    passed :func:`request_schema`."""
+    written = {
+        "letter.date": data["letter"]["date"],
+        "period.start": data["period"]["start"],
+        "period.end": data["period"]["end"],
+    }
+    dates = {name: real_date(value) for name, value in written.items()}
+    problems = [date_problem(name, written[name]) for name, day in dates.items() if day is None]
+    letter_date, start, end = dates["letter.date"], dates["period.start"], dates["period.end"]
+    if letter_date is None or start is None or end is None:
+        return None, problems
+    opd, pic, letter = data["opd"], data["pic"], data["letter"]
+    app, res = data["application"], data["resources"]
+    request = Request(
+        request_id=request_id,
+        digest=digest,
+        zone=zone,
+        schema_version=int(data["schema_version"]),
+        opd=Opd(code=opd["code"], name=opd["name"]),
+        pic=Pic(name=pic["name"], nip=pic["nip"], email=pic["email"], phone=pic["phone"]),
+        letter=Letter(
+            number=letter["number"],
+            date=letter_date,
+            file=letter["file"],
+            sha256=letter["sha256"].lower(),
+        ),
+        application=Application(
+            name=app["name"], purpose=_fold(app["purpose"]), kind=app["kind"], stack=app["stack"]
+        ),
+        hostname=data["hostname"],
+        resources=Resources(
+            vcpu=int(res["vcpu"]),
+            memory_mb=int(res["memory_mb"]),
+            disk_gb=int(res["disk_gb"]),
+            template=res["template"],
+        ),
+        environment=data["environment"],
+        period=Period(start=start, end=end),
+        data_classification=data["data_classification"],
+        exposure=data["exposure"],
+    )
+    return request, []
+
+
+def requester_fields(data: Any) -> tuple[str, str, str] | None:
+    """(pic.email, pic.nip, letter.file) of a parsed request that may not pass its schema
+    (signing reads only these), or None when one is missing."""
+    try:
+        pic, letter = data["pic"], data["letter"]
+        return str(pic["email"]), str(pic["nip"]), str(letter["file"])
+    except (KeyError, TypeError):
+        return None
 
 
 #: The magic is the real check; the size catches a header alone or a truncated file. Real
@@ -644,15 +734,25 @@ def check_request_bytes(
     """Every problem of a request file's bytes, with lines; the data when there are none.
 
     Each layer runs as far as it can so that one run reports everything: characters, then
-    YAML, then the schema, then (only on schema-valid data) the department's policy; the
-    letter (exists, is a PDF, matches its sha256) whatever else is wrong.
+    YAML, then the schema, then the typed model (real dates), then (only on a model) the
+    department's policy; the letter (exists, is a PDF, matches its sha256) whatever else is
+    wrong.
     """
+    data, _, problems = _checked(path, raw, policy, check_attachments, today)
+    return data, problems
+
+
+def _checked(
+    path: Path, raw: bytes, policy: Policy, check_attachments: bool, today: date | None
+) -> tuple[Any, Request | None, list[Problem]]:
+    """:func:`check_request_bytes`, with the typed request when the file passed its schema
+    and has real dates (the policy rules run only on that)."""
     request_id = path.name.removesuffix(".yaml")
     problems = list(check_label(request_id, "", "nama berkas (ID permintaan)"))
     text, found = decode(raw, policy.max_file_bytes)
     problems += found
     if text is None or any(p.rule == "control-char" for p in found):
-        return None, problems  # the YAML reader would refuse raw control characters too
+        return None, None, problems  # the YAML reader would refuse raw control characters too
     if found:  # bidi or invisible characters: already reported, not again as escapes
         text = _FORBIDDEN_CHARS.sub("", text)
     doc, found = parse_yaml(text)
@@ -665,7 +765,7 @@ def check_request_bytes(
             doc, found = retry, again
     problems += found
     if doc is None:
-        return None, problems
+        return None, None, problems
     try:
         _fast_validator()(doc.data)
         schema_ok = True
@@ -678,12 +778,17 @@ def check_request_bytes(
             p for p in problems if not (p.rule == "yaml11-coercion" and p.field in wrong_value)
         ]
         problems += schema_found
+    request = None
     if schema_ok:
-        problems += check_request(request_id, doc.data, policy, today=today)
+        digest = hashlib.sha256(raw).hexdigest()
+        request, found = request_model(request_id, doc.data, digest, zone=policy.zone)
+        problems += found
+    if request is not None:
+        problems += check_request(request, policy, today=today)
     if check_attachments:
         problems += attachment_problems(path, doc.data)
     located = [p.located(doc.line_of(p.field)) for p in problems]
-    return doc.data, sorted(located, key=lambda p: p.line or 0)
+    return doc.data, request, sorted(located, key=lambda p: p.line or 0)
 
 
 def load_request(
@@ -701,17 +806,28 @@ def load_request(
         raise RequestInvalid(path, [Problem("", rule, err.message)]) from err
     except OSError as err:
         raise RequestInvalid(path, [Problem("", "readable", f"tidak dapat dibaca: {err}")]) from err
-    data, problems = check_request_bytes(
-        path, raw, policy, check_attachments=check_attachments, today=today
-    )
-    if problems:
+    _, request, problems = _checked(path, raw, policy, check_attachments, today)
+    if problems or request is None:
         raise RequestInvalid(path, problems)
-    letter = data["letter"]
-    return LoadedRequest(
-        request_id=path.stem,
-        path=path,
-        raw=raw,
-        digest=hashlib.sha256(raw).hexdigest(),
-        data=data,
-        attachments={letter["file"]: letter["sha256"].lower()},
-    )
+    return LoadedRequest(path=path, raw=raw, request=request)
+
+
+def read_request_model(path: Path, *, zone: str) -> Request | None:
+    """The typed request of a file that passes strict YAML, its schema and the calendar,
+    whatever today's policy says of it (a past request in the Laporan Kegiatan); None if not."""
+    try:
+        raw = read_regular(path, limit=DEFAULT_MAX_BYTES)
+    except (UnsafeFile, OSError):
+        return None
+    text, problems = decode(raw, DEFAULT_MAX_BYTES)
+    if text is None or problems:
+        return None
+    doc, problems = parse_yaml(text)
+    if doc is None or problems:
+        return None
+    try:
+        _fast_validator()(doc.data)
+    except fastjsonschema.JsonSchemaException:
+        return None
+    digest = hashlib.sha256(raw).hexdigest()
+    return request_model(path.name.removesuffix(".yaml"), doc.data, digest, zone=zone)[0]

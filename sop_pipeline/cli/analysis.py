@@ -25,7 +25,7 @@ from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ExitCode
 from sop_pipeline.ledger.tracking import record_analysis
 from sop_pipeline.loader import load_request
-from sop_pipeline.reports.model import RequestFacts, analysis_findings, feasible
+from sop_pipeline.reports.model import analysis_findings, feasible
 from sop_pipeline.workspace import Workspace
 
 EPILOG = """\b
@@ -128,7 +128,7 @@ def _run(
             now=_now,
             log=say,
         )
-    facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
+    facts = request.request
     sequence = ticket_sequence(ws.ledgers, request_id)
     if not sequence:
         say(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")

@@ -265,7 +265,7 @@ def _record_request(
     record = record_step(
         ws.ledgers,
         request_id,
-        StepEvent(step, Outcome(outcome), at, actor=request.data["pic"]["email"]),
+        StepEvent(step, Outcome(outcome), at, actor=request.request.pic.email),
         inputs={"request": request.digest, **request.attachments},
     )
     click.echo(f"{request_id}: langkah {step} dicatat (#{record.seq}, {record.hash[:12]}).")

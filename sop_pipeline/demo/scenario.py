@@ -39,7 +39,7 @@ from sop_pipeline.demo.officials import Lab, RequestFlow, generate_officials
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger.tracking import record_analysis
 from sop_pipeline.loader import load_request
-from sop_pipeline.reports.model import RequestFacts, feasible
+from sop_pipeline.reports.model import feasible
 from sop_pipeline.steps.analysis import analyze, ticket_sequence, write_analysis
 from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.steps.provisioning import PHASES, fetch_https, provisioner_for
@@ -165,7 +165,7 @@ class Scenario:
             now=self.clock,
             log=indent,
         )
-        facts = RequestFacts.from_data(request_id, request.data, request.digest, zone=policy.zone)
+        facts = request.request
         files = write_analysis(
             self.ws.records_dir,
             facts,

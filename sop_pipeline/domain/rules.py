@@ -6,12 +6,12 @@ Each rule yields :class:`Problem` values; the loader adds the file name and line
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.request import Request
 
 # ASCII letters, digits, hyphen; not starting or ending with a hyphen. Checked on the raw
 # text before any IDNA mapping, so full-width or look-alike characters never become ASCII.
@@ -54,22 +54,25 @@ def check_label(value: str, field: str, what: str = "nama") -> Iterator[Problem]
         )
 
 
-def _date(value: Any) -> date | None:
+def real_date(value: str) -> date | None:
+    """A schema-valid ``YYYY-MM-DD`` as a date, or None for an impossible one (2026-02-30)."""
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
+        return date.fromisoformat(value)
     except ValueError:
         return None
 
 
-def check_request(
-    request_id: str, data: Mapping[str, Any], policy: Policy, *, today: date | None = None
-) -> list[Problem]:
-    """Policy rules on a request that already passed its schema.
+def date_problem(field: str, value: str) -> Problem:
+    return Problem(field, "date", f"'{value}' bukan tanggal yang sah (TTTT-BB-HH)")
+
+
+def check_request(request: Request, policy: Policy, *, today: date | None = None) -> list[Problem]:
+    """Policy rules on a request that already passed its schema and has real dates.
 
     ``today`` is the validation clock's date, passed in; without it a letter's date is not
     compared with today (the domain never reads the clock)."""
     problems: list[Problem] = []
-    hostname = data["hostname"]
+    hostname = request.hostname
     problems += check_label(hostname, "hostname")
     if hostname in policy.reserved_hostnames:
         problems.append(
@@ -81,34 +84,34 @@ def check_request(
     if len(fqdn) > 253:
         problems.append(Problem("hostname", "fqdn-length", f"'{fqdn}' lebih dari 253 karakter"))
 
-    resources = data["resources"]
-    if resources["template"] not in policy.templates:
+    resources = request.resources
+    if resources.template not in policy.templates:
         problems.append(
             Problem(
                 "resources.template",
                 "allowed-template",
-                f"templat '{resources['template']}' tidak tersedia; pilih salah "
+                f"templat '{resources.template}' tidak tersedia; pilih salah "
                 f"satu: {', '.join(sorted(policy.templates))}",
             )
         )
-    if data["application"]["stack"] not in policy.stacks:
+    if request.application.stack not in policy.stacks:
         problems.append(
             Problem(
                 "application.stack",
                 "allowed-stack",
-                f"stack '{data['application']['stack']}' tidak dilayani",
+                f"stack '{request.application.stack}' tidak dilayani",
             )
         )
-    if data["environment"] not in policy.environments:
+    if request.environment not in policy.environments:
         problems.append(
             Problem(
                 "environment",
                 "allowed-environment",
-                f"lingkungan '{data['environment']}' tidak dilayani",
+                f"lingkungan '{request.environment}' tidak dilayani",
             )
         )
     for name, size in policy.sizes.items():
-        value = resources[name]
+        value = getattr(resources, name)
         if not size.minimum <= value <= size.maximum:
             problems.append(
                 Problem(
@@ -125,7 +128,7 @@ def check_request(
                     f"{value} harus kelipatan {size.multiple_of}",
                 )
             )
-    code = data["opd"]["code"]
+    code = request.opd.code
     if not policy.knows_opd(code):
         # A fresh code must never get a fresh default quota: that would be a way around it.
         known = ", ".join(sorted(policy.quotas)) or "-"
@@ -141,23 +144,18 @@ def check_request(
     quota = policy.quota_for(code)
     for name in ("vcpu", "memory_mb", "disk_gb"):
         allowed = getattr(quota, name)
-        if policy.knows_opd(code) and resources[name] > allowed:
+        asked = getattr(resources, name)
+        if policy.knows_opd(code) and asked > allowed:
             problems.append(
                 Problem(
                     f"resources.{name}",
                     "opd-quota",
-                    f"{resources[name]} melebihi kuota OPD {data['opd']['code']} ({allowed})",
+                    f"{asked} melebihi kuota OPD {code} ({allowed})",
                 )
             )
 
-    for name in ("letter.date", "period.start", "period.end"):
-        section, key = name.split(".")
-        if _date(data[section][key]) is None:
-            problems.append(
-                Problem(name, "date", f"'{data[section][key]}' bukan tanggal yang sah (TTTT-BB-HH)")
-            )
-    dated = _date(data["letter"]["date"])
-    if today is not None and dated is not None and dated > today:
+    dated = request.letter.date
+    if today is not None and dated > today:
         problems.append(
             Problem(
                 "letter.date",
@@ -166,26 +164,25 @@ def check_request(
                 "tulis tanggal yang tercetak pada surat yang sudah ditandatangani",
             )
         )
-    start, end = _date(data["period"]["start"]), _date(data["period"]["end"])
-    if start and end:
-        if end <= start:
-            problems.append(
-                Problem("period.end", "period-order", "tanggal akhir harus sesudah tanggal mulai")
+    start, end = request.period.start, request.period.end
+    if end <= start:
+        problems.append(
+            Problem("period.end", "period-order", "tanggal akhir harus sesudah tanggal mulai")
+        )
+    elif (end - start).days > policy.max_period_days:
+        problems.append(
+            Problem(
+                "period.end",
+                "period-length",
+                f"masa hosting lebih dari {policy.max_period_days} hari",
             )
-        elif (end - start).days > policy.max_period_days:
-            problems.append(
-                Problem(
-                    "period.end",
-                    "period-length",
-                    f"masa hosting lebih dari {policy.max_period_days} hari",
-                )
-            )
-    if not data["letter"]["file"].startswith(f"{request_id}/"):
+        )
+    if not request.letter.file.startswith(f"{request.request_id}/"):
         problems.append(
             Problem(
                 "letter.file",
                 "attachment-folder",
-                f"berkas surat harus berada di folder '{request_id}/'",
+                f"berkas surat harus berada di folder '{request.request_id}/'",
             )
         )
     return problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
 from sop_pipeline.domain.sop import Role
 from sop_pipeline.domain.sop import step as sop_step
@@ -37,7 +38,6 @@ from sop_pipeline.reports.model import (
     HandoverMinutes,
     HostingReport,
     Report,
-    RequestFacts,
     analysis_findings,
     feasible,
 )
@@ -131,7 +131,7 @@ def electronic_note(dept: Department, signer: str, at: datetime) -> str:
     )
 
 
-def footer(dept: Department, title: str, doc_number: str, request: RequestFacts | None) -> str:
+def footer(dept: Department, title: str, doc_number: str, request: Request | None) -> str:
     about = (
         f"permintaan {request.request_id} (sha256 {request.digest[:12]})" if request else SOP_NAME
     )
@@ -141,38 +141,40 @@ def footer(dept: Department, title: str, doc_number: str, request: RequestFacts 
     )
 
 
-def subject_line(r: RequestFacts) -> str:
+def subject_line(r: Request) -> str:
     """Perihal: ``Permohonan hosting Aplikasi SIMPUS``."""
-    return f"Permohonan hosting {label(KIND_LABELS, r.kind)} {r.application}"
+    return f"Permohonan hosting {label(KIND_LABELS, r.application.kind)} {r.application.name}"
 
 
-def letter_phrase(r: RequestFacts) -> str:
+def letter_phrase(r: Request) -> str:
     return (
-        f"surat {r.opd_name} Nomor {r.letter_number} tanggal {ind.long_date(r.letter_date)} "
-        f"perihal permohonan hosting {label(KIND_LABELS, r.kind).lower()} {r.application}"
+        f"surat {r.opd.name} Nomor {r.letter.number} tanggal {ind.long_date(r.letter.date)} "
+        f"perihal permohonan hosting {label(KIND_LABELS, r.application.kind).lower()} "
+        f"{r.application.name}"
     )
 
 
-def request_fields(r: RequestFacts) -> Fields:
+def request_fields(r: Request) -> Fields:
     return Fields(
         (
-            ("OPD pemohon", f"{r.opd_name} ({r.opd_code})"),
-            ("Penanggung jawab (PIC)", f"{r.pic_name}, NIP. {ind.nip(r.pic_nip)}"),
-            ("Kontak PIC", f"{r.pic_email}, {r.pic_phone}"),
-            ("Surat permintaan", f"Nomor {r.letter_number}, {ind.long_date(r.letter_date)}"),
-            ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
-            ("Kegunaan", r.purpose),
+            ("OPD pemohon", f"{r.opd.name} ({r.opd.code})"),
+            ("Penanggung jawab (PIC)", f"{r.pic.name}, NIP. {ind.nip(r.pic.nip)}"),
+            ("Kontak PIC", f"{r.pic.email}, {r.pic.phone}"),
+            ("Surat permintaan", f"Nomor {r.letter.number}, {ind.long_date(r.letter.date)}"),
+            ("Nama aplikasi", f"{r.application.name} ({label(KIND_LABELS, r.application.kind)})"),
+            ("Kegunaan", r.application.purpose),
             ("Nama domain diminta", r.fqdn),
-            ("Stack", label(STACK_LABELS, r.stack)),
+            ("Stack", label(STACK_LABELS, r.application.stack)),
             (
                 "Sumber daya",
-                f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB, "
-                f"templat {r.template}",
+                f"{r.resources.vcpu} vCPU, memori {r.resources.memory_mb} MiB, disk "
+                f"{r.resources.disk_gb} GiB, "
+                f"templat {r.resources.template}",
             ),
             ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
             (
                 "Masa hosting",
-                f"{ind.long_date(r.period_start)} s.d. {ind.long_date(r.period_end)}",
+                f"{ind.long_date(r.period.start)} s.d. {ind.long_date(r.period.end)}",
             ),
             ("Klasifikasi data", label(CLASSIFICATION_LABELS, r.data_classification)),
             ("Eksposur jaringan", label(EXPOSURE_LABELS, r.exposure)),
@@ -187,7 +189,7 @@ def _document(
     title: str,
     subtitle: str,
     blocks: Iterable[Block],
-    request: RequestFacts | None,
+    request: Request | None,
 ) -> Document:
     doc_number = number(dept, report)
     return Document(
@@ -227,9 +229,9 @@ def disposition(dept: Department, d: Disposition) -> Document:
     blocks: list[Block] = [
         Fields(
             (
-                ("Surat dari", r.opd_name),
-                ("Nomor surat", r.letter_number),
-                ("Tanggal surat", ind.long_date(r.letter_date)),
+                ("Surat dari", r.opd.name),
+                ("Nomor surat", r.letter.number),
+                ("Tanggal surat", ind.long_date(r.letter.date)),
                 ("Perihal", subject_line(r)),
                 (
                     "Diterima tanggal",
@@ -250,12 +252,16 @@ def disposition(dept: Department, d: Disposition) -> Document:
         Heading("Ringkasan Permintaan"),
         Fields(
             (
-                ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
+                (
+                    "Nama aplikasi",
+                    f"{r.application.name} ({label(KIND_LABELS, r.application.kind)})",
+                ),
                 ("Nama domain diminta", r.fqdn),
-                ("Penanggung jawab (PIC)", r.pic_name),
+                ("Penanggung jawab (PIC)", r.pic.name),
                 (
                     "Sumber daya",
-                    f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB",
+                    f"{r.resources.vcpu} vCPU, memori {r.resources.memory_mb} MiB, disk "
+                    f"{r.resources.disk_gb} GiB",
                 ),
             )
         ),
@@ -311,10 +317,11 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
                 for n in res.nodes
             ),
             widths=(20, 14, 14, 18, 18, 16),
-            note=f"Diminta: {r.vcpu} vCPU, {r.memory_mb} MiB memori, {r.disk_gb} GiB disk."
+            note=f"Diminta: {r.resources.vcpu} vCPU, {r.resources.memory_mb} MiB memori, "
+            f"{r.resources.disk_gb} GiB disk."
             + (f" Node yang direncanakan: {res.chosen_node}." if res.chosen_node else ""),
         ),
-        Heading(f"D. Kuota OPD {r.opd_code}"),
+        Heading(f"D. Kuota OPD {r.opd.code}"),
         _quota_table(a),
         Heading("E. Ringkasan Rencana Terraform"),
         Items(res.plan_summary or ("(tidak ada ringkasan rencana)",), ordered=False),
@@ -333,7 +340,7 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         dept,
         a,
         "Laporan Analisis Teknis",
-        f"Permintaan Hosting {label(KIND_LABELS, r.kind)} {r.application}",
+        f"Permintaan Hosting {label(KIND_LABELS, r.application.kind)} {r.application.name}",
         blocks,
         r,
     )
@@ -344,9 +351,15 @@ def _quota_table(a: AnalysisReport) -> Table:
     left = q.left()
     rows = (
         ("Jumlah VM", q.limit.max_vms, q.used.vms, left.vms, 1),
-        ("vCPU", q.limit.vcpu, q.used.vcpu, left.vcpu, r.vcpu),
-        ("Memori (MiB)", q.limit.memory_mb, q.used.memory_mb, left.memory_mb, r.memory_mb),
-        ("Disk (GiB)", q.limit.disk_gb, q.used.disk_gb, left.disk_gb, r.disk_gb),
+        ("vCPU", q.limit.vcpu, q.used.vcpu, left.vcpu, r.resources.vcpu),
+        (
+            "Memori (MiB)",
+            q.limit.memory_mb,
+            q.used.memory_mb,
+            left.memory_mb,
+            r.resources.memory_mb,
+        ),
+        ("Disk (GiB)", q.limit.disk_gb, q.used.disk_gb, left.disk_gb, r.resources.disk_gb),
     )
     return Table(
         ("Sumber daya", "Kuota", "Terpakai", "Sisa", "Diminta"),
@@ -395,8 +408,9 @@ def hosting(dept: Department, report: HostingReport) -> Document:
     blocks: list[Block] = [
         Paragraph(
             (
-                f"Bersama ini dilaporkan bahwa hosting {label(KIND_LABELS, r.kind).lower()} "
-                f"{r.application} milik {r.opd_name}, sesuai {letter_phrase(r)}, telah "
+                "Bersama ini dilaporkan bahwa hosting "
+                f"{label(KIND_LABELS, r.application.kind).lower()} "
+                f"{r.application.name} milik {r.opd.name}, sesuai {letter_phrase(r)}, telah "
                 f"dilaksanakan oleh Tim Teknis (langkah 8) pada "
                 f"{ind.date_time(res.finished, dept.tz)}, dengan rincian sebagai berikut.",
             )
@@ -412,8 +426,9 @@ def hosting(dept: Department, report: HostingReport) -> Document:
                 ("Stack", label(STACK_LABELS, res.stack)),
                 (
                     "Sumber daya",
-                    f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB, "
-                    f"templat {r.template}",
+                    f"{r.resources.vcpu} vCPU, memori {r.resources.memory_mb} MiB, disk "
+                    f"{r.resources.disk_gb} GiB, "
+                    f"templat {r.resources.template}",
                 ),
                 ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
                 ("Eksposur jaringan", label(EXPOSURE_LABELS, r.exposure)),
@@ -467,7 +482,7 @@ def hosting(dept: Department, report: HostingReport) -> Document:
         ),
     ]
     return _document(
-        dept, report, "Laporan Hasil Hosting", f"{r.application} — {res.fqdn}", blocks, r
+        dept, report, "Laporan Hasil Hosting", f"{r.application.name} — {res.fqdn}", blocks, r
     )
 
 
@@ -503,14 +518,14 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
         ),
         Fields(
             (
-                ("2. Nama", r.pic_name),
-                ("    NIP", ind.nip(r.pic_nip)),
-                ("    Jabatan", f"Penanggung jawab (PIC) aplikasi {r.application}"),
+                ("2. Nama", r.pic.name),
+                ("    NIP", ind.nip(r.pic.nip)),
+                ("    Jabatan", f"Penanggung jawab (PIC) aplikasi {r.application.name}"),
             )
         ),
         Paragraph(
             (
-                f"dalam hal ini bertindak untuk dan atas nama {r.opd_name}, selanjutnya disebut ",
+                f"dalam hal ini bertindak untuk dan atas nama {r.opd.name}, selanjutnya disebut ",
                 Strong("PIHAK KEDUA"),
                 ".",
             )
@@ -528,7 +543,10 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
                 (str(i), k, v)
                 for i, (k, v) in enumerate(
                     (
-                        ("Nama aplikasi", f"{r.application} ({label(KIND_LABELS, r.kind)})"),
+                        (
+                            "Nama aplikasi",
+                            f"{r.application.name} ({label(KIND_LABELS, r.application.kind)})",
+                        ),
                         ("Nama domain", res.fqdn),
                         ("Alamat situs", res.url or f"http://{res.fqdn}/"),
                         ("Alamat IP", res.ip_address),
@@ -536,12 +554,13 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
                         ("Stack", label(STACK_LABELS, res.stack)),
                         (
                             "Sumber daya",
-                            f"{r.vcpu} vCPU, memori {r.memory_mb} MiB, disk {r.disk_gb} GiB",
+                            f"{r.resources.vcpu} vCPU, memori {r.resources.memory_mb} MiB, disk "
+                            f"{r.resources.disk_gb} GiB",
                         ),
                         ("Lingkungan", label(ENVIRONMENT_LABELS, r.environment)),
                         (
                             "Masa hosting",
-                            f"{ind.long_date(r.period_start)} s.d. {ind.long_date(r.period_end)}",
+                            f"{ind.long_date(r.period.start)} s.d. {ind.long_date(r.period.end)}",
                         ),
                         ("Klasifikasi data", label(CLASSIFICATION_LABELS, r.data_classification)),
                         ("Hasil pemeriksaan", f"{passed} dari {len(res.checks)} berhasil"),
@@ -555,10 +574,10 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
         Items(
             (
                 f"PIHAK KEDUA bertanggung jawab atas isi, data dan pengelolaan aplikasi "
-                f"{r.application}, termasuk keamanan akun dan kata sandi aplikasinya.",
+                f"{r.application.name}, termasuk keamanan akun dan kata sandi aplikasinya.",
                 "PIHAK PERTAMA menyediakan dan memelihara server, jaringan dan nama domain "
-                f"selama masa hosting, {ind.long_date(r.period_start)} sampai dengan "
-                f"{ind.long_date(r.period_end)}.",
+                f"selama masa hosting, {ind.long_date(r.period.start)} sampai dengan "
+                f"{ind.long_date(r.period.end)}.",
                 "Perpanjangan, perubahan sumber daya atau penghentian layanan diajukan kembali "
                 f"dengan surat permintaan sesuai {SOP_NAME}.",
             )
@@ -573,9 +592,9 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
             (
                 (
                     SignatureBlock(
-                        lines=("Yang menerima,", "PIHAK KEDUA", f"PIC {r.opd_name},"),
-                        name=r.pic_name,
-                        nip=ind.nip(r.pic_nip),
+                        lines=("Yang menerima,", "PIHAK KEDUA", f"PIC {r.opd.name},"),
+                        name=r.pic.name,
+                        nip=ind.nip(r.pic.nip),
                     ),
                     official_block(dept, Role.KABID, ("Yang menyerahkan,", "PIHAK PERTAMA")),
                 ),
@@ -588,7 +607,7 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
         dept,
         m,
         "Berita Acara Serah Terima",
-        f"Layanan Hosting {label(KIND_LABELS, r.kind)} {r.application}",
+        f"Layanan Hosting {label(KIND_LABELS, r.application.kind)} {r.application.name}",
         blocks,
         r,
     )

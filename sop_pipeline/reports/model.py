@@ -7,86 +7,16 @@ escape all of it. Times are timezone-aware; the renderers show them in the depar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Quota
+from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.state import Outcome, Phase, RequestState
-
-DEFAULT_ZONE = "sumbarprov.go.id"
-
-
-# ------------------------------------------------------------------------------ request
-
-
-@dataclass(frozen=True)
-class RequestFacts:
-    """The facts of one request that documents print (from ``LoadedRequest.data``)."""
-
-    request_id: str
-    digest: str
-    opd_code: str
-    opd_name: str
-    pic_name: str
-    pic_nip: str
-    pic_email: str
-    pic_phone: str
-    letter_number: str
-    letter_date: date
-    application: str
-    purpose: str
-    kind: str  # website | application
-    stack: str  # static | php | nodejs | python
-    hostname: str
-    fqdn: str
-    vcpu: int
-    memory_mb: int
-    disk_gb: int
-    template: str
-    environment: str
-    period_start: date
-    period_end: date
-    data_classification: str
-    exposure: str
-
-    @classmethod
-    def from_data(
-        cls, request_id: str, data: Mapping[str, Any], digest: str, *, zone: str = DEFAULT_ZONE
-    ) -> RequestFacts:
-        """From a loaded request's ``.data`` (already checked by the loader) and ``.digest``."""
-        app, res = data["application"], data["resources"]
-        return cls(
-            request_id=request_id,
-            digest=digest,
-            opd_code=data["opd"]["code"],
-            opd_name=data["opd"]["name"],
-            pic_name=data["pic"]["name"],
-            pic_nip=data["pic"]["nip"],
-            pic_email=data["pic"]["email"],
-            pic_phone=data["pic"]["phone"],
-            letter_number=data["letter"]["number"],
-            letter_date=date.fromisoformat(data["letter"]["date"]),
-            application=app["name"],
-            purpose=" ".join(str(app["purpose"]).split()),
-            kind=app["kind"],
-            stack=app["stack"],
-            hostname=data["hostname"],
-            fqdn=f"{data['hostname']}.{zone}",
-            vcpu=int(res["vcpu"]),
-            memory_mb=int(res["memory_mb"]),
-            disk_gb=int(res["disk_gb"]),
-            template=res["template"],
-            environment=data["environment"],
-            period_start=date.fromisoformat(data["period"]["start"]),
-            period_end=date.fromisoformat(data["period"]["end"]),
-            data_classification=data["data_classification"],
-            exposure=data["exposure"],
-        )
-
 
 # ----------------------------------------------------------------------------- step 6
 
@@ -101,12 +31,12 @@ class NodeCapacity:
     disk_gb_free: int
     online: bool = True
 
-    def fits(self, request: RequestFacts) -> bool:
+    def fits(self, request: Request) -> bool:
         return (
             self.online
-            and self.vcpu_free >= request.vcpu
-            and self.memory_mb_free >= request.memory_mb
-            and self.disk_gb_free >= request.disk_gb
+            and self.vcpu_free >= request.resources.vcpu
+            and self.memory_mb_free >= request.resources.memory_mb
+            and self.disk_gb_free >= request.resources.disk_gb
         )
 
 
@@ -133,13 +63,13 @@ class QuotaUse:
             disk_gb=self.limit.disk_gb - self.used.disk_gb,
         )
 
-    def fits(self, request: RequestFacts) -> bool:
+    def fits(self, request: Request) -> bool:
         left = self.left()
         return (
             left.vms >= 1
-            and left.vcpu >= request.vcpu
-            and left.memory_mb >= request.memory_mb
-            and left.disk_gb >= request.disk_gb
+            and left.vcpu >= request.resources.vcpu
+            and left.memory_mb >= request.resources.memory_mb
+            and left.disk_gb >= request.resources.disk_gb
         )
 
 
@@ -169,19 +99,20 @@ class Finding:
     detail: str
 
 
-def analysis_findings(request: RequestFacts, result: AnalysisResult) -> tuple[Finding, ...]:
+def analysis_findings(request: Request, result: AnalysisResult) -> tuple[Finding, ...]:
     """The analysis as checks, in the order the report and the MR comment print them."""
     fitting = [n.node for n in result.nodes if n.fits(request)]
+    res = request.resources
     left = result.quota.left()
     return (
         Finding(
             "Kapasitas node Proxmox",
             bool(fitting),
             (f"cukup di {', '.join(fitting)}" if fitting else "tidak ada node yang cukup")
-            + f" untuk {request.vcpu} vCPU, {request.memory_mb} MiB, {request.disk_gb} GiB",
+            + f" untuk {res.vcpu} vCPU, {res.memory_mb} MiB, {res.disk_gb} GiB",
         ),
         Finding(
-            f"Kuota OPD {request.opd_code}",
+            f"Kuota OPD {request.opd.code}",
             result.quota.fits(request),
             f"sisa {left.vms} VM, {left.vcpu} vCPU, {left.memory_mb} MiB, {left.disk_gb} GiB",
         ),
@@ -206,7 +137,7 @@ def analysis_findings(request: RequestFacts, result: AnalysisResult) -> tuple[Fi
         Finding(
             "Templat sistem operasi",
             result.template_present,
-            f"{request.template} " + ("tersedia" if result.template_present else "tidak ada"),
+            f"{res.template} " + ("tersedia" if result.template_present else "tidak ada"),
         ),
         Finding(
             "Rencana Terraform",
@@ -216,7 +147,7 @@ def analysis_findings(request: RequestFacts, result: AnalysisResult) -> tuple[Fi
     )
 
 
-def feasible(request: RequestFacts, result: AnalysisResult) -> bool:
+def feasible(request: Request, result: AnalysisResult) -> bool:
     return all(f.ok for f in analysis_findings(request, result))
 
 
@@ -287,7 +218,7 @@ class Disposition:
     kind: ClassVar[str] = "disposisi"
     file_stem: ClassVar[str] = "disposisi"
 
-    request: RequestFacts
+    request: Request
     sequence: int
     issued: datetime
     received: datetime | None
@@ -301,7 +232,7 @@ class AnalysisReport:
     kind: ClassVar[str] = "analisis"
     file_stem: ClassVar[str] = "laporan-analisis-teknis"
 
-    request: RequestFacts
+    request: Request
     sequence: int
     issued: datetime
     result: AnalysisResult
@@ -314,7 +245,7 @@ class HostingReport:
     kind: ClassVar[str] = "hasil_hosting"
     file_stem: ClassVar[str] = "laporan-hasil-hosting"
 
-    request: RequestFacts
+    request: Request
     sequence: int
     issued: datetime
     result: HostingResult
@@ -327,7 +258,7 @@ class HandoverMinutes:
     kind: ClassVar[str] = "berita_acara"
     file_stem: ClassVar[str] = "berita-acara-serah-terima"
 
-    request: RequestFacts
+    request: Request
     sequence: int
     issued: datetime
     result: HostingResult
@@ -355,13 +286,13 @@ def activity_entry(
     state: RequestState,
     calendar: WorkingCalendar,
     now: datetime,
-    request: RequestFacts | None = None,
+    request: Request | None = None,
 ) -> ActivityEntry:
     """A request's line in the Laporan Kegiatan, with its SLA timings as of ``now``."""
     return ActivityEntry(
         request_id=state.request_id,
-        opd_name=request.opd_name if request else "",
-        application=request.application if request else "",
+        opd_name=request.opd.name if request else "",
+        application=request.application.name if request else "",
         phase=state.phase,
         timings=tuple(timings(state, calendar, now)),
         paused=paused_time(state, calendar, now),

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sop_pipeline.domain.text import shown
 from sop_pipeline.errors import SopError
@@ -76,7 +76,12 @@ def load_subject(path: Path) -> Subject:
     """Read ``requests/<id>.yaml`` with the strict YAML reader; attachments hashed from their
     actual bytes. Schema and policy are the loader's job (step 1); this needs only the id,
     the bytes, ``pic`` and ``letter.file``."""
-    from sop_pipeline.loader import decode, format_problem, parse_yaml  # the one YAML reader
+    from sop_pipeline.loader import (  # the one YAML reader
+        decode,
+        format_problem,
+        parse_yaml,
+        requester_fields,
+    )
 
     try:
         raw = read_regular(path, limit=MAX_REQUEST_BYTES)
@@ -89,12 +94,10 @@ def load_subject(path: Path) -> Subject:
     if doc is None or problems:
         detail = format_problem(path, problems[0]) if problems else f"{path}: YAML tidak sah"
         raise SubjectError(detail)
-    data: Any = doc.data
-    try:
-        pic, letter = data["pic"], data["letter"]
-        email, nip, relative = str(pic["email"]), str(pic["nip"]), str(letter["file"])
-    except (KeyError, TypeError) as err:
-        raise SubjectError(f"{path}: kolom pic.email, pic.nip atau letter.file tidak ada") from err
+    fields = requester_fields(doc.data)
+    if fields is None:
+        raise SubjectError(f"{path}: kolom pic.email, pic.nip atau letter.file tidak ada")
+    email, nip, relative = fields
     return Subject(
         request_id=path.name.removesuffix(REQUEST_SUFFIX),
         digest=hashlib.sha256(raw).hexdigest(),

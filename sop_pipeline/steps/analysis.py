@@ -42,6 +42,7 @@ from sop_pipeline.adapters.terraform import (
 )
 from sop_pipeline.atomic import write_atomically
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.request import Request
 from sop_pipeline.errors import AdapterError, SopError
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest
@@ -53,7 +54,6 @@ from sop_pipeline.reports.model import (
     AnalysisResult,
     NodeCapacity,
     QuotaUse,
-    RequestFacts,
     Usage,
     feasible,
 )
@@ -223,7 +223,7 @@ def analyze(
     be asked; a request that does not fit is a result, not an error.
     """
     rid = request.request_id
-    facts = RequestFacts.from_data(rid, request.data, request.digest, zone=policy.zone)
+    facts = request.request
     steps = _Steps(rid, log)
     analysed_at = now()
     ad = adapters or steps.run(
@@ -234,12 +234,12 @@ def analyze(
     )
 
     vms = steps.run(1, "membaca VM dan templat di Proxmox", ad.proxmox.vms, PVE_HINT)
-    template = next((v for v in vms if v.template and v.name == facts.template), None)
+    template = next((v for v in vms if v.template and v.name == facts.resources.template), None)
     taken = vm_name_taken(vms, rid)
     found = (
-        f"templat {facts.template} ada (VMID {template.vmid}, {template.node})"
+        f"templat {facts.resources.template} ada (VMID {template.vmid}, {template.node})"
         if template
-        else f"templat {facts.template} TIDAK ADA"
+        else f"templat {facts.resources.template} TIDAK ADA"
     )
     steps.done(found + ("" if taken is None else f"; nama {rid} sudah dipakai VM {taken.vmid}"))
 
@@ -247,7 +247,9 @@ def analyze(
         2,
         "memeriksa kapasitas node",
         lambda: ad.proxmox.capacity(
-            vcpu=facts.vcpu, memory_mb=facts.memory_mb, disk_gb=facts.disk_gb
+            vcpu=facts.resources.vcpu,
+            memory_mb=facts.resources.memory_mb,
+            disk_gb=facts.resources.disk_gb,
         ),
         PVE_HINT,
     )
@@ -259,12 +261,12 @@ def analyze(
 
     used = steps.run(
         3,
-        f"menghitung kuota OPD {facts.opd_code}",
-        lambda: ad.proxmox.opd_usage(facts.opd_code),
+        f"menghitung kuota OPD {facts.opd.code}",
+        lambda: ad.proxmox.opd_usage(facts.opd.code),
         PVE_HINT,
     )
     quota = QuotaUse(
-        limit=policy.quota_for(facts.opd_code),
+        limit=policy.quota_for(facts.opd.code),
         used=Usage(vms=used.vms, vcpu=used.vcpu, memory_mb=used.memory_mb, disk_gb=used.disk_gb),
     )
     verdict = "cukup" if quota.fits(facts) else "MELEBIHI kuota"
@@ -304,7 +306,7 @@ def analyze(
 
 
 def stack_tfvars(
-    facts: RequestFacts,
+    facts: Request,
     infra: Infrastructure,
     template: ExistingVm,
     allocation: Allocation,
@@ -313,11 +315,11 @@ def stack_tfvars(
     """The request stack's variables: the same for the step-6 plan and the step-8 apply."""
     return request_tfvars(
         request_id=facts.request_id,
-        opd_code=facts.opd_code,
+        opd_code=facts.opd.code,
         environment=infra.environment,
-        vcpu=facts.vcpu,
-        memory_mb=facts.memory_mb,
-        disk_gb=facts.disk_gb,
+        vcpu=facts.resources.vcpu,
+        memory_mb=facts.resources.memory_mb,
+        disk_gb=facts.resources.disk_gb,
         os_template={"name": template.name, "vm_id": template.vmid, "node_name": template.node},
         vmid=allocation.vmid,
         node_name=node,
@@ -335,7 +337,7 @@ def stack_tfvars(
 def _plan(
     steps: _Steps,
     ad: Adapters,
-    facts: RequestFacts,
+    facts: Request,
     infra: Infrastructure,
     terraform_dir: Path,
     template: ExistingVm | None,
@@ -345,7 +347,9 @@ def _plan(
     """Step 6: ``terraform plan`` with the peeked values; (lines for the report, ok)."""
     if template is None:
         steps.log(f"{facts.request_id}: [6/6] rencana Terraform dilewati: templat tidak ada")
-        return (f"Rencana Terraform tidak dibuat: templat {facts.template} tidak ada.",), False
+        return (
+            f"Rencana Terraform tidak dibuat: templat {facts.resources.template} tidak ada.",
+        ), False
     if peek is None:
         steps.log(f"{facts.request_id}: [6/6] rencana Terraform dilewati: pool habis")
         return ("Rencana Terraform tidak dibuat: tidak ada VMID/IP bebas.",), False
@@ -408,7 +412,7 @@ def ticket_sequence(ledgers: LedgerStore, request_id: str) -> int:
 
 def write_analysis(
     records_dir: Path,
-    facts: RequestFacts,
+    facts: Request,
     result: AnalysisResult,
     *,
     department: Department,

@@ -38,7 +38,7 @@ from sop_pipeline.ledger.tracking import record_step, state_of
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
-from sop_pipeline.reports.model import HostingResult, RequestFacts
+from sop_pipeline.reports.model import HostingResult
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.signing.gates import GateResult, keyring_refusals
@@ -276,9 +276,7 @@ class Pipeline:
         """Step 9: the Helpdesk's Laporan Hasil Hosting, written from step 8's record."""
         request_id = ctx.request.request_id
         at = self.now()  # not ctx.at: step 8 may have been recorded after ctx was read
-        facts = RequestFacts.from_data(
-            request_id, ctx.request.data, ctx.request.digest, zone=self.policy.zone
-        )
+        facts = ctx.request.request
         records = self.ledgers.for_request(request_id).records()
         paths = write_reports(
             hosting_report(facts, records, at),

@@ -50,6 +50,7 @@ from sop_pipeline.adapters.terraform import (
 )
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.request import Request
 from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, SopError
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.ports import (
@@ -60,7 +61,7 @@ from sop_pipeline.ports import (
     ProxmoxPort,
     TerraformPort,
 )
-from sop_pipeline.reports.model import Check, HostingResult, RequestFacts
+from sop_pipeline.reports.model import Check, HostingResult
 from sop_pipeline.steps.analysis import choose_node, stack_tfvars
 
 T = TypeVar("T")
@@ -185,7 +186,7 @@ class InfraProvisioner:
     def provision(self, request: LoadedRequest, *, log: Log) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence)."""
         rid = request.request_id
-        facts = RequestFacts.from_data(rid, request.data, request.digest, zone=self.policy.zone)
+        facts = request.request
         self.times = PhaseTimes()
         started = self.now()
         key = self.infra.ssh_private_key
@@ -243,7 +244,7 @@ class InfraProvisioner:
             node=node,
             ip_address=alloc.ipv4,
             fqdn=facts.fqdn,
-            stack=facts.stack,
+            stack=facts.application.stack,
             started=started,
             finished=self.now(),
             checks=checks,
@@ -276,7 +277,7 @@ class InfraProvisioner:
     ) -> ansible.PlaybookResult:
         extravars: dict[str, Any] = {
             "sop_request_id": request.request_id,
-            "sop_request": dict(request.data),
+            "sop_request": request.request.as_data(),
             "sop_vm_address": alloc.ipv4,
             "sop_connect_timeout": int(self.agent_timeout),
             "dns_record_server": self.infra.dns_server,
@@ -306,12 +307,12 @@ class InfraProvisioner:
             on_event=progress,
         )
 
-    def _dns(self, ad: Ports, facts: RequestFacts, alloc: Allocation) -> None:
+    def _dns(self, ad: Ports, facts: Request, alloc: Allocation) -> None:
         if not ad.dns.resolves_to(facts.hostname, alloc.ipv4):
             raise _CheckFailed(f"{facts.fqdn} tidak menunjuk ke {alloc.ipv4} di DNS primer")
 
     def _http(
-        self, proxmox: ProxmoxPort, node: str, alloc: Allocation, facts: RequestFacts
+        self, proxmox: ProxmoxPort, node: str, alloc: Allocation, facts: Request
     ) -> SiteAnswer:
         """GET https://<fqdn>/ at the address DNS gave, TLS checked for the name.
 
@@ -364,7 +365,7 @@ class Placement:
 
 
 def create_vm(
-    facts: RequestFacts,
+    facts: Request,
     *,
     infra: Infrastructure,
     proxmox: ProxmoxPort,
@@ -421,17 +422,22 @@ def create_vm(
 
 
 def _place(
-    proxmox: ProxmoxPort, allocator: AllocatorPort, facts: RequestFacts, environment: str
+    proxmox: ProxmoxPort, allocator: AllocatorPort, facts: Request, environment: str
 ) -> Placement:
     vms = proxmox.vms()
-    template = next((v for v in vms if v.template and v.name == facts.template), None)
+    template = next((v for v in vms if v.template and v.name == facts.resources.template), None)
     if template is None:
-        raise ProxmoxError(f"templat {facts.template} tidak ada di Proxmox")
-    fits = proxmox.capacity(vcpu=facts.vcpu, memory_mb=facts.memory_mb, disk_gb=facts.disk_gb)
+        raise ProxmoxError(f"templat {facts.resources.template} tidak ada di Proxmox")
+    fits = proxmox.capacity(
+        vcpu=facts.resources.vcpu,
+        memory_mb=facts.resources.memory_mb,
+        disk_gb=facts.resources.disk_gb,
+    )
     node = choose_node(fits, template.node)
     if node is None:
         raise ProxmoxError(
-            f"tidak ada node dengan ruang untuk {facts.vcpu} vCPU, {facts.memory_mb} MiB"
+            f"tidak ada node dengan ruang untuk {facts.resources.vcpu} vCPU, "
+            f"{facts.resources.memory_mb} MiB"
         )
     return Placement(template, node, allocator.allocate(facts.request_id, environment))
 

@@ -37,6 +37,7 @@ from typing import Any
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
 from sop_pipeline.domain.sop import DECISION_STEP
 from sop_pipeline.domain.sop import step as sop_step
@@ -44,7 +45,7 @@ from sop_pipeline.domain.state import Phase, RequestState, fold
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger import Record, verify_chain
 from sop_pipeline.ledger.tracking import STEP_KIND, step_events
-from sop_pipeline.loader import RequestInvalid, load_request, load_yaml_file
+from sop_pipeline.loader import load_request, read_request_model
 from sop_pipeline.reports import render, write_reports
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import (
@@ -56,7 +57,6 @@ from sop_pipeline.reports.model import (
     HostingReport,
     HostingResult,
     Report,
-    RequestFacts,
     activity_entry,
     disposition_entries,
     received_at,
@@ -205,7 +205,7 @@ def _step_time(request_id: str, document: str, records: Sequence[Record], step: 
     return record.time
 
 
-def disposition(facts: RequestFacts, records: Sequence[Record]) -> Disposition:
+def disposition(facts: Request, records: Sequence[Record]) -> Disposition:
     """Lembar Disposisi (steps 2-3), numbered with the step-5 ticket, dated at step 3."""
     state = state_of_records(facts.request_id, records)
     _require(facts.request_id, "disposisi", state, (2, 3, TICKET_STEP))
@@ -219,7 +219,7 @@ def disposition(facts: RequestFacts, records: Sequence[Record]) -> Disposition:
     )
 
 
-def hosting_result(facts: RequestFacts, records: Sequence[Record]) -> HostingResult:
+def hosting_result(facts: Request, records: Sequence[Record]) -> HostingResult:
     """What step 8 built, from its record; DocumentNotReady before step 8."""
     state = state_of_records(facts.request_id, records)
     _require(facts.request_id, "hasil-hosting", state, (HOSTING_STEP,))
@@ -232,7 +232,7 @@ def hosting_result(facts: RequestFacts, records: Sequence[Record]) -> HostingRes
 
 
 def hosting_report(
-    facts: RequestFacts, records: Sequence[Record], issued: datetime | None = None
+    facts: Request, records: Sequence[Record], issued: datetime | None = None
 ) -> HostingReport:
     """Laporan Hasil Hosting (steps 8-9).
 
@@ -245,7 +245,7 @@ def hosting_report(
     return HostingReport(facts, ticket_sequence(ticket_of(records)), issued, result)
 
 
-def handover_minutes(facts: RequestFacts, records: Sequence[Record]) -> HandoverMinutes:
+def handover_minutes(facts: Request, records: Sequence[Record]) -> HandoverMinutes:
     """Berita Acara Serah Terima: after step 9, when every check of step 8 passed."""
     state = state_of_records(facts.request_id, records)
     _require(facts.request_id, "berita-acara", state, (HOSTING_STEP, HOSTING_REPORT_STEP))
@@ -262,7 +262,7 @@ def handover_minutes(facts: RequestFacts, records: Sequence[Record]) -> Handover
     return HandoverMinutes(facts, ticket_sequence(ticket_of(records)), issued, result)
 
 
-BUILDERS: dict[str, Callable[[RequestFacts, Sequence[Record]], Report]] = {
+BUILDERS: dict[str, Callable[[Request, Sequence[Record]], Report]] = {
     "disposisi": disposition,
     "hasil-hosting": hosting_report,
     "berita-acara": handover_minutes,
@@ -310,7 +310,7 @@ def period_entry(
     as_of: datetime,
     start: datetime,
     end: datetime,
-    facts: RequestFacts | None,
+    facts: Request | None,
 ) -> ActivityEntry:
     """A request's line: only the step runs that overlap the period, timed as of ``as_of``."""
     entry = activity_entry(state, cal, as_of, facts)
@@ -325,7 +325,7 @@ def activity_report(
     now: datetime,
     calendar: WorkingCalendar,
     ledgers: Mapping[str, Sequence[Record]],
-    facts: Mapping[str, RequestFacts | None],
+    facts: Mapping[str, Request | None],
 ) -> ActivityReport:
     """Laporan Kegiatan: every request open at some moment of the period.
 
@@ -369,7 +369,7 @@ def request_records(ws: Workspace, request_id: str) -> list[Record]:
 
 def request_facts(
     ws: Workspace, request_id: str, policy: Policy, records: Sequence[Record]
-) -> RequestFacts:
+) -> Request:
     """The request's facts, from the file whose sha256 the ledger recorded last."""
     path = ws.request_path(request_id)
     if not records:
@@ -393,18 +393,12 @@ def request_facts(
             "berkas yang dicatat. Jalankan `sop run` agar perubahan diproses, atau kembalikan "
             "berkasnya [request-changed]"
         )
-    return RequestFacts.from_data(request_id, loaded.data, loaded.digest, zone=policy.zone)
+    return loaded.request
 
 
-def lenient_facts(ws: Workspace, request_id: str, zone: str) -> RequestFacts | None:
+def lenient_facts(ws: Workspace, request_id: str, zone: str) -> Request | None:
     """Facts for the Laporan Kegiatan: a request file that no longer loads gives None."""
-    path = ws.request_path(request_id)
-    try:
-        doc = load_yaml_file(path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return RequestFacts.from_data(request_id, doc.data, digest, zone=zone)
-    except (RequestInvalid, OSError, KeyError, TypeError, ValueError):
-        return None
+    return read_request_model(ws.request_path(request_id), zone=zone)
 
 
 WRITTEN = "ditulis"

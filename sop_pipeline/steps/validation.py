@@ -120,16 +120,16 @@ def validate_files(
             results.append(FileResult(path, err.problems))
             continue
         results.append(FileResult(path))
-        by_hostname.setdefault(request.fqdn, []).append(results[-1])
+        by_hostname.setdefault(request.request.hostname, []).append(results[-1])
         loaded[path] = request
-        r = request.data["resources"]
+        r = request.request.resources
         usages.append(
             Usage(
                 request.request_id,
-                request.data["opd"]["code"],
-                r["vcpu"],
-                r["memory_mb"],
-                r["disk_gb"],
+                request.request.opd.code,
+                r.vcpu,
+                r.memory_mb,
+                r.disk_gb,
             )
         )
     checked = {r.path.resolve() for r in results}  # paths given may be relative
@@ -141,7 +141,7 @@ def validate_files(
             other = load_request(peer, policy=policy, check_attachments=False)
         except RequestInvalid:
             continue
-        taken.setdefault(other.fqdn, []).append(peer.name)
+        taken.setdefault(other.request.hostname, []).append(peer.name)
     for hostname, same in by_hostname.items():
         if len(same) + len(taken.get(hostname, [])) > 1:
             for result in same:

@@ -17,7 +17,6 @@ from sop_pipeline.reports.model import (
     AnalysisResult,
     NodeCapacity,
     QuotaUse,
-    RequestFacts,
     Usage,
     analysis_findings,
     feasible,
@@ -120,7 +119,7 @@ def test_a_failed_plan_shows_terraforms_error_then_ours_last() -> None:
 
 def test_a_vm_name_taken_on_proxmox_fails_the_name_finding(policy: Policy) -> None:
     loaded = load_request(REQUESTS / "dinkes-simpus.yaml", policy=policy)
-    facts = RequestFacts.from_data("dinkes-simpus", loaded.data, loaded.digest, zone=policy.zone)
+    facts = loaded.request
     result = AnalysisResult(
         analysed_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
         nodes=(NodeCapacity("pve1", 8, 8192, 100),),

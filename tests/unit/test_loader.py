@@ -77,7 +77,7 @@ def test_a_file_with_several_problems_reports_them_all_in_one_run(policy: Policy
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
 def test_valid_fixture_is_accepted(path: Path, policy: Policy) -> None:
     request = load_request(path, policy=policy, check_attachments=False)
-    assert request.data["hostname"] == "simpus"
+    assert request.request.hostname == "simpus"
     assert request.digest == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -87,16 +87,16 @@ def test_quoted_values_stay_strings(policy: Policy) -> None:
         policy=policy,
         check_attachments=False,
     )
-    assert request.data["application"]["name"] == "SIMPUS & Co: on/no"
-    assert request.data["pic"]["nip"] == "198203152009012003"
+    assert request.request.application.name == "SIMPUS & Co: on/no"
+    assert request.request.pic.nip == "198203152009012003"
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "requests").glob("*.yaml")), ids=lambda p: p.stem)
 def test_example_requests_are_valid_with_their_letters(path: Path, policy: Policy) -> None:
     request = load_request(path, policy=policy)
-    letter = request.data["letter"]
-    assert (path.parent / letter["file"]).read_bytes().startswith(b"%PDF-")
-    assert request.attachments == {letter["file"]: letter["sha256"]}
+    letter = request.request.letter
+    assert (path.parent / letter.file).read_bytes().startswith(b"%PDF-")
+    assert request.attachments == {letter.file: letter.sha256}
 
 
 def test_a_letter_that_does_not_match_its_digest_is_refused(tmp_path: Path, policy: Policy) -> None:

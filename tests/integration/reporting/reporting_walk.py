@@ -101,8 +101,8 @@ class LocalSite:
 
     def provision(self, request: LoadedRequest, *, log: Callable[[str], None]) -> HostingResult:
         started = self.clock()
-        fqdn = f"{request.data['hostname']}.{ZONE}"
-        name = str(request.data["application"]["name"])
+        fqdn = f"{request.request.hostname}.{ZONE}"
+        name = request.request.application.name
         (self.root / "index.html").write_text(f"<h1>{name}</h1>\n", encoding="utf-8")
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
@@ -119,7 +119,7 @@ class LocalSite:
             node=socket.gethostname(),
             ip_address="127.0.0.1",
             fqdn=fqdn,
-            stack=str(request.data["application"]["stack"]),
+            stack=request.request.application.stack,
             started=started,
             finished=self.clock(),
             checks=(Check(CHECK_HTTP, ok, f"HTTP {answer.status} dari {url} (Host: {fqdn})"),),

@@ -9,10 +9,18 @@ import pytest
 from reporting_walk import at
 
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.request import (
+    Application,
+    Letter,
+    Opd,
+    Period,
+    Pic,
+    Request,
+    Resources,
+)
 from sop_pipeline.domain.state import Outcome, Phase, StepEvent
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.ledger.tracking import record_step
-from sop_pipeline.reports.model import RequestFacts
 from sop_pipeline.steps.reporting import (
     DocumentNotReady,
     activity_report,
@@ -26,13 +34,14 @@ KADIS = "kadis@diskominfotik.sumbarprov.go.id"
 KABID = "kabid@diskominfotik.sumbarprov.go.id"
 
 
-def facts(request_id: str) -> RequestFacts:
-    return RequestFacts(
-        request_id, "ab" * 32, "DINKES", "Dinas Kesehatan", "Rina", "198203152009012003",
-        "rina@dinkes.sumbarprov.go.id", "0812", "440/1/2026", date(2026, 11, 2), "SIMPUS",
-        "Puskesmas", "application", "php", "simpus", "simpus.sumbarprov.go.id", 2, 4096, 40,
-        "debian-12-cloudinit", "production", date(2026, 12, 1), date(2027, 11, 30),
-        "terbatas", "public",
+def facts(request_id: str) -> Request:
+    return Request(
+        request_id, "ab" * 32, "sumbarprov.go.id", 1, Opd("DINKES", "Dinas Kesehatan"),
+        Pic("Rina", "198203152009012003", "rina@dinkes.sumbarprov.go.id", "0812"),
+        Letter("440/1/2026", date(2026, 11, 2), f"{request_id}/surat.pdf", "cd" * 32),
+        Application("SIMPUS", "Puskesmas", "application", "php"), "simpus",
+        Resources(2, 4096, 40, "debian-12-cloudinit"), "production",
+        Period(date(2026, 12, 1), date(2027, 11, 30)), "terbatas", "public",
     )  # fmt: skip
 
 

@@ -134,7 +134,8 @@ def test_request_file_names(written: dict[str, list[Path]]) -> None:
 def test_a_hostile_value_prints_as_text(tmp_path: Path) -> None:
     require_weasyprint()
     hostile = "<script>alert(1)</script><b>tebal</b>"
-    request = replace(samples.facts(), application=hostile)
+    facts = samples.facts()
+    request = replace(facts, application=replace(facts.application, name=hostile))
     (pdf,) = write_reports(
         samples.hosting_report(request), tmp_path, department=samples.department(), formats=["pdf"]
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sop_pipeline.adapters.terraform import TerraformRunner
 from sop_pipeline.config import load_policy
+from sop_pipeline.domain.request import Request
 from sop_pipeline.loader import load_request
-from sop_pipeline.reports.model import RequestFacts
 from sop_pipeline.steps.provisioning import Placement
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,9 +34,10 @@ RunnerFactory = Callable[..., TerraformRunner]
 CreateVm = Callable[..., Placement]
 
 
-def facts_for(request_id: str) -> RequestFacts:
+def facts_for(request_id: str) -> Request:
     """The repository's example request under another id, sized small (2 vCPU, 2 GiB, 20 GB)."""
     policy = load_policy(ROOT / "inventories")
     loaded = load_request(ROOT / "requests" / "dinkes-simpus.yaml", policy=policy)
-    facts = RequestFacts.from_data(request_id, loaded.data, loaded.digest, zone=policy.zone)
-    return dataclasses.replace(facts, vcpu=2, memory_mb=2048, disk_gb=20)
+    facts = loaded.request
+    small = dataclasses.replace(facts.resources, vcpu=2, memory_mb=2048, disk_gb=20)
+    return dataclasses.replace(facts, resources=small)

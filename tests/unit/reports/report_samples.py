@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sop_pipeline.config import load_calendar, load_policy
 from sop_pipeline.domain.policy import Quota
+from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, fold
 from sop_pipeline.loader import load_request
 from sop_pipeline.reports.department import Department, load_department
@@ -31,7 +32,6 @@ from sop_pipeline.reports.model import (
     HostingResult,
     NodeCapacity,
     QuotaUse,
-    RequestFacts,
     Usage,
     activity_entry,
     disposition_entries,
@@ -54,10 +54,10 @@ def department() -> Department:
     return load_department(REPO / "inventories")
 
 
-def facts(request_id: str = "dinkes-simpus") -> RequestFacts:
+def facts(request_id: str = "dinkes-simpus") -> Request:
     policy = load_policy(REPO / "inventories")
     loaded = load_request(REPO / "requests" / f"{request_id}.yaml", policy=policy)
-    return RequestFacts.from_data(loaded.request_id, loaded.data, loaded.digest, zone=policy.zone)
+    return loaded.request
 
 
 def simpus_state(through: int = 12) -> RequestState:
@@ -166,7 +166,7 @@ def hosting_result(ok: bool = True) -> HostingResult:
     )
 
 
-def disposition(request: RequestFacts | None = None) -> Disposition:
+def disposition(request: Request | None = None) -> Disposition:
     state = simpus_state()
     return Disposition(
         request=request or facts(),
@@ -177,19 +177,19 @@ def disposition(request: RequestFacts | None = None) -> Disposition:
     )
 
 
-def analysis_report(request: RequestFacts | None = None) -> AnalysisReport:
+def analysis_report(request: Request | None = None) -> AnalysisReport:
     return AnalysisReport(
         request=request or facts(), sequence=12, issued=at(60), result=analysis_result()
     )
 
 
-def hosting_report(request: RequestFacts | None = None, ok: bool = True) -> HostingReport:
+def hosting_report(request: Request | None = None, ok: bool = True) -> HostingReport:
     return HostingReport(
         request=request or facts(), sequence=12, issued=at(144), result=hosting_result(ok)
     )
 
 
-def handover(request: RequestFacts | None = None) -> HandoverMinutes:
+def handover(request: Request | None = None) -> HandoverMinutes:
     return HandoverMinutes(
         request=request or facts(), sequence=12, issued=at(156), result=hosting_result()
     )
@@ -212,7 +212,7 @@ def activity_report() -> ActivityReport:
     )
 
 
-def all_reports(request: RequestFacts | None = None) -> dict[str, object]:
+def all_reports(request: Request | None = None) -> dict[str, object]:
     return {
         "disposisi": disposition(request),
         "analisis": analysis_report(request),

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import report_samples as samples
 
+from sop_pipeline.domain.request import Request
 from sop_pipeline.reports.document import Document, Heading
 from sop_pipeline.reports.documents import build
 from sop_pipeline.reports.html import render_html
 from sop_pipeline.reports.markdown import render_markdown
-from sop_pipeline.reports.model import Report, RequestFacts
+from sop_pipeline.reports.model import Report
 from sop_pipeline.reports.writer import render, write_reports
 
 DEPT = samples.department()
@@ -32,7 +33,7 @@ OUR_TAGS = {
 }  # fmt: skip
 
 
-def _reports(request: RequestFacts = FACTS) -> dict[str, Report]:
+def _reports(request: Request = FACTS) -> dict[str, Report]:
     return samples.all_reports(request)  # type: ignore[return-value]
 
 
@@ -199,14 +200,13 @@ def test_rendering_is_deterministic() -> None:
 # ---------------------------------------------------------------------------- escaping
 
 
-def _hostile_request() -> RequestFacts:
+def _hostile_request() -> Request:
     return replace(
         FACTS,
-        application=HOSTILE,
-        purpose=HOSTILE,
-        pic_name=HOSTILE,
-        opd_name=HOSTILE,
-        letter_number=HOSTILE,
+        application=replace(FACTS.application, name=HOSTILE, purpose=HOSTILE),
+        pic=replace(FACTS.pic, name=HOSTILE),
+        opd=replace(FACTS.opd, name=HOSTILE),
+        letter=replace(FACTS.letter, number=HOSTILE),
     )
 
 
