@@ -23,6 +23,7 @@ from tf_support import CLI_CONFIG, CreateVm, RunnerFactory
 
 from sop_pipeline.adapters import processes
 from sop_pipeline.adapters.allocator import Allocator
+from sop_pipeline.adapters.terraform import RequestBusyError
 from sop_pipeline.lab.pve import RunningPve
 
 pytestmark = pytest.mark.integration
@@ -124,3 +125,40 @@ def test_kill9_of_the_run_then_one_rerun_converges(
         f"({', '.join(n for _, n in at_kill) or '-'}), stopped by the sweep "
         f"{len(rerun.stopped)}, {seconds:.1f} s"
     )
+
+
+@pytest.mark.slow
+def test_state_lock_of_a_live_holder_is_kept_and_of_a_dead_one_is_no_obstacle(
+    make_runner: RunnerFactory, create: CreateVm, lab: RunningPve
+) -> None:
+    create(RID, make_runner(RID))
+    runner = make_runner(RID)
+    # A Terraform started by hand in the working copy: it holds the state lock, no marker.
+    env = {k: v for k, v in runner.environment().items() if k != "SOP_RUN"}
+    holder = subprocess.Popen(
+        [runner.settings.binary, "console"],
+        cwd=runner.stack_dir,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        lock_info = runner.stack_dir / ".terraform.tfstate.lock.info"
+        deadline = time.monotonic() + 120
+        while not lock_info.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lock_info.is_file(), "terraform console never took the state lock"
+        with pytest.raises(RequestBusyError, match="masih hidup") as caught, runner.exclusive():
+            runner.plan()
+        assert holder.poll() is None, "the live holder was touched"
+        print(f"state-lock/live: {str(caught.value).splitlines()[0]}")
+    finally:
+        holder.kill()  # kill -9: the holder dies without unlocking
+        holder.wait()
+    again = make_runner(RID)
+    with again.exclusive():
+        again.init()
+        assert again.plan().empty  # a dead holder's lock is no obstacle: no "dikunci"
+    print("state-lock/dead: the re-run planned (empty) without a lock refusal")
