@@ -161,3 +161,68 @@ def test_the_busy_message_names_the_holder(tmp_path: Path) -> None:
     assert f"host {socket.gethostname()}" in message
     assert caught.value.exit_code == 75
     print(textwrap.shorten(message, 200))
+
+
+ANSIBLE_DRIVER = """
+import sys
+from pathlib import Path
+from sop_pipeline.adapters import ansible
+root = Path(sys.argv[1])
+target = ansible.SshTarget("127.0.0.1", "sop", root / "id", root / "known_hosts")
+ansible.run_playbook(
+    "wait.yml",
+    target=target,
+    extravars={"sop_request_id": sys.argv[2]},
+    tree=ansible.AnsibleTree.under(root),
+    tuning=ansible.Tuning.DEFAULTS,
+)
+"""
+
+# Runs on the controller (no guest needed): a task that waits, as "Wait until the server
+# answers over SSH" does.
+WAIT_PLAYBOOK = """- name: Wait
+  hosts: all
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Wait a long time
+      ansible.builtin.command: sleep 600
+      changed_when: false
+"""
+
+
+def test_kill9_during_ansible_leaves_nothing_once_the_next_run_holds_the_lock(
+    tmp_path: Path, strays: list[int]
+) -> None:
+    root = tmp_path / "tree"
+    for sub in ("playbooks", "roles", "inventories/lab/group_vars"):
+        (root / sub).mkdir(parents=True)
+    (root / "playbooks" / "wait.yml").write_text(WAIT_PLAYBOOK)
+    (root / "id").write_text("unused\n")
+    (root / "known_hosts").write_text("127.0.0.1 ssh-ed25519 AAAAunused\n")
+    driver = subprocess.Popen(
+        [sys.executable, "-c", ANSIBLE_DRIVER, str(root), RID], start_new_session=True
+    )
+    strays.append(driver.pid)
+
+    def marked() -> list[tuple[int, str]]:
+        return [
+            (p.pid, p.name)
+            for p in processes.process_table()
+            if p.marker is not None and p.marker.pid == driver.pid
+        ]
+
+    # ansible-playbook, its worker and the task's sleep, all carrying the run's marker
+    wait_until(lambda: any(name == "sleep" for _, name in marked()), "the task started", 300)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    left = marked()
+    strays.extend(pid for pid, _ in left)
+    assert left, "nothing outlived the run: this test would show nothing"
+
+    rerun = runner_for(tmp_path / "work")
+    with rerun.exclusive():
+        assert marked() == [], "the next run went on with the killed run's Ansible running"
+    assert sorted(rerun.stopped) == sorted(left)
+    names = ", ".join(sorted({n for _, n in left}))
+    print(f"orphans/ansible: kill -9 of the run; next run stopped {len(left)} ({names})")
