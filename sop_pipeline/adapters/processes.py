@@ -110,10 +110,12 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     effect, the child exits at once.
     """
     parent = os.getpid()
+    # Looked up here, in the parent: the forked child of a threaded process only makes the
+    # call (no dlopen, no allocation that could wait on a lock another thread held).
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
 
