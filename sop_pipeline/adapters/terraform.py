@@ -194,6 +194,7 @@ class TerraformRunner:
         self._swept = False
         #: What the last sweep stopped: (pid, name) of each leftover of a dead run.
         self.stopped: tuple[tuple[int, str], ...] = ()
+        #: Told (one Indonesian line) when a dead holder's state lock is cleared.
         self.on_leftovers: Callable[[str], None] = lambda _line: None
 
     # ------------------------------------------------------------------ the lock of the request
@@ -239,8 +240,6 @@ class TerraformRunner:
                 "di host ini; tidak ada yang diubah. Tunggu run itu selesai lalu jalankan ulang."
             )
         if found.leftovers:
-            names = ", ".join(f"{p.name} (pid {p.pid})" for p in found.leftovers)
-            self.on_leftovers(f"{self.request_id}:   sisa run yang mati dihentikan: {names}")
             processes.stop(found.leftovers)
         self.stopped = tuple((p.pid, p.name) for p in found.leftovers)
         self._swept = True
