@@ -57,6 +57,9 @@ class DnsPort(Protocol):
 class TerraformPort(Protocol):
     """One request's root stack (a :class:`~sop_pipeline.adapters.terraform.TerraformRunner`)."""
 
+    #: (pid, name) of each process of a dead run that ``exclusive()`` stopped on entry.
+    stopped: tuple[tuple[int, str], ...]
+
     def exclusive(self) -> AbstractContextManager[None]: ...
 
     def prepare(self, tfvars: Mapping[str, Any]) -> None: ...

@@ -57,6 +57,8 @@ from typing import Any
 
 import yaml
 
+from sop_pipeline.adapters import processes
+from sop_pipeline.domain.leftovers import MARKER_VARIABLE, RunMarker
 from sop_pipeline.errors import AdapterError, ConfigError
 
 #: Highest ansible-core minor release the pinned mitogen (0.3.54) is known to drive.
@@ -557,6 +559,11 @@ def run_playbook(
         if not _NAME_RE.match(name):
             raise ConfigError(f"extra var name {name!r} is not a plain identifier")
     chosen, settings = tuning_settings(tree.roles, tuning)
+    request_id = extravars.get("sop_request_id")
+    if isinstance(request_id, str) and RunMarker.parse(f"{request_id}:1:0") is not None:
+        # Inherited by ansible-playbook's workers, mitogen's helpers and ssh: a run killed
+        # here is found by the next run's sweep (adapters/terraform.py, exclusive()).
+        settings[MARKER_VARIABLE] = processes.own_marker(request_id).text()
     log = _EventLog(on_event=on_event)
     started = time.monotonic()
 

@@ -26,16 +26,25 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from python_terraform import IsFlagged, Terraform
 
+from sop_pipeline.adapters import processes
+from sop_pipeline.domain.leftovers import (
+    MARKER_VARIABLE,
+    RunMarker,
+    classify,
+    holder_provably_dead,
+    parse_state_lock,
+)
 from sop_pipeline.errors import AdapterError
 
 STACK = Path("stacks") / "request"
@@ -177,12 +186,28 @@ class TerraformRunner:
         self._cancel = threading.Event()
         #: The Terraform process running now (its own process group), or None.
         self.current: subprocess.Popen[str] | None = None
+        #: This run's marker, set in every child's environment (see domain/leftovers.py).
+        self.marker: RunMarker = processes.own_marker(request_id)
+        #: The run recorded beside the lock before this one took it (None if none).
+        self.previous: RunMarker | None = None
+        #: Set once this run holds the request's lock and has swept its leftovers.
+        self._swept = False
+        #: What the last sweep stopped: (pid, name) of each leftover of a dead run.
+        self.stopped: tuple[tuple[int, str], ...] = ()
+        #: Told (one Indonesian line) when a dead holder's state lock is cleared.
+        self.on_leftovers: Callable[[str], None] = lambda _line: None
 
     # ------------------------------------------------------------------ the lock of the request
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold this request's lock for the duration; another holder means RequestBusyError."""
+        """Hold this request's lock for the duration; another holder means RequestBusyError.
+
+        Once held: the run is recorded beside the lock (pid, start time, host), and what a
+        dead run of this request left running (its marker, its pid gone) is stopped before
+        anything else starts. Processes of a live run of another job are never touched: that
+        run is refused as busy, named.
+        """
         self.settings.work_root.mkdir(parents=True, exist_ok=True)
         path = self.settings.work_root / f"{self.request_id}.lock"
         handle = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
@@ -190,15 +215,35 @@ class TerraformRunner:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
+            _, who = processes.read_record(path)
             raise RequestBusyError(
-                f"Permohonan {self.request_id} sedang diproses oleh proses lain; "
-                "tidak ada yang diubah."
+                f"Permohonan {self.request_id} sedang diproses oleh proses lain ({who}); "
+                "tidak ada yang diubah. Tunggu proses itu selesai lalu jalankan ulang."
             ) from None
         try:
+            self.previous, _ = processes.read_record(path)
+            processes.write_record(path, self.marker)
+            self.sweep()
             yield
         finally:
+            self._swept = False
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def sweep(self) -> tuple[tuple[int, str], ...]:
+        """Stop the leftovers of dead runs of this request; refuse if a live run has some."""
+        found = classify(self.request_id, processes.process_table(), me=self.marker)
+        if found.live_runs:
+            other = found.live_runs[0]
+            raise RequestBusyError(
+                f"Permohonan {self.request_id} masih dikerjakan oleh run lain (pid {other.pid}) "
+                "di host ini; tidak ada yang diubah. Tunggu run itu selesai lalu jalankan ulang."
+            )
+        if found.leftovers:
+            processes.stop(found.leftovers)
+        self.stopped = tuple((p.pid, p.name) for p in found.leftovers)
+        self._swept = True
+        return self.stopped
 
     def cancel(self) -> None:
         """Ask the running Terraform command to stop (SIGINT, then a bounded wait)."""
@@ -333,6 +378,7 @@ class TerraformRunner:
             PROXMOX_VE_ENDPOINT=self.access.endpoint,
             PROXMOX_VE_API_TOKEN=self.access.api_token,
         )
+        env[MARKER_VARIABLE] = self.marker.text()  # inherited by the providers too
         if self.access.ca_file is not None:
             env["SSL_CERT_FILE"] = str(self.access.ca_file)
         if self.settings.pg_conn_str:
@@ -342,9 +388,38 @@ class TerraformRunner:
 
     def _run(self, cmd: str, *args: str, **options: Any) -> tuple[int, str, str]:
         code, out, err = self._run_raw(cmd, *args, **options)
+        if code != 0 and self._unlocked_stale(f"{err}\n{out}"):
+            code, out, err = self._run_raw(cmd, *args, **options)
         if code != 0:
             raise self._translate(cmd, code, out, err)
         return code, out, err
+
+    def _unlocked_stale(self, text: str) -> bool:
+        """Clear Terraform's state lock if its holder is provably dead; True if cleared.
+
+        Only under the request's lock, after the sweep, with the lock id Terraform named
+        (see :func:`~sop_pipeline.domain.leftovers.holder_provably_dead`).
+        """
+        if "Error acquiring the state lock" not in text or not self._swept:
+            return False
+        lock = parse_state_lock(text)
+        if lock is None or not holder_provably_dead(
+            lock,
+            host=socket.gethostname(),
+            request_id=self.request_id,
+            table=processes.process_table(),
+            me=self.marker,
+            previous=self.previous,
+            workdir=str(self.workdir.resolve()),
+        ):
+            return False
+        code, _, _ = self._spawn([self.settings.binary, "force-unlock", "-force", lock.lock_id])
+        if code != 0:
+            return False  # e.g. the local backend cannot: the busy error, naming the holder
+        self.on_leftovers(
+            f"{self.request_id}:   kunci state Terraform {lock.lock_id} dari run yang mati dibuka"
+        )
+        return True
 
     def _run_raw(self, cmd: str, *args: str, **options: Any) -> tuple[int, str, str]:
         options.setdefault("no_color", IsFlagged)
@@ -369,6 +444,9 @@ class TerraformRunner:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            # Dies with this thread, which waits below until Terraform is reaped. SIGTERM is
+            # Terraform's graceful stop (like SIGINT); the next run sweeps what outlives it.
+            preexec_fn=processes.die_with_parent(signal.SIGTERM),
         )
         self.current = proc
         result: dict[str, str] = {}
@@ -408,9 +486,12 @@ class TerraformRunner:
         text = f"{err}\n{out}"
         rid = self.request_id
         if "Error acquiring the state lock" in text:
+            lock = parse_state_lock(text)
+            holder = f" ({lock.who}, kunci {lock.lock_id})" if lock else ""
             return RequestBusyError(
-                f"State Terraform untuk {rid} sedang dikunci oleh proses lain; "
-                "tidak ada yang diubah.",
+                f"State Terraform untuk {rid} sedang dikunci oleh proses lain{holder} yang "
+                "masih hidup; tidak ada yang diubah. "
+                "Tunggu proses itu selesai lalu jalankan ulang.",
                 detail=text,
                 returncode=code,
             )

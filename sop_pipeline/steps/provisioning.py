@@ -400,6 +400,9 @@ def create_vm(
 
     def terraform() -> None:
         with allocator.lease(rid), runner.exclusive():
+            if runner.stopped:  # what a killed run of this request left running
+                names = ", ".join(f"{name} (pid {pid})" for pid, name in runner.stopped)
+                log(f"{rid}:   sisa run sebelumnya yang mati dihentikan: {names}")
             runner.prepare(tfvars)
             runner.init()
             while True:

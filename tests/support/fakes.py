@@ -138,6 +138,7 @@ class FakeTerraform:
     in_state: bool = False
     tfvars: dict[str, Any] = field(default_factory=dict)
     locked: bool = False
+    stopped: tuple[tuple[int, str], ...] = ()
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
