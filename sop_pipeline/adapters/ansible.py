@@ -58,7 +58,7 @@ from typing import Any
 import yaml
 
 from sop_pipeline.adapters import processes
-from sop_pipeline.domain.leftovers import MARKER_VARIABLE, RunMarker
+from sop_pipeline.adapters.leftovers import MARKER_VARIABLE, RunMarker
 from sop_pipeline.errors import AdapterError, ConfigError
 
 #: Highest ansible-core minor release the pinned mitogen (0.3.54) is known to drive.

@@ -1,6 +1,6 @@
 """The process table at the edge: run markers, the run record, parent-death, the sweep.
 
-:mod:`sop_pipeline.domain.leftovers` decides which processes a dead run left behind; this
+:mod:`sop_pipeline.adapters.leftovers` decides which processes a dead run left behind; this
 module reads ``/proc`` (Linux only), writes the run record beside the request's lock and
 stops leftovers with SIGTERM, then SIGKILL, waiting until they are gone.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sop_pipeline.domain.leftovers import MARKER_VARIABLE, ProcessInfo, RunMarker
+from sop_pipeline.adapters.leftovers import MARKER_VARIABLE, ProcessInfo, RunMarker
 
 PROC = Path("/proc")
 _PR_SET_PDEATHSIG = 1

@@ -38,7 +38,7 @@ from typing import Any
 from python_terraform import IsFlagged, Terraform
 
 from sop_pipeline.adapters import processes
-from sop_pipeline.domain.leftovers import (
+from sop_pipeline.adapters.leftovers import (
     MARKER_VARIABLE,
     RunMarker,
     classify,
@@ -186,7 +186,7 @@ class TerraformRunner:
         self._cancel = threading.Event()
         #: The Terraform process running now (its own process group), or None.
         self.current: subprocess.Popen[str] | None = None
-        #: This run's marker, set in every child's environment (see domain/leftovers.py).
+        #: This run's marker, set in every child's environment (see adapters/leftovers.py).
         self.marker: RunMarker = processes.own_marker(request_id)
         #: The run recorded beside the lock before this one took it (None if none).
         self.previous: RunMarker | None = None
@@ -398,7 +398,7 @@ class TerraformRunner:
         """Clear Terraform's state lock if its holder is provably dead; True if cleared.
 
         Only under the request's lock, after the sweep, with the lock id Terraform named
-        (see :func:`~sop_pipeline.domain.leftovers.holder_provably_dead`).
+        (see :func:`~sop_pipeline.adapters.leftovers.holder_provably_dead`).
         """
         if "Error acquiring the state lock" not in text or not self._swept:
             return False

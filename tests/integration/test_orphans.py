@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from sop_pipeline.adapters import processes
+from sop_pipeline.adapters.leftovers import MARKER_VARIABLE, RunMarker
 from sop_pipeline.adapters.terraform import (
     ProxmoxAccess,
     RequestBusyError,
     TerraformRunner,
     TerraformSettings,
 )
-from sop_pipeline.domain.leftovers import MARKER_VARIABLE, RunMarker
 
 pytestmark = pytest.mark.integration
 

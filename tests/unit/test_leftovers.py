@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sop_pipeline.domain.leftovers import (
+from sop_pipeline.adapters.leftovers import (
     ProcessInfo,
     RunMarker,
     StateLock,
