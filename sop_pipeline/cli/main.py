@@ -149,6 +149,7 @@ def main(ctx: click.Context, repo: Path) -> None:
       sop gate dinkes-simpus --step 8   exit 0 only if everything step 8 needs holds
       sop status                    where every request stands, with SLA
       sop audit                     re-verify every record chain
+      sop checkpoint --key K        sign every record head (protected jobs)
     """
     ctx.obj = Workspace(repo)
 
