@@ -523,12 +523,18 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
         records = ledger.records()
         faults += checkpoint.statement_heads(approvals_dir(ws.request_path(request_id)), records)
         cp_path = checkpoint.path_for(ws.records_dir, request_id)
-        if not cp_path.exists():
-            continue
         try:
             keyring = keyring or trusted_config(ws.root, base).keyring
         except SopError as err:
-            faults.append(f"{cp_path}: keyring tidak terbaca ({err.diagnostics()}) [keyring]")
+            if cp_path.exists():  # without checkpoints there is nothing to verify it with
+                faults.append(f"{cp_path}: keyring tidak terbaca ({err.diagnostics()}) [keyring]")
+            continue
+        if not cp_path.exists():
+            if keyring.pipeline and records:  # enrolled: every protected job signs every head
+                faults.append(
+                    f"{path}: tidak ada checkpoint bertanda tangan ({cp_path} hilang), padahal "
+                    "keyring memuat roles.pipeline [checkpoint-missing]"
+                )
             continue
         found, _ = checkpoint.audit(
             path=cp_path, request_id=request_id, records=records, keyring=keyring, at=_now()

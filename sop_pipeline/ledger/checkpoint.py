@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from sop_pipeline.atomic import write_atomically
-from sop_pipeline.ledger.chain import GENESIS, Record, canonical_json, verify_records
+from sop_pipeline.ledger.chain import (
+    GENESIS,
+    LedgerError,
+    Record,
+    canonical_json,
+    verify_records,
+)
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.sshsig import SshKeygen
@@ -102,14 +108,19 @@ def sign(
     path = path_for(records_dir, request_id)
     existing, faults = read(path)
     if faults:
-        from sop_pipeline.ledger.chain import LedgerError
-
         raise LedgerError(f"checkpoint rusak, tidak ditambah: {faults[0]}")
     broken = verify_records(records_dir / f"{request_id}.jsonl", list(records))
     if broken:  # never sign over a chain that does not hold
-        from sop_pipeline.ledger.chain import LedgerError
-
         raise LedgerError(f"catatan tidak utuh, checkpoint tidak dibuat: {broken[0]}")
+    hashes = [r.hash for r in records]
+    for index, cp in enumerate(existing, start=1):
+        if cp.count > len(hashes) or cp.count < 1 or hashes[cp.count - 1] != cp.head:
+            raise LedgerError(
+                f"{path}: checkpoint #{index} ({cp.signed_at}) menandatangani head "
+                f"{cp.head[:12]} untuk catatan #{cp.count}, yang tidak ada lagi: catatan ditulis "
+                "ulang atau dikembalikan; checkpoint tidak dibuat, jalankan `sop audit` "
+                "[checkpoint-mismatch]"
+            )
     head = records[-1].hash if records else GENESIS
     if not records or (existing and existing[-1].head == head):
         return None

@@ -112,6 +112,8 @@ def test_rewritten_chain_with_fresh_hashes_is_caught(lab: Lab, tally: dict[str, 
     out = judged(tally, lab, "checkpoint-mismatch")
     assert "checkpoint #1" in out
     assert "[statement-head]" in out  # the officials' statements saw the old chain too
+    code, out = sop(lab, "checkpoint", "--key", str(key), "--base", "main")
+    assert code == 5 and "[checkpoint-mismatch]" in out, out  # never signed over
 
 
 def test_rewritten_chain_without_checkpoint_is_caught_by_statements(
@@ -179,3 +181,10 @@ def test_unrecorded_expired_statement_is_still_refused(lab: Lab) -> None:
     result = s.flow.gate(8, later, "native")
     assert not result.holds
     assert any("[statement-expired]" in r for r in result.reasons), result.reasons
+
+
+def test_a_deleted_checkpoint_file_is_caught(lab: Lab, tally: dict[str, int]) -> None:
+    _, key = setup(lab)
+    sign_checkpoint(lab, key, 12)
+    checkpoint.path_for(lab.records, RID).unlink()
+    judged(tally, lab, "checkpoint-missing")
