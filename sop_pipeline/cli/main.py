@@ -149,6 +149,7 @@ def main(ctx: click.Context, repo: Path) -> None:
       sop gate dinkes-simpus --step 8   exit 0 only if everything step 8 needs holds
       sop status                    where every request stands, with SLA
       sop audit                     re-verify every record chain
+      sop checkpoint --key K        sign every record head (protected jobs)
     """
     ctx.obj = Workspace(repo)
 
@@ -494,24 +495,51 @@ def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
 
 @main.command()
 @_JSON
+@base_option("the keyring that checkpoints are verified with")
 @click.pass_obj
-def audit(ws: Workspace, as_json: bool) -> None:
+def audit(ws: Workspace, as_json: bool, base: str) -> None:
     """Re-verify every record chain under records/ and say where one was altered.
 
-    Also re-checks that each request's steps follow the SOP. Exit 5 when anything fails.
+    Also re-checks that each request's steps follow the SOP, that every signed checkpoint
+    (records/checkpoints/) verifies and matches its record, and that every statement's
+    record_head names a record the chain holds. Exit 5 when anything fails.
     """
+    from sop_pipeline.ledger import checkpoint
     from sop_pipeline.ledger.tracking import state_of
+    from sop_pipeline.signing.subject import approvals_dir
 
     report = ws.ledgers.audit()
     faults = [str(f) for path_faults in report.values() for f in path_faults]
+    keyring = None
     for request_id in ws.ledgers.request_ids():
-        path = ws.ledgers.for_request(request_id).path
+        ledger = ws.ledgers.for_request(request_id)
+        path = ledger.path
         if report.get(path):
             continue
         try:
             state_of(ws.ledgers, request_id)
         except SopError as err:
             faults.append(f"{path}: {err.diagnostics()}")
+        records = ledger.records()
+        faults += checkpoint.statement_heads(approvals_dir(ws.request_path(request_id)), records)
+        cp_path = checkpoint.path_for(ws.records_dir, request_id)
+        try:
+            keyring = keyring or trusted_config(ws.root, base).keyring
+        except SopError as err:
+            if cp_path.exists():  # without checkpoints there is nothing to verify it with
+                faults.append(f"{cp_path}: keyring tidak terbaca ({err.diagnostics()}) [keyring]")
+            continue
+        if not cp_path.exists():
+            if keyring.pipeline and records:  # enrolled: every protected job signs every head
+                faults.append(
+                    f"{path}: tidak ada checkpoint bertanda tangan ({cp_path} hilang), padahal "
+                    "keyring memuat roles.pipeline [checkpoint-missing]"
+                )
+            continue
+        found, _ = checkpoint.audit(
+            path=cp_path, request_id=request_id, records=records, keyring=keyring, at=_now()
+        )
+        faults += found
     if as_json:
         click.echo(json.dumps({"ledgers": len(report), "faults": faults}, indent=2))
     else:
@@ -520,6 +548,65 @@ def audit(ws: Workspace, as_json: bool) -> None:
         verdict = "UTUH" if not faults else f"{len(faults)} KESALAHAN"
         click.echo(f"{len(report)} buku catatan diperiksa: {verdict}.")
     sys.exit(ExitCode.RECORD if faults else ExitCode.OK)
+
+
+@main.command("checkpoint")
+@click.argument("request_ids", nargs=-1)
+@click.option(
+    "--key",
+    envvar="SOP_CHECKPOINT_KEY",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The pipeline's private checkpoint key ($SOP_CHECKPOINT_KEY, protected environment).",
+)
+@click.option(
+    "--signer",
+    envvar="SOP_CHECKPOINT_SIGNER",
+    default="",
+    help="Its principal in roles.pipeline ($SOP_CHECKPOINT_SIGNER; default: the only one).",
+)
+@click.option("--at", "at_", metavar="ISO-TIME", help="Signing time (default: now).")
+@base_option("the keyring (roles.pipeline)")
+@click.pass_obj
+def checkpoint_cmd(
+    ws: Workspace,
+    request_ids: tuple[str, ...],
+    key: Path,
+    signer: str,
+    at_: str | None,
+    base: str,
+) -> None:
+    """Sign the head of every record under records/ (or of REQUEST_IDS) not yet signed.
+
+    Run by the protected jobs after they change records/. Exit 3 without a pipeline
+    principal in the keyring; 5 when a record does not hold.
+    """
+    from sop_pipeline.ledger import checkpoint
+    from sop_pipeline.signing.errors import KeyringError
+
+    pipeline = trusted_config(ws.root, base).keyring.pipeline
+    signer = signer or (pipeline[0] if len(pipeline) == 1 else "")
+    if signer not in pipeline:
+        raise KeyringError(
+            f"approvers/roles.toml: roles.pipeline harus memuat satu principal (atau beri "
+            f"--signer salah satunya), kini {list(pipeline)} [pipeline-role]"
+        )
+    at = _at(at_)
+    for request_id in request_ids or tuple(ws.ledgers.request_ids()):
+        ledger = ws.ledgers.for_request(ws.require(request_id))
+        with ws.ledgers.locked(request_id):
+            done = checkpoint.sign(
+                records_dir=ws.records_dir,
+                request_id=request_id,
+                records=ledger.records(),
+                key=key,
+                signer=signer,
+                at=at,
+            )
+        if done:
+            click.echo(f"{request_id}: checkpoint #{done.count} {done.head[:12]} ditandatangani.")
+        else:
+            click.echo(f"{request_id}: head sudah ditandatangani.")
 
 
 # ------------------------------------------------------------------------------------ lab

@@ -17,7 +17,7 @@ from typing import Any
 
 from sop_pipeline.domain.sop import Role, step
 from sop_pipeline.signing.errors import SshKeygenError
-from sop_pipeline.signing.statement import SIGNED_STEPS, namespace
+from sop_pipeline.signing.statement import CHECKPOINT_NAMESPACE, SIGNED_STEPS, namespace
 
 DOMAIN = "diskominfotik.sumbarprov.go.id"
 #: A fixed start time for tests and the demo (keys in the lab keyring are valid until 2030).
@@ -95,18 +95,26 @@ def keyring_texts(
     valid_before: str = "20301231Z",
     extra_lines: Iterable[str] = (),
     revoked: Iterable[str] = (),
+    pipeline: tuple[str, str] | None = None,
 ) -> dict[str, str]:
-    """``allowed_signers``, ``roles.toml`` and ``revoked_keys`` for these officials."""
+    """``allowed_signers``, ``roles.toml`` and ``revoked_keys`` for these officials; with
+    ``pipeline`` (principal, public key line), the pipeline's checkpoint key too."""
     lines = ["# Lab keyring: throw-away keys generated for tests and the demo."]
     lines += [
         signer_line(o.principal, o.role, o.public_line, valid_before) for o in officials.values()
     ]
     lines += list(extra_lines)
+    if pipeline:
+        lines.append(
+            f'{pipeline[0]} namespaces="{CHECKPOINT_NAMESPACE}",valid-before="{valid_before}" '
+            f"{pipeline[1]}"
+        )
     roles: dict[Role, list[str]] = {}
     for o in officials.values():
         roles.setdefault(o.role, []).append(o.principal)
     toml = ["schema_version = 1", "", "[policy]", "max_statement_days = 30", "", "[roles]"]
     toml += [f"{role} = {sorted(p)!r}".replace("'", '"') for role, p in roles.items()]
+    toml += [f'pipeline = ["{pipeline[0]}"]'] if pipeline else []
     toml += ["", "[thresholds]", "step-06 = 1", ""]
     for o in officials.values():
         toml += [
@@ -337,6 +345,7 @@ class RequestFlow:
             step_number=step_number,
             decision=decision,
             signer=options.pop("signer", official.principal),
+            record_head=options.pop("record_head", self.ledger.head()),
             at=at,
             key=options.pop("key", official.key),
             **options,

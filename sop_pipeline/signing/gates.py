@@ -79,6 +79,9 @@ class GateContext:
     history: Sequence[Checked] = ()  # statements the Git history held, deleted ones included
     analyses: Mapping[str, RecordedAnalysis] = field(default_factory=dict)  # digest -> record
     refusals: Sequence[RecordedRefusal] = ()
+    #: Statement hashes the ledger recorded while they were valid, in records a signed
+    #: checkpoint covers: their approval outlives expires_at (like a transparency log).
+    anchored: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -215,12 +218,22 @@ def lapsed_refusal(checked: Checked) -> bool:
     )
 
 
+def lapsed_but_recorded(ctx: GateContext, checked: Checked) -> bool:
+    """A YES whose only fault is its expiry, recorded while valid under a signed checkpoint."""
+    return (
+        checked.sha256 in ctx.anchored
+        and checked.statement is not None
+        and bool(checked.problems)
+        and all(p.endswith("[statement-expired]") for p in checked.problems)
+    )
+
+
 def select(ctx: GateContext, step_number: int) -> Selection:
     """Valid statements of one step whose chain holds; positive ones by distinct people."""
     valid = [
         c
         for c in statements(ctx)
-        if (c.ok or lapsed_refusal(c))
+        if (c.ok or lapsed_refusal(c) or lapsed_but_recorded(ctx, c))
         and c.statement
         and c.statement.step == step_number
         and not chain_problems(ctx, c)

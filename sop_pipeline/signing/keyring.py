@@ -34,13 +34,20 @@ from sop_pipeline.signing import allowed_signers as signers_file
 from sop_pipeline.signing.allowed_signers import AllowedSignersError, SignerLine
 from sop_pipeline.signing.errors import KeyringError
 from sop_pipeline.signing.sshkeys import KeyError_, PublicKey, parse_key_text
-from sop_pipeline.signing.statement import GATE_STEPS, SIGNED_STEPS, namespace
+from sop_pipeline.signing.statement import (
+    CHECKPOINT_NAMESPACE,
+    GATE_STEPS,
+    SIGNED_STEPS,
+    namespace,
+)
 
 KEYRING_DIR = "approvers"
 ALLOWED_SIGNERS = "allowed_signers"
 ROLES = "roles.toml"
 REVOKED = "revoked_keys"
 DEFAULT_MAX_STATEMENT_DAYS = 30
+#: ``roles.pipeline`` in roles.toml: the pipeline's own key(s), for checkpoints only.
+PIPELINE_ROLE = "pipeline"
 GIT_TIMEOUT_S = 60
 
 
@@ -94,6 +101,7 @@ class Keyring:
     source: str = ""
     allowed_signers_text: str = ""
     revoked_text: str = ""
+    pipeline: tuple[str, ...] = ()  # principals that sign checkpoints (never an SOP step)
 
     @property
     def revoked_blobs(self) -> frozenset[bytes]:
@@ -140,6 +148,7 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         config = tomllib.loads(roles_toml)
     except tomllib.TOMLDecodeError as err:
         raise KeyringError(f"{source}{ROLES}: TOML tidak sah: {err}") from err
+    pipeline = _pipeline(config, f"{source}{ROLES}")
     roles, thresholds, people, max_days = _roles(config, f"{source}{ROLES}")
     rotations = _rotations(config.get("rotations", []), f"{source}{ROLES}")
     return Keyring(
@@ -153,7 +162,19 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         source=source,
         allowed_signers_text=allowed_signers,
         revoked_text=revoked_keys,
+        pipeline=pipeline,
     )
+
+
+def _pipeline(config: dict[str, Any], where: str) -> tuple[str, ...]:
+    """``roles.pipeline``, taken out of the table: it is no SOP role (``Role``)."""
+    roles = config.get("roles", {})
+    if not isinstance(roles, dict) or PIPELINE_ROLE not in roles:
+        return ()
+    principals = roles.pop(PIPELINE_ROLE)
+    if not isinstance(principals, list) or not all(isinstance(p, str) for p in principals):
+        raise KeyringError(f"{where}: roles.{PIPELINE_ROLE} harus daftar principal")
+    return tuple(principals)
 
 
 def _roles(
@@ -409,6 +430,7 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                 )
     _lint_keys_per_principal(keyring, error)
     _lint_people(keyring, error)
+    _lint_pipeline(keyring, error)
     for n in SIGNED_STEPS:
         threshold = keyring.threshold(n)
         role = step(n).actor
@@ -521,6 +543,50 @@ def _lint_keys_per_principal(keyring: Keyring, error: Report) -> None:
                 "principal-case-variant",
                 f"{keyring.source}: principal {sorted(variants)} hanya berbeda huruf besar/kecil; "
                 "satu pejabat, satu ejaan",
+            )
+
+
+def _lint_pipeline(keyring: Keyring, error: Report) -> None:
+    """The pipeline's key signs checkpoints and nothing else; no official signs checkpoints."""
+    where = f"{keyring.source}{ALLOWED_SIGNERS}"
+    pipeline = set(keyring.pipeline)
+    for principal in sorted(pipeline):
+        if signers_file.has_wildcard(principal):
+            error("wildcard-principal", f"{keyring.source}{ROLES}: roles.pipeline memuat pola")
+        if keyring.roles_of(principal):
+            error(
+                "pipeline-in-sop-role",
+                f"{keyring.source}{ROLES}: {principal} (roles.pipeline) juga memegang peran "
+                f"SOP {sorted(keyring.roles_of(principal))}; kunci pipeline hanya untuk checkpoint",
+            )
+        if not any(principal in line.principal_list for line in keyring.signers):
+            error(
+                "principal-without-key",
+                f"{keyring.source}{ROLES}: {principal} (roles.pipeline) tidak punya kunci "
+                "di allowed_signers",
+            )
+    for line in keyring.signers:
+        loc = f"{where}:{line.line_no}"
+        names = set(line.principal_list)
+        ns = line.namespaces
+        if names & pipeline:
+            steps = [
+                n
+                for n in SIGNED_STEPS
+                if ns is None or signers_file.match_pattern_list(namespace(n), ns) == 1
+            ]
+            if steps:
+                error(
+                    "pipeline-signs-step",
+                    f"{loc}: kunci pipeline boleh menandatangani langkah {steps}; batasi "
+                    f'namespaces="{CHECKPOINT_NAMESPACE}"',
+                )
+        # (no namespaces= at all is already namespaces-missing)
+        elif ns is not None and signers_file.match_pattern_list(CHECKPOINT_NAMESPACE, ns) == 1:
+            error(
+                "checkpoint-beyond-role",
+                f"{loc}: {sorted(names)} boleh menandatangani checkpoint catatan tetapi "
+                "tidak di roles.pipeline",
             )
 
 

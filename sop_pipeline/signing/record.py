@@ -98,6 +98,34 @@ def recorded_refusals(records: Sequence[Record]) -> list[gates.RecordedRefusal]:
     return found
 
 
+def anchored_statements(
+    records: Sequence[Record], covered: int, expiry: Mapping[str, datetime]
+) -> frozenset[str]:
+    """Statements (hash -> expires_at given) recorded, before they expired, in one of the
+    first ``covered`` records (those a valid signed checkpoint covers)."""
+    found = set()
+    for r in records[:covered]:
+        if r.kind != STEP_KIND:
+            continue
+        for name, digest in r.inputs.items():
+            if name.startswith("statement") and digest in expiry and r.time <= expiry[digest]:
+                found.add(digest)
+    return frozenset(found)
+
+
+def checkpointed(ledger: Ledger, keyring: Keyring, at: datetime) -> int:
+    """How many records of ``ledger`` a valid signed checkpoint covers (0 without any)."""
+    from sop_pipeline.ledger import checkpoint
+
+    path = checkpoint.path_for(ledger.path.parent, ledger.request_id)
+    if not path.exists() or not keyring.pipeline:
+        return 0
+    faults, covered = checkpoint.audit(
+        path=path, request_id=ledger.request_id, records=ledger.records(), keyring=keyring, at=at
+    )
+    return 0 if faults else covered
+
+
 def context(
     *,
     step_number: int,
@@ -110,6 +138,8 @@ def context(
     history: Sequence[Checked] = (),
 ) -> gates.GateContext:
     records = ledger.records()
+    expiry = {c.sha256: c.statement.expiry for c in (*checked, *history) if c.statement}
+    covered = checkpointed(ledger, keyring, at) if expiry else 0
     return gates.GateContext(
         step=step_number,
         subject=subject,
@@ -122,6 +152,7 @@ def context(
         history=tuple(history),
         analyses=recorded_analyses(records),
         refusals=tuple(recorded_refusals(records)),
+        anchored=anchored_statements(records, covered, expiry),
     )
 
 

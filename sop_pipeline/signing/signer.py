@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.safefile import lexists, write_new
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import (
@@ -81,6 +82,7 @@ def sign_step(
     evidence: Mapping[str, str] | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
     ssh_keygen: SshKeygen | None = None,
+    record_head: str | None = None,
 ) -> Path:
     """Write the statement (and, with ``key``, its signature) next to the request.
 
@@ -88,6 +90,12 @@ def sign_step(
     (``ssh-keygen -Y sign -n <namespace> -f <key> <file>``), which writes the ``.sig``.
     """
     directory = approvals_dir(request_file)
+    if record_head is None:  # the record beside the request: records/<id>.jsonl
+        record_head = (
+            LedgerStore(request_file.parent.parent / "records")
+            .for_request(subject.request_id)
+            .head()
+        )
     checked = check_all(directory, subject, verifier)
     statement = st.new(
         request_id=subject.request_id,
@@ -102,6 +110,7 @@ def sign_step(
         missing=tuple(missing),
         builds_on=builds_on(step_number, checked),
         evidence=evidence,
+        record_head=record_head,
     )
     signature = None
     if key is not None:

@@ -12,7 +12,10 @@ bytes), ``attachments`` (path relative to ``requests/`` -> sha256); ``step``, ``
 and ``incomplete``); ``signer`` (the principal, checked against the keyring), ``signed_at``,
 ``expires_at``, ``nonce``; ``builds_on`` (step key -> sha256 of the statements this one
 saw, see :data:`CHAIN`); ``evidence`` (name -> sha256 of reports the signer saw, e.g. the
-analysis report at step 6).
+analysis report at step 6); ``record_head`` (the head hash of the request's record,
+``records/<id>.jsonl``, when the statement was signed: ``sop sign`` fills it, so the history
+before each signature is signed by a person too; optional so that statements signed before it
+existed still read, and left out of the canonical form when empty).
 """
 
 from __future__ import annotations
@@ -83,11 +86,18 @@ _FIELDS = frozenset(
         "evidence",
     }
 )
+#: Optional fields: present in the canonical form only when set.
+_OPTIONAL = frozenset({"record_head"})
 
 
 def namespace(step_number: int) -> str:
     """The SSHSIG namespace of one step: ``sop-hosting-step-04@diskominfotik.sumbarprov.go.id``."""
     return f"sop-hosting-step-{step_number:02d}@{NAMESPACE_DOMAIN}"
+
+
+#: The namespace of the pipeline's signed checkpoints of the records (``ledger.checkpoint``);
+#: only principals of the keyring's ``pipeline`` role may hold it, and they hold nothing else.
+CHECKPOINT_NAMESPACE = f"sop-records-checkpoint@{NAMESPACE_DOMAIN}"
 
 
 def step_key(step_number: int) -> str:
@@ -128,9 +138,11 @@ class Statement:
     builds_on: Mapping[str, str] = field(default_factory=dict)
     evidence: Mapping[str, str] = field(default_factory=dict)
     format: str = FORMAT
+    record_head: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        optional = {"record_head": self.record_head} if self.record_head else {}
+        return optional | {
             "format": self.format,
             "request_id": self.request_id,
             "request_sha256": self.request_sha256,
@@ -187,6 +199,7 @@ def new(
     builds_on: Mapping[str, str] | None = None,
     evidence: Mapping[str, str] | None = None,
     nonce: str | None = None,
+    record_head: str = "",
 ) -> Statement:
     """A checked statement; the role is the SOP actor of the step."""
     if step_number not in SIGNED_STEPS:
@@ -206,6 +219,7 @@ def new(
         missing=tuple(missing),
         builds_on=dict(builds_on or {}),
         evidence=dict(evidence or {}),
+        record_head=record_head,
     )
     problems = check(statement)
     if problems:
@@ -318,6 +332,8 @@ def check(s: Statement) -> list[str]:
         for name, h in s.evidence.items()
     ):
         problems.append("evidence berisi hash yang tidak sah [evidence]")
+    if s.record_head and not _HEX64.match(s.record_head):
+        problems.append("record_head bukan sha256 heksadesimal [record-head]")
     return problems
 
 
@@ -358,10 +374,10 @@ def parse(data: bytes) -> Statement:
         ) from err
     except RecursionError as err:  # [[[[... nested deeper than Python's stack
         raise StatementInvalid("JSON bersarang terlalu dalam [json]") from err
-    if not isinstance(raw, dict) or set(raw) != _FIELDS:
+    if not isinstance(raw, dict) or not _FIELDS <= set(raw) <= _FIELDS | _OPTIONAL:
         raise StatementInvalid(f"pernyataan harus memuat tepat kolom {sorted(_FIELDS)} [fields]")
     strings = _FIELDS - {"attachments", "step", "missing", "builds_on", "evidence"}
-    if any(not isinstance(raw[k], str) for k in strings):
+    if any(not isinstance(raw[k], str) for k in strings | (_OPTIONAL & set(raw))):
         raise StatementInvalid("kolom teks berisi nilai bukan teks [type]")
     if not isinstance(raw["step"], int) or isinstance(raw["step"], bool):
         raise StatementInvalid("'step' harus bilangan bulat [type]")
@@ -384,6 +400,7 @@ def parse(data: bytes) -> Statement:
         missing=tuple(missing),
         builds_on=_str_map(raw["builds_on"], "builds_on"),
         evidence=_str_map(raw["evidence"], "evidence"),
+        record_head=raw.get("record_head", ""),
     )
     if text_problems(statement):  # first: a lone surrogate cannot even be re-encoded
         raise StatementInvalid("; ".join(check(statement)))  # every rule it breaks, at once

@@ -111,7 +111,17 @@ def test_the_check_sees_a_bad_literal() -> None:
 
 def test_codes_in_every_commands_help_are_in_the_table() -> None:
     runner = CliRunner()
-    names = [*LAZY_COMMANDS, "validate", "submit", "resubmit", "run", "status", "audit", "steps"]
+    names = [
+        *LAZY_COMMANDS,
+        "validate",
+        "submit",
+        "resubmit",
+        "run",
+        "status",
+        "audit",
+        "checkpoint",
+        "steps",
+    ]
     named: dict[str, set[int]] = {}
     for name in names:
         args = [name, "lint", "--help"] if name == "keyring" else [name, "--help"]
