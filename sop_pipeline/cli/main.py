@@ -504,8 +504,8 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
     (records/checkpoints/) verifies and matches its record, and that every statement's
     record_head names a record the chain holds. Exit 5 when anything fails.
     """
-    from sop_pipeline.ledger import checkpoint
     from sop_pipeline.ledger.tracking import state_of
+    from sop_pipeline.signing import checkpoint
     from sop_pipeline.signing.subject import approvals_dir
 
     report = ws.ledgers.audit()
@@ -581,7 +581,7 @@ def checkpoint_cmd(
     Run by the protected jobs after they change records/. Exit 3 without a pipeline
     principal in the keyring; 5 when a record does not hold.
     """
-    from sop_pipeline.ledger import checkpoint
+    from sop_pipeline.signing import checkpoint
     from sop_pipeline.signing.errors import KeyringError
 
     pipeline = trusted_config(ws.root, base).keyring.pipeline

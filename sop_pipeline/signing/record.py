@@ -115,7 +115,7 @@ def anchored_statements(
 
 def checkpointed(ledger: Ledger, keyring: Keyring, at: datetime) -> int:
     """How many records of ``ledger`` a valid signed checkpoint covers (0 without any)."""
-    from sop_pipeline.ledger import checkpoint
+    from sop_pipeline.signing import checkpoint
 
     path = checkpoint.path_for(ledger.path.parent, ledger.request_id)
     if not path.exists() or not keyring.pipeline:

@@ -95,7 +95,7 @@ def namespace(step_number: int) -> str:
     return f"sop-hosting-step-{step_number:02d}@{NAMESPACE_DOMAIN}"
 
 
-#: The namespace of the pipeline's signed checkpoints of the records (``ledger.checkpoint``);
+#: The namespace of the pipeline's signed checkpoints of the records (``signing.checkpoint``);
 #: only principals of the keyring's ``pipeline`` role may hold it, and they hold nothing else.
 CHECKPOINT_NAMESPACE = f"sop-records-checkpoint@{NAMESPACE_DOMAIN}"
 

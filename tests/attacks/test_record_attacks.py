@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from sop_pipeline.cli.main import main
 from sop_pipeline.demo.officials import T0, Lab, keygen, keyring_texts
-from sop_pipeline.ledger import checkpoint
 from sop_pipeline.ledger.chain import GENESIS, Record, canonical_json, verify_records
+from sop_pipeline.signing import checkpoint
 from sop_pipeline.signing.sshsig import SshKeygen
 from sop_pipeline.signing.statement import CHECKPOINT_NAMESPACE
 from tests.attacks.harness import RID, Scene, m
