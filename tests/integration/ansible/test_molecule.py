@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_labvm import REPO, destroy, require, require_lab
+from ansible_labvm import REPO, backend, destroy, require, require_lab
 
 from sop_pipeline.adapters import ansible as adapter
 
@@ -121,9 +121,25 @@ def run_molecule(role: str, env: dict[str, str], log: Path) -> tuple[int, str]:
     per_step = ", ".join(f"{step} {seconds:.0f}" for step, seconds in steps.items())
     print(
         f"molecule {role}: {time.monotonic() - started:.0f} s ({per_step}), "
-        f"exit {returncode}, log {log}"
+        f"{guest_start(role, env)}exit {returncode}, log {log}"
     )
     return returncode, output
+
+
+def guest_start(role: str, env: dict[str, str]) -> str:
+    """How the shared guest started ("guest restore <key>, " or "guest boot <key>, ").
+
+    A boot costs minutes under TCG where a restore costs seconds: a CI log that shows a boot
+    says the snapshot key missed the cache (a new image, seed or QEMU), not that Molecule is
+    slow. Empty for dns_record, which has no guest.
+    """
+    if role == "dns_record":
+        return ""
+    state = Path(env["SOP_MOLECULE_DIR"])
+    facts = backend(state).started(int(env["SOP_MOLECULE_VMID"]))
+    if not facts:
+        return ""
+    return f"guest {facts.get('mode', '?')} {facts.get('snapshot_key', '?')}, "
 
 
 #: SOP_MOLECULE_ROLES="base web" limits a run to some roles (CI runs them all by default).
