@@ -206,7 +206,7 @@ def validate(
     results = validate_files(
         files,
         policy,
-        check_totals=not paths and not since,
+        check_totals=True,  # over the peers too: --since still checks the OPDs it touches
         today=today_anywhere(_now()),
         peers=request_files(ws.requests_dir) if paths or since else (),
     )

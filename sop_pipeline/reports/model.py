@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.placement import Held, demand_of, fits_quota
 from sop_pipeline.domain.policy import Quota
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.state import Outcome, Phase, RequestState
@@ -134,13 +135,8 @@ class QuotaUse:
         )
 
     def fits(self, request: RequestFacts) -> bool:
-        left = self.left()
-        return (
-            left.vms >= 1
-            and left.vcpu >= request.vcpu
-            and left.memory_mb >= request.memory_mb
-            and left.disk_gb >= request.disk_gb
-        )
+        used = Held(self.used.vms, self.used.vcpu, self.used.memory_mb, self.used.disk_gb)
+        return fits_quota(self.limit, used, demand_of(request))
 
 
 @dataclass(frozen=True)
