@@ -173,8 +173,9 @@ def validate(
 ) -> None:
     """Periksa berkas permintaan terhadap skema dan kebijakan Dinas.
 
-    Tanpa PATHS, semua requests/*.yaml diperiksa, termasuk kuota tiap OPD atas seluruh
-    permintaannya. Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
+    Tanpa PATHS, semua requests/*.yaml diperiksa. Kuota tiap OPD selalu dihitung atas seluruh
+    permintaannya: dengan PATHS atau --since pun, berkas yang membuat OPD-nya melebihi kuota
+    ditolak ([opd-quota-total]). Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
     BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Kebijakan dibaca dari cabang dasar (--base), supaya
     merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
 
