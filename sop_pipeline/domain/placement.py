@@ -138,19 +138,20 @@ class NodeRoom(Protocol):
     def free_disk_gb(self) -> int: ...
 
 
-def node_fits(room: NodeRoom, vcpu: int, memory_mb: int, disk_gb: int) -> bool:
+def node_fits(room: NodeRoom, demand: Demand) -> bool:
+    """Whether the node is online and has room for the demand (the one node check)."""
     return (
         room.online
-        and room.free_vcpu >= vcpu
-        and room.free_memory_mb >= memory_mb
-        and room.free_disk_gb >= disk_gb
+        and room.free_vcpu >= demand.vcpu
+        and room.free_memory_mb >= demand.memory_mb
+        and room.free_disk_gb >= demand.disk_gb
     )
 
 
 def choose_node(rooms: Sequence[NodeRoom], template_node: str | None, demand: Demand) -> str | None:
     """The node for the VM: the template's node if it fits (a clone stays local), else the
     fitting node with the most free memory; None when no node fits."""
-    fitting = [r for r in rooms if node_fits(r, demand.vcpu, demand.memory_mb, demand.disk_gb)]
+    fitting = [r for r in rooms if node_fits(r, demand)]
     if any(r.node == template_node for r in fitting):
         return template_node
     if not fitting:
@@ -169,8 +170,7 @@ def place_with_pending(
     :func:`choose_node` gives it, and its size taken off that node. None when ``demand``
     then fits nowhere; a pending request that fits nowhere itself takes no room."""
     free = {
-        r.node: _Room(r.node, r.online, r.free_vcpu, r.free_memory_mb, r.free_disk_gb)
-        for r in rooms
+        r.node: Room(r.node, r.online, r.free_vcpu, r.free_memory_mb, r.free_disk_gb) for r in rooms
     }
     for other in pending:
         if other.request_id == demand.request_id:
@@ -178,7 +178,7 @@ def place_with_pending(
         node = choose_node(list(free.values()), template_node, other)
         if node is not None:
             r = free[node]
-            free[node] = _Room(
+            free[node] = Room(
                 node,
                 r.online,
                 r.free_vcpu - other.vcpu,
@@ -189,7 +189,9 @@ def place_with_pending(
 
 
 @dataclass(frozen=True)
-class _Room:
+class Room:
+    """A node's free room as plain figures."""
+
     node: str
     online: bool
     free_vcpu: int

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sop_pipeline.domain.calendar import WorkingCalendar
-from sop_pipeline.domain.placement import Held, demand_of, fits_quota
+from sop_pipeline.domain.placement import Held, Room, demand_of, fits_quota, node_fits
 from sop_pipeline.domain.policy import Quota
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
 from sop_pipeline.domain.state import Outcome, Phase, RequestState
@@ -103,12 +103,8 @@ class NodeCapacity:
     online: bool = True
 
     def fits(self, request: RequestFacts) -> bool:
-        return (
-            self.online
-            and self.vcpu_free >= request.vcpu
-            and self.memory_mb_free >= request.memory_mb
-            and self.disk_gb_free >= request.disk_gb
-        )
+        room = Room(self.node, self.online, self.vcpu_free, self.memory_mb_free, self.disk_gb_free)
+        return node_fits(room, demand_of(request))
 
 
 @dataclass(frozen=True)

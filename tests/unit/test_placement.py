@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sop_pipeline.domain.placement import (
     Demand,
     Excess,
     Held,
+    Room,
     choose_node,
+    demand_of,
     fits_quota,
+    node_fits,
     place_with_pending,
     quota_excess,
     quota_left,
@@ -17,15 +18,6 @@ from sop_pipeline.domain.placement import (
 from sop_pipeline.domain.policy import Quota
 
 QUOTA = Quota(max_vms=4, vcpu=8, memory_mb=16384, disk_gb=200)
-
-
-@dataclass(frozen=True)
-class Room:
-    node: str
-    online: bool
-    free_vcpu: int
-    free_memory_mb: int
-    free_disk_gb: int
 
 
 def ask(rid: str, vcpu: int = 1, memory: int = 1024, disk: int = 20, opd: str = "DINKES") -> Demand:
@@ -91,3 +83,13 @@ def test_approved_unbuilt_requests_take_their_room_first() -> None:
     assert place_with_pending(rooms, None, demand, pending) is None
     # the request itself among the pending is not counted twice
     assert place_with_pending(rooms, None, demand, [demand]) == "pve1"
+
+
+def test_a_node_fits_only_online_and_with_room_for_every_figure() -> None:
+    demand = ask("a", 2, 2048, 20)
+    assert node_fits(Room("pve1", True, 2, 2048, 20), demand)  # exactly
+    assert not node_fits(Room("pve1", False, 64, 99999, 999), demand)
+    assert not node_fits(Room("pve1", True, 1, 99999, 999), demand)
+    assert not node_fits(Room("pve1", True, 64, 2047, 999), demand)
+    assert not node_fits(Room("pve1", True, 64, 99999, 19), demand)
+    assert demand_of(demand) == demand  # anything with the request's figures
