@@ -75,6 +75,13 @@ class Busy(SopError):
     exit_code: int = ExitCode.BUSY
 
 
+class LimitExceeded(SopError):
+    """Step 8's re-check of a hard limit (quota, node room, name, address) failed before
+    anything was created: a refused gate."""
+
+    exit_code: int = ExitCode.GATE
+
+
 class UnknownRequest(SopError):
     """A command was given a request id the repository does not know."""
 

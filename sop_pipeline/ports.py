@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from sop_pipeline.adapters.allocator import Allocation
     from sop_pipeline.adapters.ansible import AnsibleTree, PlaybookResult, SshTarget, Tuning
-    from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
+    from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage
     from sop_pipeline.adapters.terraform import PlanSummary
 
 
@@ -28,6 +28,8 @@ class ProxmoxPort(Protocol):
     def capacity(self, *, vcpu: int, memory_mb: int, disk_gb: int) -> list[NodeFit]: ...
 
     def find_request_vm(self, vmid: int, request_id: str) -> ExistingVm | None: ...
+
+    def opd_usage(self, opd_code: str) -> OpdUsage: ...
 
     def wait_for_address(
         self, node: str, vmid: int, *, timeout: float = ..., interval: float = ...
@@ -43,6 +45,8 @@ class AllocatorPort(Protocol):
 
     def allocate(self, request_id: str, environment: str) -> Allocation: ...
 
+    def peek(self, request_id: str, environment: str) -> Allocation | None: ...
+
     def release(self, request_id: str, environment: str, *, confirmed_absent_vmid: int) -> bool: ...
 
     def lease(self, request_id: str) -> AbstractContextManager[None]: ...
@@ -52,6 +56,10 @@ class DnsPort(Protocol):
     """The department's primary, asked whether a name points where it should."""
 
     def resolves_to(self, label: str, ip: str) -> bool: ...
+
+    def name_is_free(self, label: str) -> bool: ...
+
+    def owner_of(self, label: str) -> str | None: ...
 
 
 class TerraformPort(Protocol):

@@ -116,8 +116,8 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
     def preexec() -> None:
         prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
+        if os.getppid() != parent:  # the parent died before prctl: nobody is left to signal us
+            raise ChildProcessError("parent gone before exec")  # the child stops here
 
     return preexec
 

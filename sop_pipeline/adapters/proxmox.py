@@ -18,7 +18,6 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 import requests
-from sop_pipeline.domain.policy import Quota
 from sop_pipeline.errors import AdapterError
 
 MiB = 1024**2
@@ -231,23 +230,6 @@ class ProxmoxAdapter:
             mem += int(it.get("maxmem") or 0)
             disk += int(it.get("maxdisk") or 0)
         return OpdUsage(vms=count, vcpu=cpu, memory_mb=-(-mem // MiB), disk_gb=-(-disk // GiB))
-
-    def quota_fits(
-        self, opd_code: str, quota: Quota, vcpu: int, memory_mb: int, disk_gb: int
-    ) -> list[str]:
-        """Problems (Indonesian) if one more VM of this size exceeds the OPD's quota; [] = fits."""
-        used = self.opd_usage(opd_code)
-        checks = [
-            ("jumlah VM", used.vms + 1, quota.max_vms, ""),
-            ("vCPU", used.vcpu + vcpu, quota.vcpu, ""),
-            ("memori", used.memory_mb + memory_mb, quota.memory_mb, " MiB"),
-            ("disk", used.disk_gb + disk_gb, quota.disk_gb, " GiB"),
-        ]
-        return [
-            f"kuota OPD {opd_code}: {what} {total}{unit} melebihi {limit}{unit} [opd-quota]"
-            for what, total, limit, unit in checks
-            if total > limit
-        ]
 
     # ------------------------------------------------------------------ guest agent
 

@@ -174,8 +174,9 @@ def validate(
 ) -> None:
     """Periksa berkas permintaan terhadap skema dan kebijakan Dinas.
 
-    Tanpa PATHS, semua requests/*.yaml diperiksa, termasuk kuota tiap OPD atas seluruh
-    permintaannya. Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
+    Tanpa PATHS, semua requests/*.yaml diperiksa. Kuota tiap OPD selalu dihitung atas seluruh
+    permintaannya: dengan PATHS atau --since pun, berkas yang membuat OPD-nya melebihi kuota
+    ditolak ([opd-quota-total]). Semua masalah dalam satu berkas dilaporkan sekaligus, sebagai
     BERKAS:BARIS: KOLOM: PESAN [ATURAN]. Kebijakan dibaca dari cabang dasar (--base), supaya
     merge request tidak dapat melonggarkan kebijakan yang dipakai memeriksanya.
 
@@ -207,7 +208,7 @@ def validate(
     results = validate_files(
         files,
         policy,
-        check_totals=not paths and not since,
+        check_totals=True,  # over the peers too: --since still checks the OPDs it touches
         today=today_anywhere(_now()),
         peers=request_files(ws.requests_dir) if paths or since else (),
     )

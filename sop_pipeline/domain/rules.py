@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from sop_pipeline.domain.placement import Demand, Held, demand_of, quota_excess
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
 
@@ -141,16 +142,16 @@ def check_request(request: Request, policy: Policy, *, today: date | None = None
                 "mendaftarkan OPD baru",
             )
         )
-    quota = policy.quota_for(code)
-    for name in ("vcpu", "memory_mb", "disk_gb"):
-        allowed = getattr(quota, name)
-        asked = getattr(resources, name)
-        if policy.knows_opd(code) and asked > allowed:
+    if policy.knows_opd(code):  # this file alone, as if the OPD held nothing yet
+        alone = demand_of(request)
+        for excess in quota_excess(code, policy.quota_for(code), Held(), [alone]):
+            if excess.field == "max_vms":
+                continue  # one file is one VM; the count is the totals' check
             problems.append(
                 Problem(
-                    f"resources.{name}",
+                    f"resources.{excess.field}",
                     "opd-quota",
-                    f"{asked} melebihi kuota OPD {code} ({allowed})",
+                    f"{excess.total} melebihi kuota OPD {code} ({excess.limit})",
                 )
             )
 
@@ -188,42 +189,24 @@ def check_request(request: Request, policy: Policy, *, today: date | None = None
     return problems
 
 
-@dataclass(frozen=True)
-class Usage:
-    request_id: str
-    opd_code: str
-    vcpu: int
-    memory_mb: int
-    disk_gb: int
-
-
-def check_opd_totals(usages: Iterable[Usage], policy: Policy) -> dict[str, list[Problem]]:
+def check_opd_totals(demands: Iterable[Demand], policy: Policy) -> dict[str, list[Problem]]:
     """Per-OPD totals over all requests against the quota; problems keyed by request id."""
-    by_opd: dict[str, list[Usage]] = {}
-    for usage in usages:
-        by_opd.setdefault(usage.opd_code, []).append(usage)
+    by_opd: dict[str, list[Demand]] = {}
+    for demand in demands:
+        by_opd.setdefault(demand.opd_code, []).append(demand)
     found: dict[str, list[Problem]] = {}
     for opd, items in by_opd.items():
         if not policy.knows_opd(opd):
             continue  # each file is already refused [unknown-opd]
-        quota = policy.quota_for(opd)
-        totals = {
-            "max_vms": len(items),
-            "vcpu": sum(u.vcpu for u in items),
-            "memory_mb": sum(u.memory_mb for u in items),
-            "disk_gb": sum(u.disk_gb for u in items),
-        }
-        for name, total in totals.items():
-            allowed = getattr(quota, name)
-            if total > allowed:
-                ids = ", ".join(sorted(u.request_id for u in items))
-                for usage in items:
-                    found.setdefault(usage.request_id, []).append(
-                        Problem(
-                            "resources" if name != "max_vms" else "",
-                            "opd-quota-total",
-                            f"jumlah {name} semua permintaan OPD {opd} ({ids}) = {total}, "
-                            f"melebihi kuota {allowed}",
-                        )
+        for excess in quota_excess(opd, policy.quota_for(opd), Held(), items):
+            ids = ", ".join(excess.request_ids)
+            for demand in items:
+                found.setdefault(demand.request_id, []).append(
+                    Problem(
+                        "resources" if excess.field != "max_vms" else "",
+                        "opd-quota-total",
+                        f"jumlah {excess.field} semua permintaan OPD {opd} ({ids}) = "
+                        f"{excess.total}, melebihi kuota {excess.limit}",
                     )
+                )
     return found

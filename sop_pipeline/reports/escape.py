@@ -16,8 +16,9 @@ from urllib.parse import quote
 # CommonMark allows a backslash before any ASCII punctuation. Escaped everywhere: what has a
 # meaning inline in CommonMark, GFM or GitLab Flavored Markdown (emphasis, code, links, raw
 # HTML and entities, table cells, strikethrough, mentions, references, math, emoji and
-# autolinks, inline diffs). Escaped at the start only: what opens a block there.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>&|~@#$:!])")
+# autolinks, inline diffs); a colon only before a non-space (``:emoji:``, ``http:``), so a
+# sentence's "memenuhi:" stays readable. Escaped at the start only: what opens a block there.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>&|~@#$!]|:(?=\S))")
 _MD_BLOCK_START = re.compile(r"\A(?:(\d+)([.)])|()([-+=]))(?=\s|[-+=]|\Z)")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -27,6 +28,17 @@ def md(text: object) -> str:
     folded = _WHITESPACE.sub(" ", str(text)).strip()
     escaped = _MD_SPECIAL.sub(r"\\\1", folded)
     return _MD_BLOCK_START.sub(lambda m: f"{m[1] or ''}\\{m[2] or m[4]}", escaped)
+
+
+def md_inline(text: str) -> str:
+    """:func:`md` for one part of a paragraph: a space at either end is kept (folded to
+    one), so the parts joined keep their word breaks around a bold part."""
+    body = md(text)
+    if not body:
+        return " " if text[:1].isspace() else ""
+    lead = " " if text[:1].isspace() else ""
+    tail = " " if text[-1:].isspace() else ""
+    return f"{lead}{body}{tail}"
 
 
 def md_code(text: object) -> str:

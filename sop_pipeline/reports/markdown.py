@@ -18,11 +18,11 @@ from sop_pipeline.reports.document import (
     Strong,
     Table,
 )
-from sop_pipeline.reports.escape import md
+from sop_pipeline.reports.escape import md, md_inline
 
 
 def _inline(part: Inline) -> str:
-    return f"**{md(part.text)}**" if isinstance(part, Strong) else md(part)
+    return f"**{md(part.text)}**" if isinstance(part, Strong) else md_inline(part)
 
 
 def _row(cells: tuple[str, ...], strong: bool = False) -> str:

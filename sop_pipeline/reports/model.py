@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.placement import Held, Room, demand_of, fits_quota, node_fits
 from sop_pipeline.domain.policy import Quota
 from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming, paused_time, timings
@@ -32,12 +33,8 @@ class NodeCapacity:
     online: bool = True
 
     def fits(self, request: Request) -> bool:
-        return (
-            self.online
-            and self.vcpu_free >= request.resources.vcpu
-            and self.memory_mb_free >= request.resources.memory_mb
-            and self.disk_gb_free >= request.resources.disk_gb
-        )
+        room = Room(self.node, self.online, self.vcpu_free, self.memory_mb_free, self.disk_gb_free)
+        return node_fits(room, demand_of(request))
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,8 @@ class QuotaUse:
         )
 
     def fits(self, request: Request) -> bool:
-        left = self.left()
-        return (
-            left.vms >= 1
-            and left.vcpu >= request.resources.vcpu
-            and left.memory_mb >= request.resources.memory_mb
-            and left.disk_gb >= request.resources.disk_gb
-        )
+        used = Held(self.used.vms, self.used.vcpu, self.used.memory_mb, self.used.disk_gb)
+        return fits_quota(self.limit, used, demand_of(request))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sop_pipeline.adapters.allocator import Allocation, Pool
-from sop_pipeline.adapters.dns import DnsAdapter
 from sop_pipeline.adapters.infrastructure import Adapters, Infrastructure
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit
 from sop_pipeline.adapters.terraform import (
@@ -41,11 +40,13 @@ from sop_pipeline.adapters.terraform import (
     request_tfvars,
 )
 from sop_pipeline.atomic import write_atomically
+from sop_pipeline.domain.placement import choose_node, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
 from sop_pipeline.errors import AdapterError, SopError
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.loader import LoadedRequest
+from sop_pipeline.ports import DnsPort
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.comments import analysis_comment
 from sop_pipeline.reports.department import Department
@@ -95,17 +96,6 @@ class AnalysisError(AdapterError):
 
 
 # ------------------------------------------------------------------------ pure helpers
-
-
-def choose_node(fits: Sequence[NodeFit], template_node: str | None) -> str | None:
-    """The node for the VM: the template's node if it fits (a clone stays local), else the
-    fitting node with the most free memory; None when no node fits."""
-    fitting = [f for f in fits if f.fits]
-    if any(f.node == template_node for f in fitting):
-        return template_node
-    if not fitting:
-        return None
-    return max(fitting, key=lambda f: (f.free_memory_mb, f.free_vcpu, f.free_disk_gb)).node
 
 
 def node_capacities(fits: Sequence[NodeFit]) -> tuple[NodeCapacity, ...]:
@@ -160,7 +150,7 @@ def plan_failure_lines(err: TerraformError) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def dns_name_free(dns: DnsAdapter, label: str, owner: str) -> bool:
+def dns_name_free(dns: DnsPort, label: str, owner: str) -> bool:
     """Free, or already published by this request (its ownership TXT names ``owner``)."""
     return dns.name_is_free(label) or dns.owner_of(label) == owner
 
@@ -253,7 +243,7 @@ def analyze(
         ),
         PVE_HINT,
     )
-    chosen = choose_node(fits, template.node if template else None)
+    chosen = choose_node(fits, template.node if template else None, demand_of(facts))
     steps.done(
         f"{sum(f.fits for f in fits)} dari {len(fits)} node cukup"
         + (f"; dipilih {chosen}" if chosen else "")
@@ -436,7 +426,6 @@ __all__ = [
     "AnalysisError",
     "AnalysisFiles",
     "analyze",
-    "choose_node",
     "feasible",
     "plan_lines",
     "ticket_sequence",

@@ -23,13 +23,14 @@ that is already recorded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
@@ -63,8 +64,16 @@ TICKETS_LEDGER = "tickets"
 class Provisioner(Protocol):
     """Step 8's infrastructure: allocate, Terraform, agent, Ansible, DNS, check the site."""
 
-    def provision(self, request: LoadedRequest, *, log: Callable[[str], None]) -> HostingResult:
-        """Make the request's server answer under its name; raise SopError if it can't."""
+    def provision(
+        self,
+        request: LoadedRequest,
+        *,
+        log: Callable[[str], None],
+        pending: Sequence[Demand] = (),
+    ) -> HostingResult:
+        """Make the request's server answer under its name; raise SopError if it can't.
+        ``pending`` are the other requests approved at step 7 and not built yet: the hard
+        limits count them as well as what the cluster holds."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +263,8 @@ class Pipeline:
             if not gate.holds:
                 raise GateRefused(gate.summary())
             self.log(f"{request_id}: gerbang langkah 8 terpenuhi; mulai penyediaan")
-            hosting = self.provisioner.provision(fresh.request, log=self.log)  # 3-8
+            pending = self.approved_unbuilt(exclude=request_id)  # 3: the limits count them
+            hosting = self.provisioner.provision(fresh.request, log=self.log, pending=pending)
             at = self.now()
             record_step(  # 9: record, then spend the approvals it used
                 self.ledgers,
@@ -271,6 +281,23 @@ class Pipeline:
             )
         self.log(f"{request_id}: langkah 8 selesai: {hosting.fqdn} ({hosting.ip_address})")
         return [8]
+
+    def approved_unbuilt(self, *, exclude: str) -> list[Demand]:
+        """What every other request whose step 7 is recorded and step 8 is not asks of the
+        cluster (read under the caller's lock; a file that no longer loads asks nothing)."""
+        found = []
+        for path in sorted(self.ws.requests_dir.glob("*.yaml")):
+            if (
+                path.stem == exclude
+                or state_of(self.ledgers, path.stem).next_step != PROVISION_STEP
+            ):
+                continue
+            try:
+                other = load_request(path, policy=self.policy, check_attachments=False)
+            except RequestInvalid:
+                continue
+            found.append(demand_of(other.request))
+        return found
 
     def step_9_report(self, ctx: Context) -> list[int]:
         """Step 9: the Helpdesk's Laporan Hasil Hosting, written from step 8's record."""

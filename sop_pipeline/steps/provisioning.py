@@ -49,20 +49,29 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
 )
 from sop_pipeline.config import TrustedConfig
-from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.placement import (
+    Demand,
+    Held,
+    choose_node,
+    demand_of,
+    place_with_pending,
+    quota_excess,
+)
+from sop_pipeline.domain.policy import Policy, Quota
 from sop_pipeline.domain.request import Request
-from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, SopError
+from sop_pipeline.errors import AdapterError, ConfigError, ExitCode, LimitExceeded, SopError
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.ports import (
     AllocatorPort,
     AnsiblePort,
+    DnsPort,
     NodeSlots,
     Ports,
     ProxmoxPort,
     TerraformPort,
 )
 from sop_pipeline.reports.model import Check, HostingResult
-from sop_pipeline.steps.analysis import choose_node, stack_tfvars
+from sop_pipeline.steps.analysis import dns_name_free, stack_tfvars, vm_name_taken
 
 T = TypeVar("T")
 Log = Callable[[str], None]
@@ -183,8 +192,12 @@ class InfraProvisioner:
     def terraform_dir(self) -> Path:
         return self.trusted.terraform_dir
 
-    def provision(self, request: LoadedRequest, *, log: Log) -> HostingResult:
-        """Make the request's server answer under its name (steps 3-8 of the sequence)."""
+    def provision(
+        self, request: LoadedRequest, *, log: Log, pending: Sequence[Demand] = ()
+    ) -> HostingResult:
+        """Make the request's server answer under its name (steps 3-8 of the sequence);
+        the hard limits are checked first, counting the ``pending`` requests (approved at
+        step 7, not built yet)."""
         rid = request.request_id
         facts = request.request
         self.times = PhaseTimes()
@@ -224,6 +237,7 @@ class InfraProvisioner:
             phase=run,
             pauses=self.pauses,
             sleep=self.sleep,
+            limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns),
         )
         node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
@@ -376,12 +390,15 @@ def create_vm(
     phase: PhaseRunner = _direct,
     pauses: Sequence[float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    limits: Limits | None = None,
 ) -> Placement:
     """Step 8's Terraform part: the request's VM exists, in the state and on Proxmox.
 
     3. allocate   the template and a node with room, asked of the cluster again (it may have
                   changed since the analysis; an API that does not answer stops here, before
                   anything is held), then the request's VMID and address (the same on a re-run);
+                  with ``limits``, the hard limits first (:func:`check_limits`): one that
+                  fails raises :class:`LimitExceeded` with nothing held or created;
     4. terraform  under the request's lease (allocator) and lock (working copy): tfvars, init
                   from the offline mirror; then, holding one of the node's slots, adopt a VM
                   that Proxmox has and the state lacks (a killed run's), plan, apply.
@@ -392,7 +409,7 @@ def create_vm(
     at that VMID, and is raised again.
     """
     rid = facts.request_id
-    placed = phase("allocate", lambda: _place(proxmox, allocator, facts, infra.environment))
+    placed = phase("allocate", lambda: _place(proxmox, allocator, facts, infra.environment, limits))
     alloc = placed.allocation
     log(f"{rid}:   VMID {alloc.vmid}, IP {alloc.ipv4}, node {placed.node}")
     tfvars = stack_tfvars(facts, infra, placed.template, alloc, placed.node)
@@ -425,24 +442,111 @@ def create_vm(
 
 
 def _place(
-    proxmox: ProxmoxPort, allocator: AllocatorPort, facts: Request, environment: str
+    proxmox: ProxmoxPort,
+    allocator: AllocatorPort,
+    facts: Request,
+    environment: str,
+    limits: Limits | None = None,
 ) -> Placement:
     vms = proxmox.vms()
     template = next((v for v in vms if v.template and v.name == facts.resources.template), None)
     if template is None:
         raise ProxmoxError(f"templat {facts.resources.template} tidak ada di Proxmox")
-    fits = proxmox.capacity(
-        vcpu=facts.resources.vcpu,
-        memory_mb=facts.resources.memory_mb,
-        disk_gb=facts.resources.disk_gb,
-    )
-    node = choose_node(fits, template.node)
+    node: str | None
+    if limits is not None:
+        node = check_limits(proxmox, allocator, facts, environment, limits, vms, template)
+    else:
+        fits = proxmox.capacity(
+            vcpu=facts.resources.vcpu,
+            memory_mb=facts.resources.memory_mb,
+            disk_gb=facts.resources.disk_gb,
+        )
+        node = choose_node(fits, template.node, demand_of(facts))
     if node is None:
         raise ProxmoxError(
             f"tidak ada node dengan ruang untuk {facts.resources.vcpu} vCPU, "
             f"{facts.resources.memory_mb} MiB"
         )
     return Placement(template, node, allocator.allocate(facts.request_id, environment))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What step 8 re-checks the hard limits against, besides the live cluster: the OPD's
+    quota, the requests approved at step 7 and not built yet, and the DNS primary."""
+
+    quota: Quota
+    pending: tuple[Demand, ...]
+    dns: DnsPort
+
+
+def check_limits(
+    proxmox: ProxmoxPort,
+    allocator: AllocatorPort,
+    facts: Request,
+    environment: str,
+    limits: Limits,
+    vms: Sequence[ExistingVm],
+    template: ExistingVm,
+) -> str:
+    """The node for the VM if every hard limit holds; else :class:`LimitExceeded`, before
+    anything is reserved: OPD quota totals, node room, the VM and DNS name free or ours,
+    an address free in the pool. A re-run whose VM exists already counts it once."""
+    rid = facts.request_id
+    own = next((v for v in vms if not v.template and _own_tag(rid) in v.tags), None)
+    built = {tag for v in vms for tag in v.tags}
+    # a pending request whose VM is on the cluster is counted there, not twice
+    pending = [
+        d for d in limits.pending if d.request_id != rid and _own_tag(d.request_id) not in built
+    ]
+    demand = demand_of(facts)
+    problems = []
+
+    taken = vm_name_taken(vms, rid)
+    if taken is not None:
+        problems.append(
+            f"nama VM {rid} sudah dipakai VM {taken.vmid} di {taken.node} [vm-name-taken]"
+        )
+    if not dns_name_free(limits.dns, facts.hostname, rid):
+        problems.append(f"nama {facts.fqdn} sudah dipakai di DNS oleh pihak lain [dns-name-taken]")
+    if allocator.peek(rid, environment) is None:
+        problems.append(f"pool alamat {environment} habis: tidak ada VMID dan IP bebas [ip-free]")
+
+    used = proxmox.opd_usage(facts.opd.code)
+    held = Held(used.vms, used.vcpu, used.memory_mb, used.disk_gb)
+    asked = pending if own is not None else [*pending, demand]
+    for excess in quota_excess(facts.opd.code, limits.quota, held, asked):
+        others = [i for i in excess.request_ids if i != rid]
+        problems.append(
+            f"{excess.text()} (terpakai di cluster {used.vms} VM, "
+            f"{used.vcpu} vCPU, {used.memory_mb} MiB, {used.disk_gb} GiB"
+            + (f"; disetujui belum dibangun: {', '.join(others)}" if others else "")
+            + ") [opd-quota-total]"
+        )
+
+    node = own.node if own is not None else None
+    if own is None:
+        size = facts.resources
+        fits = proxmox.capacity(vcpu=size.vcpu, memory_mb=size.memory_mb, disk_gb=size.disk_gb)
+        node = place_with_pending(fits, template.node, demand, pending)
+        if node is None:
+            ids = ", ".join(d.request_id for d in pending) or "-"
+            problems.append(
+                f"tidak ada node dengan ruang untuk {size.vcpu} vCPU, {size.memory_mb} MiB, "
+                f"{size.disk_gb} GiB setelah permintaan yang disetujui belum dibangun ({ids}) "
+                "[node-capacity]"
+            )
+    if problems or node is None:
+        raise LimitExceeded(
+            f"requests/{rid}.yaml: langkah 8 ditolak, batas tidak terpenuhi; tidak ada yang "
+            "dibuat (tanpa VM, alamat, maupun catatan DNS):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    return node
+
+
+def _own_tag(request_id: str) -> str:
+    return f"sop-req-{request_id}"
 
 
 def _apply_in_slot(

@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sop_pipeline.adapters import git
+from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.domain.rules import Problem, Usage, check_opd_totals
+from sop_pipeline.domain.rules import Problem, check_opd_totals
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, decode, load_request, parse_yaml
 from sop_pipeline.safefile import lexists
 
@@ -99,7 +100,8 @@ def validate_files(
     today: date | None = None,
     peers: Iterable[Path] = (),
 ) -> list[FileResult]:
-    """Every file's problems; with ``check_totals``, per-OPD quota over all the files given.
+    """Every file's problems; with ``check_totals``, per-OPD quota totals over the files given
+    and the ``peers`` (so ``--since`` still refuses a file that takes its OPD over quota).
 
     Two files asking for the same hostname are both refused, naming each other; ``today``
     (the caller's clock) refuses letters dated in the future. ``peers`` are the other request
@@ -122,18 +124,10 @@ def validate_files(
         results.append(FileResult(path))
         by_hostname.setdefault(request.request.hostname, []).append(results[-1])
         loaded[path] = request
-        r = request.request.resources
-        usages.append(
-            Usage(
-                request.request_id,
-                request.request.opd.code,
-                r.vcpu,
-                r.memory_mb,
-                r.disk_gb,
-            )
-        )
+        usages.append(_demand(request))
     checked = {r.path.resolve() for r in results}  # paths given may be relative
     taken: dict[str, list[str]] = {}
+    peer_demands: list[Demand] = []  # with --since: the OPD totals still count every file
     for peer in peers:
         if peer.resolve() in checked or not _is_request_entry(peer):
             continue
@@ -142,6 +136,7 @@ def validate_files(
         except RequestInvalid:
             continue
         taken.setdefault(other.request.hostname, []).append(peer.name)
+        peer_demands.append(_demand(other))
     for hostname, same in by_hostname.items():
         if len(same) + len(taken.get(hostname, [])) > 1:
             for result in same:
@@ -157,10 +152,14 @@ def validate_files(
                     )
                 )
     if check_totals:
-        over = check_opd_totals(usages, policy)
+        over = check_opd_totals(usages + peer_demands, policy)
         for result in results:
             result.problems += over.get(result.path.stem, [])
     return results
+
+
+def _demand(request: LoadedRequest) -> Demand:
+    return demand_of(request.request)
 
 
 APPROVALS_SUFFIX = ".approvals"

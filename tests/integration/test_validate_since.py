@@ -79,3 +79,39 @@ def test_since_refuses_a_stray_file_and_a_hostname_an_unchanged_request_holds(
     assert (
         "dinkes-simpus-dua.yaml:23: hostname: nama 'simpus' juga diminta oleh dinkes-simpus.yaml"
     ) in out
+
+
+def copy_request(ws: Workspace, request_id: str, hostname: str, vcpu: int) -> None:
+    """dinkes-simpus under another id and hostname, asking ``vcpu``, with its letter."""
+    text = ws.request_path("dinkes-simpus").read_text()
+    text = text.replace("dinkes-simpus/", f"{request_id}/").replace(
+        "hostname: simpus", f"hostname: {hostname}"
+    )
+    ws.request_path(request_id).write_text(text.replace("vcpu: 2", f"vcpu: {vcpu}"))
+    (ws.requests_dir / request_id).mkdir(exist_ok=True)
+    letter = ws.requests_dir / "dinkes-simpus" / "surat-permintaan.pdf"
+    (ws.requests_dir / request_id / "surat-permintaan.pdf").write_bytes(letter.read_bytes())
+
+
+def test_since_still_checks_the_quota_totals_of_the_opds_it_touches(workspace: Workspace) -> None:
+    """Issue 17: --since skipped per-OPD totals, so an MR taking its OPD over quota passed."""
+    # On main, DINKES holds dinkes-simpus (2 vCPU) and dinkes-sirs (8): 10 of its 16 vCPU.
+    copy_request(workspace, "dinkes-sirs", "sirs", 8)
+    git(workspace.root, "add", "-A")
+    git(workspace.root, "commit", "-qm", "dinkes-sirs")
+    assert validate(workspace, "--since", "main") == (0, "0 berkas diperiksa, 0 sah, 0 ditolak.\n")
+
+    copy_request(workspace, "dinkes-lab", "lab", 7)  # 17 > 16: only this file is checked
+    code, out = validate(workspace, "--since", "main")
+    assert code == 2
+    assert "1 berkas diperiksa, 0 sah, 1 ditolak." in out
+    assert "dinkes-lab.yaml" in out and "[opd-quota-total]" in out
+    assert (
+        "jumlah vcpu semua permintaan OPD DINKES (dinkes-lab, dinkes-simpus, dinkes-sirs) = 17, "
+        "melebihi kuota 16"
+    ) in out
+    assert "dinkes-sirs.yaml:" not in out  # an unchanged peer is counted, not reported
+
+    # within the quota the same change passes: the totals refuse only what is over
+    copy_request(workspace, "dinkes-lab", "lab", 6)
+    assert validate(workspace, "--since", "main") == (0, "1 berkas diperiksa, 1 sah, 0 ditolak.\n")

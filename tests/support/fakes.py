@@ -15,7 +15,7 @@ from typing import Any
 
 from sop_pipeline.adapters import ansible
 from sop_pipeline.adapters.allocator import Allocation, AllocationError, Pool, RequestLeasedError
-from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, ProxmoxError
+from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage, ProxmoxError
 from sop_pipeline.adapters.terraform import PlanSummary, RequestBusyError, TerraformError
 from sop_pipeline.steps.provisioning import SiteAnswer
 
@@ -43,6 +43,8 @@ class FakeProxmox:
     #: What the agent of each VM reports (set by FakeTerraform when it creates the VM).
     addresses: dict[int, str] = field(default_factory=dict)
     reachable: bool = True
+    #: What each OPD holds on the cluster (by OPD code; nothing when absent).
+    held: dict[str, OpdUsage] = field(default_factory=dict)
 
     def _ask(self, what: str) -> None:
         self.journal.append(f"proxmox.{what}")
@@ -55,7 +57,16 @@ class FakeProxmox:
 
     def capacity(self, *, vcpu: int, memory_mb: int, disk_gb: int) -> list[NodeFit]:
         self._ask("capacity")
-        return [NodeFit(n, True, 64, 131072, 1000, fits=n not in self.full) for n in self.nodes]
+        return [
+            NodeFit(n, True, 0, 0, 0, fits=False)
+            if n in self.full
+            else NodeFit(n, True, 64, 131072, 1000, fits=True)
+            for n in self.nodes
+        ]
+
+    def opd_usage(self, opd_code: str) -> OpdUsage:
+        self._ask("opd_usage")
+        return self.held.get(opd_code, OpdUsage(0, 0, 0, 0))
 
     def find_request_vm(self, vmid: int, request_id: str) -> ExistingVm | None:
         self._ask("find_request_vm")
@@ -97,6 +108,18 @@ class FakeAllocator:
             ip = str(self.pool.first + (vmid - self.pool.vmid_first))
             self.held[request_id] = Allocation(request_id, self.pool, vmid, ip)
         return self.held[request_id]
+
+    def peek(self, request_id: str, environment: str) -> Allocation | None:
+        self.journal.append("allocator.peek")
+        if request_id in self.held:
+            return self.held[request_id]
+        used = {a.vmid for a in self.held.values()}
+        free = range(self.pool.vmid_first, self.pool.vmid_last + 1)
+        vmid = next((v for v in free if v not in used), None)
+        if vmid is None:
+            return None
+        ip = str(self.pool.first + (vmid - self.pool.vmid_first))
+        return Allocation(request_id, self.pool, vmid, ip)
 
     def release(self, request_id: str, environment: str, *, confirmed_absent_vmid: int) -> bool:
         self.journal.append("allocator.release")
@@ -201,10 +224,18 @@ class FakeDns:
 
     journal: Journal
     records: dict[str, str] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # the ownership TXT, by label
 
     def resolves_to(self, label: str, ip: str) -> bool:
         self.journal.append("dns.resolves_to")
         return self.records.get(label) == ip
+
+    def name_is_free(self, label: str) -> bool:
+        self.journal.append("dns.name_is_free")
+        return label not in self.records
+
+    def owner_of(self, label: str) -> str | None:
+        return self.owners.get(label)
 
 
 @dataclass

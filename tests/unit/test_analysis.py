@@ -22,7 +22,6 @@ from sop_pipeline.reports.model import (
     feasible,
 )
 from sop_pipeline.steps.analysis import (
-    choose_node,
     node_capacities,
     plan_failure_lines,
     plan_lines,
@@ -37,19 +36,6 @@ REQUESTS = ROOT / "requests"
 
 def fit(node: str, ok: bool, memory: int = 1000, online: bool = True) -> NodeFit:
     return NodeFit(node, online, 8, memory, 100, ok)
-
-
-def test_the_template_node_is_chosen_when_it_fits() -> None:
-    fits = [fit("pve1", True, 100), fit("pve2", True, 9000)]
-    assert choose_node(fits, "pve1") == "pve1"
-
-
-def test_otherwise_the_roomiest_fitting_node_and_none_when_nothing_fits() -> None:
-    fits = [fit("pve1", False), fit("pve2", True, 500), fit("pve3", True, 9000)]
-    assert choose_node(fits, "pve1") == "pve3"
-    assert choose_node(fits, None) == "pve3"
-    assert choose_node([fit("pve1", False), fit("pve2", False)], "pve1") is None
-    assert choose_node([], "pve1") is None
 
 
 def test_node_capacities_keep_the_figures_and_the_status() -> None:

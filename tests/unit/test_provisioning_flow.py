@@ -14,10 +14,12 @@ import pytest
 
 from sop_pipeline.adapters.ansible import AnsibleTaskFailed, TaskFailure
 from sop_pipeline.adapters.infrastructure import Infrastructure, TsigKey
+from sop_pipeline.adapters.proxmox import ExistingVm, OpdUsage
 from sop_pipeline.adapters.terraform import CancelledError, RequestBusyError, TerraformError
 from sop_pipeline.config import TrustedConfig, load_pools
+from sop_pipeline.domain.placement import Demand
 from sop_pipeline.domain.policy import Policy
-from sop_pipeline.errors import ExitCode
+from sop_pipeline.errors import ExitCode, LimitExceeded
 from sop_pipeline.loader import load_request
 from sop_pipeline.steps.provisioning import InfraProvisioner, ProvisionError
 from tests.support.fakes import (
@@ -99,8 +101,12 @@ def world(tmp_path: Path, policy: Policy) -> World:
 def test_the_phases_run_in_the_sop_order(world: World) -> None:
     result = world.provision()
     assert world.journal == [
-        # 3. allocate: the cluster is asked again, then the VMID and address are held
+        # 3. allocate: the cluster is asked again, the hard limits checked (name, address,
+        #    OPD quota, node room), then the VMID and address are held
         "proxmox.vms",
+        "dns.name_is_free",
+        "allocator.peek",
+        "proxmox.opd_usage",
         "proxmox.capacity",
         "allocator.allocate",
         # 4. terraform: lease, lock, working copy; adopt, plan, apply inside the node's slot
@@ -247,3 +253,49 @@ def test_a_name_dns_does_not_give_fails_in_the_dns_phase(world: World) -> None:
     with pytest.raises(ProvisionError) as caught:
         world.provision()
     assert caught.value.phase == "dns" and "http.get" not in world.journal
+
+
+# ------------------------------------------------------------------ step 8's hard limits
+
+
+def test_an_opd_at_its_quota_is_refused_at_step_8_with_nothing_held(world: World) -> None:
+    world.proxmox.held["DINKES"] = OpdUsage(vms=1, vcpu=16, memory_mb=8192, disk_gb=100)
+    with pytest.raises(LimitExceeded) as caught:
+        world.provision()
+    text = caught.value.diagnostics()
+    assert caught.value.exit_code == ExitCode.GATE
+    assert text.startswith("requests/dinkes-simpus.yaml: langkah 8 ditolak")
+    assert "kuota OPD DINKES: vCPU 18 melebihi 16" in text and "[opd-quota-total]" in text
+    assert "allocator.allocate" not in world.journal and "allocator.lease" not in world.journal
+    assert world.allocator.held == {} and world.guests() == [] and world.dns.records == {}
+
+
+def test_approved_unbuilt_requests_count_against_the_quota(world: World) -> None:
+    pending = [Demand("dinkes-sirs", "DINKES", 14, 4096, 40), Demand("x", "BPBD", 99, 1, 1)]
+    world.proxmox.held["DINKES"] = OpdUsage(vms=1, vcpu=1, memory_mb=1024, disk_gb=10)
+    with pytest.raises(LimitExceeded, match="disetujui belum dibangun: dinkes-sirs"):
+        world.provisioner.provision(world.request, log=world.lines.append, pending=pending)
+    assert world.allocator.held == {} and world.guests() == []
+    # the same pending request already built is on the cluster, not counted twice
+    world.proxmox.vms_by_id[4242] = ExistingVm(
+        4242, "pve2", "dinkes-sirs", ("sop-req-dinkes-sirs",), False
+    )
+    world.provisioner.provision(world.request, log=world.lines.append, pending=pending)
+    assert RID in world.allocator.held
+
+
+def test_a_name_another_owner_holds_in_dns_is_refused(world: World) -> None:
+    world.dns.records["simpus"] = "10.0.0.9"
+    world.dns.owners["simpus"] = "dinkes-lain"
+    with pytest.raises(
+        LimitExceeded, match=r"simpus\.\S+ sudah dipakai di DNS .*\[dns-name-taken\]"
+    ):
+        world.provision()
+    assert world.allocator.held == {} and world.guests() == []
+
+
+def test_no_node_with_room_is_refused_as_a_limit(world: World) -> None:
+    world.proxmox.full = frozenset({"pve1", "pve2"})
+    with pytest.raises(LimitExceeded, match=r"\[node-capacity\]"):
+        world.provision()
+    assert world.allocator.held == {} and world.guests() == []

@@ -226,3 +226,10 @@ def test_as_data_is_json_for_the_playbooks(tmp_path: Path, policy: Policy) -> No
     assert data["period"] == {"start": "2026-12-03", "end": "2027-06-30"}
     assert data["application"]["stack"] == "python" and data["hostname"] == "infosekolah"
     assert "digest" not in data and "zone" not in data and "request_id" not in data
+
+
+def test_placement_reads_the_demand_from_the_request(tmp_path: Path, policy: Policy) -> None:
+    from sop_pipeline.domain.placement import Demand, demand_of
+
+    loaded = load_request(_write(tmp_path, DISTINCT), policy=policy, check_attachments=False)
+    assert demand_of(loaded.request) == Demand("uji-model", "DISDIK", 3, 1280, 35)

@@ -13,7 +13,7 @@ import http.client
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from sop_pipeline.cli.main import main
 from sop_pipeline.cli.report import report
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.demo.officials import Lab, RequestFlow
+from sop_pipeline.domain.placement import Demand
 from sop_pipeline.loader import LoadedRequest
 from sop_pipeline.reports.model import CHECK_HTTP, Check, HostingResult
 from sop_pipeline.steps.pipeline import Pipeline
@@ -99,7 +100,13 @@ class LocalSite:
         self.process.terminate()
         self.process.wait(timeout=10)
 
-    def provision(self, request: LoadedRequest, *, log: Callable[[str], None]) -> HostingResult:
+    def provision(
+        self,
+        request: LoadedRequest,
+        *,
+        log: Callable[[str], None],
+        pending: Sequence[Demand] = (),  # no cluster here: the limits are step 8's tests'
+    ) -> HostingResult:
         started = self.clock()
         fqdn = f"{request.request.hostname}.{ZONE}"
         name = request.request.application.name

@@ -7,6 +7,8 @@ from tf_support import ROOT, CreateVm, RunnerFactory
 
 from sop_pipeline.adapters.proxmox import OpdUsage, ProxmoxAdapter, ProxmoxError
 from sop_pipeline.config import load_policy
+from sop_pipeline.domain.placement import Demand, Held, quota_excess
+from sop_pipeline.domain.policy import Quota
 from sop_pipeline.lab.pve import RunningPve
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,16 @@ def create_vm(
         tags=tags,
         scsi0=f"local-lvm:{disk}",
     )
+
+
+def over_quota(
+    proxmox: ProxmoxAdapter, opd: str, quota: Quota, vcpu: int, memory: int, disk: int
+) -> list[str]:
+    """The one quota check (domain/placement.py) over what the cluster says the OPD holds."""
+    used = proxmox.opd_usage(opd)
+    held = Held(used.vms, used.vcpu, used.memory_mb, used.disk_gb)
+    demand = Demand("new", opd, vcpu, memory, disk)
+    return [e.message() for e in quota_excess(opd, quota, held, [demand])]
 
 
 def test_opd_quota_sums_tagged_vms_and_reports_overrun(
@@ -45,11 +57,11 @@ def test_opd_quota_sums_tagged_vms_and_reports_overrun(
     assert used == OpdUsage(vms=2, vcpu=2 + 8, memory_mb=2048 + 8192, disk_gb=20 + 100)
     assert proxmox.opd_usage("BPBD") == OpdUsage(vms=1, vcpu=4, memory_mb=4096, disk_gb=50)
 
-    assert proxmox.quota_fits("DINKES", quota, 4, 4096, 40) == []
-    assert proxmox.quota_fits("DINKES", quota, 6, 22528, 680) == []  # exactly at the limits
-    over = proxmox.quota_fits("DINKES", quota, 8, 4096, 40)
+    assert over_quota(proxmox, "DINKES", quota, 4, 4096, 40) == []
+    assert over_quota(proxmox, "DINKES", quota, 6, 22528, 680) == []  # exactly at the limits
+    over = over_quota(proxmox, "DINKES", quota, 8, 4096, 40)
     assert over == ["kuota OPD DINKES: vCPU 18 melebihi 16 [opd-quota]"]
-    over = proxmox.quota_fits("DINKES", quota, 8, 32768, 700)
+    over = over_quota(proxmox, "DINKES", quota, 8, 32768, 700)
     assert over == [
         "kuota OPD DINKES: vCPU 18 melebihi 16 [opd-quota]",
         "kuota OPD DINKES: memori 43008 MiB melebihi 32768 MiB [opd-quota]",
@@ -65,7 +77,7 @@ def test_opd_quota_counts_vms_and_refuses_bad_codes(
     for n in range(quota.max_vms):
         create_vm(proxmox, 1200 + n, "sop-opd-bpbd", 1, 512, 10)
     assert proxmox.opd_usage("BPBD").vms == quota.max_vms
-    assert proxmox.quota_fits("BPBD", quota, 1, 512, 10) == [
+    assert over_quota(proxmox, "BPBD", quota, 1, 512, 10) == [
         f"kuota OPD BPBD: jumlah VM {quota.max_vms + 1} melebihi {quota.max_vms} [opd-quota]"
     ]
     with pytest.raises(ProxmoxError, match="Kode OPD"):

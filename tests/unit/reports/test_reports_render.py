@@ -122,7 +122,7 @@ def test_analysis_report_lists_every_check_and_the_conclusion() -> None:
         "10.20.130.21 dari pool production 10.20.130.0/24",
         "simpus.sumbarprov.go.id belum dipakai",
         "debian-12-cloudinit tersedia",
-        "Plan\\: 1 to add, 0 to change, 0 to destroy.",
+        "Plan: 1 to add, 0 to change, 0 to destroy.",
         "| pve3 | tidak aktif |",
         "DAPAT DILAKSANAKAN",
         "Senin, 30 November 2026 pukul 09.00 WIB",
@@ -138,6 +138,23 @@ def test_analysis_report_says_why_not_when_a_check_fails() -> None:
     assert "Alamat IP bebas, Nama DNS" in md
     assert "**| 3 | Alamat IP bebas | Tidak memenuhi |" not in md  # marked rows are bold cells
     assert "| **3** | **Alamat IP bebas** | **Tidak memenuhi** |" in md
+
+
+def test_the_not_yet_conclusion_keeps_its_spaces_and_no_stray_escape() -> None:
+    """Issue 17: it rendered as "ini**BELUM DAPAT DILAKSANAKAN**karena ... memenuhi\\:"."""
+    report = samples.analysis_report()
+    full = replace(report, result=replace(report.result, dns_name_free=False, ip_address=None))
+    md = render_markdown(build(DEPT, full))
+    assert (
+        "Berdasarkan hasil analisis di atas, permintaan hosting ini **BELUM DAPAT "
+        "DILAKSANAKAN** karena aspek berikut tidak memenuhi: Alamat IP bebas, Nama DNS. "
+        "Laporan ini disampaikan kepada Koordinator"
+    ) in md
+    html = _markdown_to_html(md)
+    assert (
+        "permintaan hosting ini <strong>BELUM DAPAT DILAKSANAKAN</strong> karena aspek "
+        "berikut tidak memenuhi: Alamat IP bebas, Nama DNS."
+    ) in html
 
 
 def test_hosting_report_has_vm_address_name_stack_and_checks() -> None:
