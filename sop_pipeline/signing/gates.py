@@ -163,18 +163,21 @@ def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
     """A step-6 approval must cite a recorded analysis report of these request bytes that
     says the request can be carried out; a refusal needs no report.
 
-    Known gap (issue 18, class 8): only where the request's ledger holds an analysis record.
-    The lab, the demo and `sop analyze` on a trusted runner record one; the GitLab flow does
-    not yet (its merge-request analysis writes a scratch ledger the MR author controls, and no
-    protected job records an analysis before Tim Teknis signs), so there the gate cannot tell
-    a real report from an invented one and checks nothing (docs/approvals.md).
+    Fails closed: with no analysis recorded in the request's ledger, no step-6 approval
+    counts (``[analysis-not-recorded]``). In GitLab the protected job ``sop:analysis``
+    records it on the records branch before Tim Teknis signs (docs/ci.md).
     """
     s = checked.statement
     if s is None or s.step != ANALYSIS_STEP or not s.positive:
         return []
-    if not ctx.analyses:
-        return []
     name = checked.path.name
+    if not ctx.analyses:
+        return [
+            f"{name}: belum ada analisis teknis yang tercatat untuk permintaan "
+            f"{ctx.subject.request_id}; persetujuan langkah 6 tidak dapat diperiksa. Jalankan "
+            "job analisis (`sop analyze`, di GitLab job terlindungi `sop:analysis`), lalu "
+            "tandatangani dengan --evidence <laporan>=<sha256> [analysis-not-recorded]"
+        ]
     if not s.evidence:
         return [
             f"{name}: persetujuan analisis (langkah 6) tidak menyebut laporan analisis teknis "

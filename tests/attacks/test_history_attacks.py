@@ -261,6 +261,23 @@ def mixed_reports(_s: Scene, f: RequestFlow) -> dict[str, str]:
     return {"laporan-1.md": next(iter(good.values())), "laporan-2.md": next(iter(bad.values()))}
 
 
+def nothing_recorded(_s: Scene, _f: RequestFlow) -> dict[str, str]:
+    """No analysis in the ledger at all, and nothing cited."""
+    return {}
+
+
+def invented_report_nothing_recorded(_s: Scene, _f: RequestFlow) -> dict[str, str]:
+    """No analysis in the ledger; the OPD cites a report it wrote itself."""
+    return {"laporan-analisis-teknis.md": hashlib.sha256(b"DAPAT DILAKSANAKAN").hexdigest()}
+
+
+def scratch_ledger_report(s: Scene, f: RequestFlow) -> dict[str, str]:
+    """A real analysis, but recorded only in an MR pipeline's scratch ledger, never in the
+    ledger the gate reads."""
+    scratch = RequestFlow(s.lab, RID, records=s.lab.records.parent / "scratch-records")
+    return scratch.analyse(T0 + m(9))
+
+
 ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-reject-recorded-then-git-rm": analysis_reject_removed(recorded=True),
     "analysis-reject-committed-then-git-rm": analysis_reject_removed(recorded=False),
@@ -274,9 +291,16 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "kabid-withdrawal-only-sig-deleted": withdrawal_removed(recorded=False, only_sig=True),
     "kabid-withdrawal-recorded-then-history-squashed": withdrawal_squashed,
     "kabid-withdrawal-overwritten-in-place": withdrawal_overwritten,
-    # Each with an analysis recorded for the request: where none is (the GitLab flow today),
-    # the gate cannot check the evidence, the known gap of class 8 (issue 18's note), pinned
-    # by tests/unit/signing/test_gate_evidence.py::test_the_known_gap_with_no_analysis_recorded.
+    # No analysis recorded in the request's ledger: fails closed, whatever is cited.
+    "analysis-approve-nothing-recorded": analysis_approved(
+        nothing_recorded, "[analysis-not-recorded]"
+    ),
+    "analysis-approve-invented-report-nothing-recorded": analysis_approved(
+        invented_report_nothing_recorded, "[analysis-not-recorded]"
+    ),
+    "analysis-approve-report-of-a-scratch-ledger": analysis_approved(
+        scratch_ledger_report, "[analysis-not-recorded]"
+    ),
     "analysis-approve-without-evidence": analysis_approved(no_report, "[analysis-not-cited]"),
     "analysis-approve-unknown-digest": analysis_approved(unknown_report, "[analysis-unknown]"),
     "analysis-approve-report-belum-dapat": analysis_approved(

@@ -275,9 +275,11 @@ def test_the_gate_says_why_a_statement_cannot_be_read() -> None:
     assert not any("[not-canonical]" in r for r in reasons)  # step 4's file, not step 7's
 
 
-def test_the_known_gap_with_no_analysis_recorded_nothing_is_checked() -> None:
-    """Issue 18 class 8 is open for the GitLab flow: no protected job records an analysis
-    there yet, so with none in the ledger the gate cannot check the evidence. This test
-    pins the gap so that closing it (failing closed here) is a visible change."""
-    six = checked(6, "teknis1", 10)
-    assert evidence_problems(ctx(6, [six], analyses={}), six) == []
+def test_with_no_analysis_recorded_an_approval_is_refused() -> None:
+    """Fails closed: no analysis in the ledger, no step-6 approval counts, whatever it cites."""
+    for evidence in ({}, {"laporan.md": REPORT}):
+        six = checked(6, "teknis1", 10, evidence=evidence)
+        problems = evidence_problems(ctx(6, [six], analyses={}), six)
+        assert len(problems) == 1 and "[analysis-not-recorded]" in problems[0]
+        assert "step-06-tim_teknis.json" in problems[0] and "analisis" in problems[0]
+        assert not select(ctx(6, [six], analyses={}), 6).positive
