@@ -318,6 +318,7 @@ class HostingReport:
     sequence: int
     issued: datetime
     result: HostingResult
+    override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,7 @@ class ActivityEntry:
     paused: timedelta
     reason: str = ""
     missing: tuple[str, ...] = ()
+    override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
 
     @property
     def breaches(self) -> tuple[StepTiming, ...]:

@@ -79,6 +79,7 @@ def sign_step(
     reason: str = "",
     missing: Sequence[str] = (),
     evidence: Mapping[str, str] | None = None,
+    override: str = "",
     validity: timedelta = DEFAULT_VALIDITY,
     ssh_keygen: SshKeygen | None = None,
 ) -> Path:
@@ -102,6 +103,7 @@ def sign_step(
         missing=tuple(missing),
         builds_on=builds_on(step_number, checked),
         evidence=evidence,
+        override=override,
     )
     signature = None
     if key is not None:

@@ -13,6 +13,11 @@ and ``incomplete``); ``signer`` (the principal, checked against the keyring), ``
 ``expires_at``, ``nonce``; ``builds_on`` (step key -> sha256 of the statements this one
 saw, see :data:`CHAIN`); ``evidence`` (name -> sha256 of reports the signer saw, e.g. the
 analysis report at step 6).
+
+Optional field (present only when not empty, so a statement without it keeps its bytes and
+hash): ``override``, the reason Tim Teknis approves step 6 although the cited analysis says
+BELUM DAPAT DILAKSANAKAN; the Kabid's step-7 ``approve`` must carry the same text
+(``gates.OverrideConfirmed``). Same character rules as ``reason``, and visible text.
 """
 
 from __future__ import annotations
@@ -83,6 +88,10 @@ _FIELDS = frozenset(
         "evidence",
     }
 )
+#: Fields a statement carries only when they are not empty (added without a new format).
+_OPTIONAL = frozenset({"override"})
+#: Steps whose ``approve`` may carry an ``override``: Tim Teknis names it, the Kabid confirms.
+OVERRIDE_STEPS: tuple[int, ...] = (6, DECISION_STEP)
 
 
 def namespace(step_number: int) -> str:
@@ -128,9 +137,11 @@ class Statement:
     builds_on: Mapping[str, str] = field(default_factory=dict)
     evidence: Mapping[str, str] = field(default_factory=dict)
     format: str = FORMAT
+    override: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        optional = {"override": self.override} if self.override else {}
+        return optional | {
             "format": self.format,
             "request_id": self.request_id,
             "request_sha256": self.request_sha256,
@@ -187,6 +198,7 @@ def new(
     builds_on: Mapping[str, str] | None = None,
     evidence: Mapping[str, str] | None = None,
     nonce: str | None = None,
+    override: str = "",
 ) -> Statement:
     """A checked statement; the role is the SOP actor of the step."""
     if step_number not in SIGNED_STEPS:
@@ -206,6 +218,7 @@ def new(
         missing=tuple(missing),
         builds_on=dict(builds_on or {}),
         evidence=dict(evidence or {}),
+        override=override,
     )
     problems = check(statement)
     if problems:
@@ -284,6 +297,10 @@ def check(s: Statement) -> list[str]:
             "alasan wajib diisi dengan teks yang terlihat untuk penolakan atau "
             "pengembalian [reason-required]"
         )
+    if s.override and (s.step not in OVERRIDE_STEPS or s.decision != "approve"):
+        problems.append("override hanya untuk persetujuan (approve) langkah 6 dan 7 [override]")
+    if s.override and not has_visible(s.override):
+        problems.append("override harus berisi teks yang terlihat [override]")
     if s.decision == "incomplete" and not s.missing:
         problems.append("daftar kekurangan wajib diisi bila tidak lengkap [missing-required]")
     if any(not has_visible(item) for item in s.missing):
@@ -358,9 +375,15 @@ def parse(data: bytes) -> Statement:
         ) from err
     except RecursionError as err:  # [[[[... nested deeper than Python's stack
         raise StatementInvalid("JSON bersarang terlalu dalam [json]") from err
-    if not isinstance(raw, dict) or set(raw) != _FIELDS:
+    if not isinstance(raw, dict) or not _FIELDS <= set(raw) <= _FIELDS | _OPTIONAL:
         raise StatementInvalid(f"pernyataan harus memuat tepat kolom {sorted(_FIELDS)} [fields]")
-    strings = _FIELDS - {"attachments", "step", "missing", "builds_on", "evidence"}
+    strings = (set(raw) & (_FIELDS | _OPTIONAL)) - {
+        "attachments",
+        "step",
+        "missing",
+        "builds_on",
+        "evidence",
+    }
     if any(not isinstance(raw[k], str) for k in strings):
         raise StatementInvalid("kolom teks berisi nilai bukan teks [type]")
     if not isinstance(raw["step"], int) or isinstance(raw["step"], bool):
@@ -384,7 +407,10 @@ def parse(data: bytes) -> Statement:
         missing=tuple(missing),
         builds_on=_str_map(raw["builds_on"], "builds_on"),
         evidence=_str_map(raw["evidence"], "evidence"),
+        override=raw.get("override", ""),
     )
+    if "override" in raw and not raw["override"]:  # present only when not empty: one encoding
+        raise StatementInvalid("'override' kosong tidak ditulis [not-canonical]")
     if text_problems(statement):  # first: a lone surrogate cannot even be re-encoded
         raise StatementInvalid("; ".join(check(statement)))  # every rule it breaks, at once
     try:

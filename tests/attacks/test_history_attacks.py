@@ -30,7 +30,7 @@ from sop_pipeline.adapters.git import GitError
 from sop_pipeline.cli.main import main
 from sop_pipeline.demo.officials import T0, Lab, RequestFlow
 from sop_pipeline.demo.scenario import publish_base
-from sop_pipeline.ledger.tracking import record_analysis
+from sop_pipeline.ledger.tracking import override_of, record_analysis
 from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.subject import approvals_dir
 from tests.attacks.harness import AT, OTHER, RID, SEVEN, Scene, Target, attempt, m, refused
@@ -278,6 +278,24 @@ def scratch_ledger_report(s: Scene, f: RequestFlow) -> dict[str, str]:
     return scratch.analyse(T0 + m(9))
 
 
+OVERRIDE = "Kuota OPD dilampaui 1 vCPU; disetujui Kadis untuk layanan darurat kesehatan"
+
+
+def overridden(seven: str | None) -> Callable[[Scene], Target]:
+    """Step 6 approved with an override over a BELUM DAPAT DILAKSANAKAN report; the Kabid
+    approves step 7 with override ``seven`` (None: none)."""
+
+    def attack(s: Scene) -> Target:
+        f = from_step_5(s)
+        evidence = f.analyse(T0 + m(9), feasible=False)
+        f.sign(6, "teknis1", T0 + m(10), evidence=evidence, override=OVERRIDE)
+        f.record(T0 + m(11), "native")
+        f.sign(7, "kabid", T0 + m(20), **({"override": seven} if seven else {}))
+        return Target(rule="[override-not-confirmed]")
+
+    return attack
+
+
 ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-reject-recorded-then-git-rm": analysis_reject_removed(recorded=True),
     "analysis-reject-committed-then-git-rm": analysis_reject_removed(recorded=False),
@@ -312,6 +330,9 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-approve-report-of-older-bytes": analysis_approved(
         report_of_older_bytes, "[analysis-stale]"
     ),
+    "analysis-approve-override-kabid-silent": overridden(None),
+    "analysis-approve-override-kabid-names-another": overridden("Disetujui karena mendesak"),
+    "analysis-approve-override-kabid-names-a-prefix": overridden(OVERRIDE[:20]),
     "analysis-approve-good-and-belum-reports": analysis_approved(
         mixed_reports, "[analysis-not-feasible]"
     ),
@@ -331,6 +352,20 @@ def test_each_class_has_at_least_three_variants() -> None:
 
 
 # --- the controls: what is honest still holds -----------------------------------------------
+
+
+def test_an_override_named_at_steps_6_and_7_holds(lab: Lab) -> None:
+    """BELUM DAPAT DILAKSANAKAN, approved with an override the Kabid names too: gate 8 holds
+    with both verifiers."""
+    scene = Scene(lab)
+    f = from_step_5(scene)
+    evidence = f.analyse(T0 + m(9), feasible=False)
+    f.sign(6, "teknis1", T0 + m(10), evidence=evidence, override=OVERRIDE)
+    f.record(T0 + m(11), "native")
+    f.sign(7, "kabid", T0 + m(20), override=OVERRIDE)
+    accepted, reasons, _ = attempt(lab, Target())
+    assert accepted == {"native": True, "ssh-keygen": True}, reasons
+    assert override_of(f.ledger.records()) == OVERRIDE  # recorded, for the reports
 
 
 def test_honest_history_still_holds(lab: Lab) -> None:
