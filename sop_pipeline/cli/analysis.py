@@ -61,6 +61,12 @@ def _now() -> datetime:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the findings as JSON; progress goes to stderr."
 )
+@click.option(
+    "--request-only",
+    is_flag=True,
+    help="Only the request file is here (the protected sop:analysis job takes nothing else "
+    "from the merge request): its letter is not checked; the MR pipeline checks it.",
+)
 @click.pass_obj
 def analyze_cmd(
     ws: Workspace,
@@ -70,6 +76,7 @@ def analyze_cmd(
     logs_url: str | None,
     report_url: str | None,
     as_json: bool,
+    request_only: bool,
 ) -> None:
     """Step 6: Tim Teknis' technical analysis of REQUEST_ID against the real cluster.
 
@@ -96,7 +103,7 @@ def analyze_cmd(
 
     Safe to run again at any time: each run replaces the report with a fresh one.
     """
-    sys.exit(_run(ws, request_id, lab_dir, base, logs_url, report_url, as_json))
+    sys.exit(_run(ws, request_id, lab_dir, base, logs_url, report_url, as_json, request_only))
 
 
 def _run(
@@ -107,6 +114,7 @@ def _run(
     logs_url: str | None,
     report_url: str | None,
     as_json: bool,
+    request_only: bool = False,
 ) -> int:
     ws.require(request_id, file=True)
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
@@ -118,7 +126,9 @@ def _run(
     with TrustedConfig.from_commit(ws.root, base) as trusted:
         policy = trusted.policy
         department = trusted.department
-        request = load_request(ws.request_path(request_id), policy=policy)
+        request = load_request(
+            ws.request_path(request_id), policy=policy, check_attachments=not request_only
+        )
         result = analyze(
             request,
             infra,
