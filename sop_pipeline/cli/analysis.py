@@ -95,7 +95,8 @@ def analyze_cmd(
 
     It does NOT record step 6: Tim Teknis reads the report and signs step 6, citing the
     digest printed here; the gates accept a step-6 approval only if it cites a report recorded
-    so, for the same request bytes, that says DAPAT DILAKSANAKAN. E.g.
+    so, for the same request bytes, that says DAPAT DILAKSANAKAN (or, for BELUM DAPAT
+    DILAKSANAKAN, carries --override with the same text the Kabid signs at step 7). E.g.
 
     \b
       sop sign REQUEST_ID --step 6 --decision approve --signer you@... \\
