@@ -61,6 +61,12 @@ def _now() -> datetime:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the findings as JSON; progress goes to stderr."
 )
+@click.option(
+    "--request-only",
+    is_flag=True,
+    help="Only the request file is here (the protected sop:analysis job takes nothing else "
+    "from the merge request): its letter is not checked; the MR pipeline checks it.",
+)
 @click.pass_obj
 def analyze_cmd(
     ws: Workspace,
@@ -70,6 +76,7 @@ def analyze_cmd(
     logs_url: str | None,
     report_url: str | None,
     as_json: bool,
+    request_only: bool,
 ) -> None:
     """Step 6: Tim Teknis' technical analysis of REQUEST_ID against the real cluster.
 
@@ -88,7 +95,8 @@ def analyze_cmd(
 
     It does NOT record step 6: Tim Teknis reads the report and signs step 6, citing the
     digest printed here; the gates accept a step-6 approval only if it cites a report recorded
-    so, for the same request bytes, that says DAPAT DILAKSANAKAN. E.g.
+    so, for the same request bytes, that says DAPAT DILAKSANAKAN (or, for BELUM DAPAT
+    DILAKSANAKAN, carries --override with the same text the Kabid signs at step 7). E.g.
 
     \b
       sop sign REQUEST_ID --step 6 --decision approve --signer you@... \\
@@ -96,7 +104,7 @@ def analyze_cmd(
 
     Safe to run again at any time: each run replaces the report with a fresh one.
     """
-    sys.exit(_run(ws, request_id, lab_dir, base, logs_url, report_url, as_json))
+    sys.exit(_run(ws, request_id, lab_dir, base, logs_url, report_url, as_json, request_only))
 
 
 def _run(
@@ -107,6 +115,7 @@ def _run(
     logs_url: str | None,
     report_url: str | None,
     as_json: bool,
+    request_only: bool = False,
 ) -> int:
     ws.require(request_id, file=True)
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds only the JSON
@@ -118,7 +127,9 @@ def _run(
     with TrustedConfig.from_commit(ws.root, base) as trusted:
         policy = trusted.policy
         department = trusted.department
-        request = load_request(ws.request_path(request_id), policy=policy)
+        request = load_request(
+            ws.request_path(request_id), policy=policy, check_attachments=not request_only
+        )
         result = analyze(
             request,
             infra,

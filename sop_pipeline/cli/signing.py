@@ -160,6 +160,13 @@ def _describe(c: Checked, repo: Path) -> str:
     help="Digest laporan yang Anda baca (mis. laporan analisis); boleh berulang.",
 )
 @click.option(
+    "--override",
+    default="",
+    help="Alasan pengecualian: menyetujui langkah 6 walau laporan analisis BELUM DAPAT "
+    "DILAKSANAKAN; Kabid menulis teks yang sama di langkah 7. Tampil di dokumen dan Laporan "
+    "Kegiatan.",
+)
+@click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Kunci privat, handle kunci FIDO (id_ed25519_sk), atau .pub bersama --agent.",
@@ -182,6 +189,7 @@ def sign_cmd(
     reason: str,
     missing: tuple[str, ...],
     evidence: tuple[str, ...],
+    override: str,
     key: Path | None,
     agent: bool,
     valid_days: int,
@@ -215,6 +223,7 @@ def sign_cmd(
         reason=reason,
         missing=missing,
         evidence=proofs,
+        override=override,
         validity=timedelta(days=valid_days),
     )
     click.echo(f"Pernyataan ditulis: {written}")

@@ -76,6 +76,16 @@ def record_step(
         )
 
 
+def override_of(records: Sequence[Record]) -> str:
+    """The override step 6 was approved with (a BELUM DAPAT DILAKSANAKAN analysis approved
+    all the same, named again by the Kabid at step 7), from the last step-6 record; "" if none."""
+    text = ""
+    for r in records:
+        if r.kind == STEP_KIND and r.step == ANALYSIS_STEP:
+            text = str(r.data.get("override", ""))
+    return text
+
+
 ANALYSIS_KIND = "analysis"
 ANALYSIS_ACTOR = "sop analyze"
 

@@ -401,6 +401,19 @@ def _check_rows(checks: Iterable[Check]) -> tuple[tuple[str, ...], ...]:
     )
 
 
+OVERRIDE_LABEL = "Pengecualian (analisis BELUM DAPAT DILAKSANAKAN)"
+
+
+def override_paragraph(text: str) -> Paragraph:
+    return Paragraph(
+        (
+            "Pengecualian: laporan analisis teknis (langkah 6) menyatakan BELUM DAPAT "
+            "DILAKSANAKAN; Tim Teknis menyetujui langkah 6 dan Kepala Bidang menyetujui "
+            f"langkah 7 dengan alasan pengecualian berikut: {text}",
+        )
+    )
+
+
 def hosting(dept: Department, report: HostingReport) -> Document:
     r, res = report.request, report.result
     failed = [c.name for c in res.checks if not c.ok]
@@ -415,6 +428,7 @@ def hosting(dept: Department, report: HostingReport) -> Document:
                 f"{ind.date_time(res.finished, dept.tz)}, dengan rincian sebagai berikut.",
             )
         ),
+        *([override_paragraph(report.override)] if report.override else []),
         Heading("A. Server dan Alamat"),
         Fields(
             (
@@ -659,6 +673,8 @@ def _entry_fields(e: ActivityEntry) -> Fields:
         rows.append(("Kekurangan", "; ".join(e.missing)))
     if e.reason:
         rows.append(("Alasan", e.reason))
+    if e.override:
+        rows.append((OVERRIDE_LABEL, e.override))
     if e.paused:
         rows.append(("Waktu di OPD (jam berhenti)", ind.duration(e.paused)))
     return Fields(tuple(rows))

@@ -241,6 +241,7 @@ class HostingReport:
     sequence: int
     issued: datetime
     result: HostingResult
+    override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,7 @@ class ActivityEntry:
     paused: timedelta
     reason: str = ""
     missing: tuple[str, ...] = ()
+    override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
 
     @property
     def breaches(self) -> tuple[StepTiming, ...]:

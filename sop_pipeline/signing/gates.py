@@ -13,7 +13,8 @@ current request bytes, in order, by the right people:
   statements was consumed by an earlier provisioning (replay).
 - A step-6 approval cites (``evidence``) an analysis report that ``sop analyze`` recorded in
   the request's ledger for these request bytes, and that report says the request can be
-  carried out (DAPAT DILAKSANAKAN).
+  carried out (DAPAT DILAKSANAKAN), or, for a report that says BELUM DAPAT DILAKSANAKAN, it
+  carries an ``override`` reason that every counting step-7 approval names too.
 - Statements are evidence: those the branch's Git history ever held count with those in the
   folder (``history``), so deleting a refusal hides nothing; and a refusal the ledger recorded
   (a step-6 or step-7 NO, or a later withdrawal) refuses steps up to 8 whatever the files say.
@@ -166,18 +167,21 @@ def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
     """A step-6 approval must cite a recorded analysis report of these request bytes that
     says the request can be carried out; a refusal needs no report.
 
-    Known gap (issue 18, class 8): only where the request's ledger holds an analysis record.
-    The lab, the demo and `sop analyze` on a trusted runner record one; the GitLab flow does
-    not yet (its merge-request analysis writes a scratch ledger the MR author controls, and no
-    protected job records an analysis before Tim Teknis signs), so there the gate cannot tell
-    a real report from an invented one and checks nothing (docs/approvals.md).
+    Fails closed: with no analysis recorded in the request's ledger, no step-6 approval
+    counts (``[analysis-not-recorded]``). In GitLab the protected job ``sop:analysis``
+    records it on the records branch before Tim Teknis signs (docs/ci.md).
     """
     s = checked.statement
     if s is None or s.step != ANALYSIS_STEP or not s.positive:
         return []
-    if not ctx.analyses:
-        return []
     name = checked.path.name
+    if not ctx.analyses:
+        return [
+            f"{name}: belum ada analisis teknis yang tercatat untuk permintaan "
+            f"{ctx.subject.request_id}; persetujuan langkah 6 tidak dapat diperiksa. Jalankan "
+            "job analisis (`sop analyze`, di GitLab job terlindungi `sop:analysis`), lalu "
+            "tandatangani dengan --evidence <laporan>=<sha256> [analysis-not-recorded]"
+        ]
     if not s.evidence:
         return [
             f"{name}: persetujuan analisis (langkah 6) tidak menyebut laporan analisis teknis "
@@ -192,18 +196,54 @@ def evidence_problems(ctx: GateContext, checked: Checked) -> list[str]:
                 f"{name}: evidence '{label}' ({digest[:12]}) bukan laporan yang dicatat "
                 f"`sop analyze` untuk permintaan {ctx.subject.request_id} [analysis-unknown]"
             )
-        elif not found.feasible:
-            problems.append(
-                f"{name}: laporan analisis '{label}' ({digest[:12]}) menyatakan BELUM DAPAT "
-                "DILAKSANAKAN; langkah 6 tidak dapat disetujui atas dasar itu "
-                "[analysis-not-feasible]"
-            )
         elif found.request_digest != ctx.subject.digest:
             problems.append(
                 f"{name}: laporan analisis '{label}' ({digest[:12]}) menganalisis versi lain "
                 "berkas permintaan; jalankan `sop analyze` lagi [analysis-stale]"
             )
+        elif not found.feasible and not s.override:
+            problems.append(
+                f"{name}: laporan analisis '{label}' ({digest[:12]}) menyatakan BELUM DAPAT "
+                "DILAKSANAKAN; langkah 6 tidak dapat disetujui atas dasar itu, kecuali dengan "
+                "alasan pengecualian (--override) yang juga dinyatakan Kabid di langkah 7 "
+                "[analysis-not-feasible]"
+            )
     return problems
+
+
+def overrides(ctx: GateContext) -> dict[str, Checked]:
+    """The overrides step 6 relies on: override text -> the step-6 approval that cites a
+    recorded BELUM DAPAT DILAKSANAKAN report with it (and counts)."""
+    found: dict[str, Checked] = {}
+    for c in select(ctx, ANALYSIS_STEP).positive:
+        s = c.statement
+        if s is None or not s.override:
+            continue
+        cited = [ctx.analyses.get(d) for d in s.evidence.values()]
+        if any(a is not None and not a.feasible for a in cited):
+            found.setdefault(s.override, c)
+    return found
+
+
+@dataclass(frozen=True)
+class OverrideConfirmed:
+    """A step-6 approval over a BELUM DAPAT DILAKSANAKAN report holds only if every step-7
+    approval that counts names the same override."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        sevens = select(ctx, DECISION_STEP).positive
+        reasons = []
+        for text, six in overrides(ctx).items():
+            for seven in sevens:
+                if seven.statement is not None and seven.statement.override != text:
+                    reasons.append(
+                        f"{seven.path.name}: langkah 6 ({six.path.name}) disetujui dengan "
+                        f"pengecualian '{text}' atas laporan BELUM DAPAT DILAKSANAKAN, tetapi "
+                        "keputusan Kabid tidak menyatakan pengecualian yang sama; tandatangani "
+                        "langkah 7 dengan --override berisi teks yang sama "
+                        "[override-not-confirmed]"
+                    )
+        return reasons
 
 
 def lapsed_refusal(checked: Checked) -> bool:
@@ -444,6 +484,8 @@ def policy_for(number: int) -> AllOf:
         policies.append(GateSignersIdentified(steps))
     if VERIFICATION_STEP in steps and DECISION_STEP in steps:
         policies.append(GateSignersDistinct())
+    if ANALYSIS_STEP in steps and DECISION_STEP in steps:
+        policies.append(OverrideConfirmed())
     if ANALYSIS_STEP <= number <= PROVISION_STEP:
         policies.append(NoRecordedRefusal(number))
     if number == PROVISION_STEP:

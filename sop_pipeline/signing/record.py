@@ -188,6 +188,8 @@ def _append_step(
             "signed_at": [s.signed_at for s in statements],
             "files": [c.path.name for c in used],
             "role": first.role,
+            # An override of a BELUM DAPAT DILAKSANAKAN analysis (steps 6 and 7), only when set.
+            **({"override": first.override} if first.override else {}),
         },
     )
 

@@ -80,6 +80,7 @@ def sign_step(
     reason: str = "",
     missing: Sequence[str] = (),
     evidence: Mapping[str, str] | None = None,
+    override: str = "",
     validity: timedelta = DEFAULT_VALIDITY,
     ssh_keygen: SshKeygen | None = None,
     record_head: str | None = None,
@@ -111,6 +112,7 @@ def sign_step(
         builds_on=builds_on(step_number, checked),
         evidence=evidence,
         record_head=record_head,
+        override=override,
     )
     signature = None
     if key is not None:

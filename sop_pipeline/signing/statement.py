@@ -16,6 +16,11 @@ analysis report at step 6); ``record_head`` (the head hash of the request's reco
 ``records/<id>.jsonl``, when the statement was signed: ``sop sign`` fills it, so the history
 before each signature is signed by a person too; optional so that statements signed before it
 existed still read, and left out of the canonical form when empty).
+
+Optional field (present only when not empty, so a statement without it keeps its bytes and
+hash): ``override``, the reason Tim Teknis approves step 6 although the cited analysis says
+BELUM DAPAT DILAKSANAKAN; the Kabid's step-7 ``approve`` must carry the same text
+(``gates.OverrideConfirmed``). Same character rules as ``reason``, and visible text.
 """
 
 from __future__ import annotations
@@ -86,8 +91,10 @@ _FIELDS = frozenset(
         "evidence",
     }
 )
-#: Optional fields: present in the canonical form only when set.
-_OPTIONAL = frozenset({"record_head"})
+#: Fields a statement carries only when they are not empty (added without a new format).
+_OPTIONAL = frozenset({"record_head", "override"})
+#: Steps whose ``approve`` may carry an ``override``: Tim Teknis names it, the Kabid confirms.
+OVERRIDE_STEPS: tuple[int, ...] = (6, DECISION_STEP)
 
 
 def namespace(step_number: int) -> str:
@@ -139,9 +146,12 @@ class Statement:
     evidence: Mapping[str, str] = field(default_factory=dict)
     format: str = FORMAT
     record_head: str = ""
+    override: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        optional = {"record_head": self.record_head} if self.record_head else {}
+        optional = {
+            k: v for k, v in (("record_head", self.record_head), ("override", self.override)) if v
+        }
         return optional | {
             "format": self.format,
             "request_id": self.request_id,
@@ -200,6 +210,7 @@ def new(
     evidence: Mapping[str, str] | None = None,
     nonce: str | None = None,
     record_head: str = "",
+    override: str = "",
 ) -> Statement:
     """A checked statement; the role is the SOP actor of the step."""
     if step_number not in SIGNED_STEPS:
@@ -220,6 +231,7 @@ def new(
         builds_on=dict(builds_on or {}),
         evidence=dict(evidence or {}),
         record_head=record_head,
+        override=override,
     )
     problems = check(statement)
     if problems:
@@ -298,6 +310,10 @@ def check(s: Statement) -> list[str]:
             "alasan wajib diisi dengan teks yang terlihat untuk penolakan atau "
             "pengembalian [reason-required]"
         )
+    if s.override and (s.step not in OVERRIDE_STEPS or s.decision != "approve"):
+        problems.append("override hanya untuk persetujuan (approve) langkah 6 dan 7 [override]")
+    if s.override and not has_visible(s.override):
+        problems.append("override harus berisi teks yang terlihat [override]")
     if s.decision == "incomplete" and not s.missing:
         problems.append("daftar kekurangan wajib diisi bila tidak lengkap [missing-required]")
     if any(not has_visible(item) for item in s.missing):
@@ -376,8 +392,14 @@ def parse(data: bytes) -> Statement:
         raise StatementInvalid("JSON bersarang terlalu dalam [json]") from err
     if not isinstance(raw, dict) or not _FIELDS <= set(raw) <= _FIELDS | _OPTIONAL:
         raise StatementInvalid(f"pernyataan harus memuat tepat kolom {sorted(_FIELDS)} [fields]")
-    strings = _FIELDS - {"attachments", "step", "missing", "builds_on", "evidence"}
-    if any(not isinstance(raw[k], str) for k in strings | (_OPTIONAL & set(raw))):
+    strings = (set(raw) & (_FIELDS | _OPTIONAL)) - {
+        "attachments",
+        "step",
+        "missing",
+        "builds_on",
+        "evidence",
+    }
+    if any(not isinstance(raw[k], str) for k in strings):
         raise StatementInvalid("kolom teks berisi nilai bukan teks [type]")
     if not isinstance(raw["step"], int) or isinstance(raw["step"], bool):
         raise StatementInvalid("'step' harus bilangan bulat [type]")
@@ -401,7 +423,10 @@ def parse(data: bytes) -> Statement:
         builds_on=_str_map(raw["builds_on"], "builds_on"),
         evidence=_str_map(raw["evidence"], "evidence"),
         record_head=raw.get("record_head", ""),
+        override=raw.get("override", ""),
     )
+    if "override" in raw and not raw["override"]:  # present only when not empty: one encoding
+        raise StatementInvalid("'override' kosong tidak ditulis [not-canonical]")
     if text_problems(statement):  # first: a lone surrogate cannot even be re-encoded
         raise StatementInvalid("; ".join(check(statement)))  # every rule it breaks, at once
     try:

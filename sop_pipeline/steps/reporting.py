@@ -44,7 +44,7 @@ from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import Phase, RequestState, fold
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger import Record, verify_chain
-from sop_pipeline.ledger.tracking import STEP_KIND, step_events
+from sop_pipeline.ledger.tracking import STEP_KIND, override_of, step_events
 from sop_pipeline.loader import load_request, read_request_model
 from sop_pipeline.reports import render, write_reports
 from sop_pipeline.reports.department import Department
@@ -242,7 +242,9 @@ def hosting_report(
     result = hosting_result(facts, records)
     if issued is None:
         issued = _step_time(facts.request_id, "hasil-hosting", records, HOSTING_REPORT_STEP)
-    return HostingReport(facts, ticket_sequence(ticket_of(records)), issued, result)
+    return HostingReport(
+        facts, ticket_sequence(ticket_of(records)), issued, result, override=override_of(records)
+    )
 
 
 def handover_minutes(facts: Request, records: Sequence[Record]) -> HandoverMinutes:
@@ -341,6 +343,8 @@ def activity_report(
         if not touches_period(state, start, end):
             continue
         entry = period_entry(state, calendar, as_of, start, end, facts.get(request_id))
+        until = [r for r in records if r.time <= as_of]
+        entry = replace(entry, override=override_of(until))
         first = min(r.started for r in state.runs)
         lines.append((first, request_id, entry))
     lines.sort(key=lambda line: (line[0], line[1]))

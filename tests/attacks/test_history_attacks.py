@@ -30,7 +30,7 @@ from sop_pipeline.adapters.git import GitError
 from sop_pipeline.cli.main import main
 from sop_pipeline.demo.officials import T0, Lab, RequestFlow
 from sop_pipeline.demo.scenario import publish_base
-from sop_pipeline.ledger.tracking import record_analysis
+from sop_pipeline.ledger.tracking import override_of, record_analysis
 from sop_pipeline.signing.history import check_history
 from sop_pipeline.signing.subject import approvals_dir
 from tests.attacks.harness import AT, OTHER, RID, SEVEN, Scene, Target, attempt, m, refused
@@ -261,6 +261,41 @@ def mixed_reports(_s: Scene, f: RequestFlow) -> dict[str, str]:
     return {"laporan-1.md": next(iter(good.values())), "laporan-2.md": next(iter(bad.values()))}
 
 
+def nothing_recorded(_s: Scene, _f: RequestFlow) -> dict[str, str]:
+    """No analysis in the ledger at all, and nothing cited."""
+    return {}
+
+
+def invented_report_nothing_recorded(_s: Scene, _f: RequestFlow) -> dict[str, str]:
+    """No analysis in the ledger; the OPD cites a report it wrote itself."""
+    return {"laporan-analisis-teknis.md": hashlib.sha256(b"DAPAT DILAKSANAKAN").hexdigest()}
+
+
+def scratch_ledger_report(s: Scene, f: RequestFlow) -> dict[str, str]:
+    """A real analysis, but recorded only in an MR pipeline's scratch ledger, never in the
+    ledger the gate reads."""
+    scratch = RequestFlow(s.lab, RID, records=s.lab.records.parent / "scratch-records")
+    return scratch.analyse(T0 + m(9))
+
+
+OVERRIDE = "Kuota OPD dilampaui 1 vCPU; disetujui Kadis untuk layanan darurat kesehatan"
+
+
+def overridden(seven: str | None) -> Callable[[Scene], Target]:
+    """Step 6 approved with an override over a BELUM DAPAT DILAKSANAKAN report; the Kabid
+    approves step 7 with override ``seven`` (None: none)."""
+
+    def attack(s: Scene) -> Target:
+        f = from_step_5(s)
+        evidence = f.analyse(T0 + m(9), feasible=False)
+        f.sign(6, "teknis1", T0 + m(10), evidence=evidence, override=OVERRIDE)
+        f.record(T0 + m(11), "native")
+        f.sign(7, "kabid", T0 + m(20), **({"override": seven} if seven else {}))
+        return Target(rule="[override-not-confirmed]")
+
+    return attack
+
+
 ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-reject-recorded-then-git-rm": analysis_reject_removed(recorded=True),
     "analysis-reject-committed-then-git-rm": analysis_reject_removed(recorded=False),
@@ -274,9 +309,16 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "kabid-withdrawal-only-sig-deleted": withdrawal_removed(recorded=False, only_sig=True),
     "kabid-withdrawal-recorded-then-history-squashed": withdrawal_squashed,
     "kabid-withdrawal-overwritten-in-place": withdrawal_overwritten,
-    # Each with an analysis recorded for the request: where none is (the GitLab flow today),
-    # the gate cannot check the evidence, the known gap of class 8 (issue 18's note), pinned
-    # by tests/unit/signing/test_gate_evidence.py::test_the_known_gap_with_no_analysis_recorded.
+    # No analysis recorded in the request's ledger: fails closed, whatever is cited.
+    "analysis-approve-nothing-recorded": analysis_approved(
+        nothing_recorded, "[analysis-not-recorded]"
+    ),
+    "analysis-approve-invented-report-nothing-recorded": analysis_approved(
+        invented_report_nothing_recorded, "[analysis-not-recorded]"
+    ),
+    "analysis-approve-report-of-a-scratch-ledger": analysis_approved(
+        scratch_ledger_report, "[analysis-not-recorded]"
+    ),
     "analysis-approve-without-evidence": analysis_approved(no_report, "[analysis-not-cited]"),
     "analysis-approve-unknown-digest": analysis_approved(unknown_report, "[analysis-unknown]"),
     "analysis-approve-report-belum-dapat": analysis_approved(
@@ -288,6 +330,9 @@ ATTACKS: dict[str, Callable[[Scene], Target]] = {
     "analysis-approve-report-of-older-bytes": analysis_approved(
         report_of_older_bytes, "[analysis-stale]"
     ),
+    "analysis-approve-override-kabid-silent": overridden(None),
+    "analysis-approve-override-kabid-names-another": overridden("Disetujui karena mendesak"),
+    "analysis-approve-override-kabid-names-a-prefix": overridden(OVERRIDE[:20]),
     "analysis-approve-good-and-belum-reports": analysis_approved(
         mixed_reports, "[analysis-not-feasible]"
     ),
@@ -307,6 +352,20 @@ def test_each_class_has_at_least_three_variants() -> None:
 
 
 # --- the controls: what is honest still holds -----------------------------------------------
+
+
+def test_an_override_named_at_steps_6_and_7_holds(lab: Lab) -> None:
+    """BELUM DAPAT DILAKSANAKAN, approved with an override the Kabid names too: gate 8 holds
+    with both verifiers."""
+    scene = Scene(lab)
+    f = from_step_5(scene)
+    evidence = f.analyse(T0 + m(9), feasible=False)
+    f.sign(6, "teknis1", T0 + m(10), evidence=evidence, override=OVERRIDE)
+    f.record(T0 + m(11), "native")
+    f.sign(7, "kabid", T0 + m(20), override=OVERRIDE)
+    accepted, reasons, _ = attempt(lab, Target())
+    assert accepted == {"native": True, "ssh-keygen": True}, reasons
+    assert override_of(f.ledger.records()) == OVERRIDE  # recorded, for the reports
 
 
 def test_honest_history_still_holds(lab: Lab) -> None:

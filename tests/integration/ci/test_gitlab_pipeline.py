@@ -262,6 +262,7 @@ def sign(
     step: int,
     decision: str,
     base: str = "main",
+    *extra: str,
 ) -> None:
     done = project.sop(
         "sign",
@@ -278,6 +279,7 @@ def sign(
         base,
         "--verifier",
         "native",
+        *extra,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -299,7 +301,7 @@ def test_mr_with_a_broken_request_fails_validation_with_file_and_line(project: P
 
 
 def test_mr_is_signed_merged_and_passes_the_step_8_gate(
-    project: Project, officials: dict[str, Official]
+    project: Project, officials: dict[str, Official], lab_env: dict[str, str]
 ) -> None:
     rid = "dinkes-antrian"
     project.git("checkout", "-q", "-b", "mr/antrian", "main")
@@ -323,16 +325,44 @@ def test_mr_is_signed_merged_and_passes_the_step_8_gate(
     assert "✅ **Lengkap**" in comment
     assert "- Kepala Dinas: langkah 2 (sekarang), 12" in comment
 
-    # 2. The officials sign, each with their own key, and commit to the branch.
+    # 2. The officials sign, each with their own key, and commit to the branch. Before Tim
+    # Teknis signs step 6, the protected sop:analysis job analyses the MR's request file
+    # (and only it) and pushes the analysis record to the records branch.
     for step, who, decision in (
         (2, "kadis", "approve"),
         (3, "kabid", "approve"),
         (4, "koordinator", "complete"),
-        (6, "teknis1", "approve"),
-        (7, "kabid", "approve"),
     ):
         sign(project, officials[who], rid, step, decision)
         project.commit_all(f"Langkah {step}: {who}")
+    project.git("push", "-q", "origin", "mr/antrian", "mr/antrian:refs/merge-requests/1/head")
+    project.git("checkout", "-q", "main")
+    analysis = {
+        **PROTECTED_MAIN,
+        "SOP_REQUEST_ID": rid,
+        "SOP_ANALYZE_MR": "1",
+        "SOP_RECORDS_PUSH_URL": str(project.origin),
+        **lab_env,
+    }
+    only = project.pipeline(analysis)  # the whole pipeline, as GitLab would create it
+    for job in ("sop:gate", "sop:provision", "sop:report"):
+        assert safe_name(job) not in only.logs  # an analysis pipeline builds nothing
+    log = only.log("sop:analysis")
+    assert only.code == 0, only.out[-4000:]
+    assert f"{rid}: DAPAT DILAKSANAKAN." in log, log[-3000:]
+    digest = re.search(r"sha256 laporan: ([0-9a-f]{64})", log)
+    assert digest, log[-3000:]
+    kept = subprocess.run(
+        ["git", "--git-dir", str(project.origin), "show", f"sop-records:records/{rid}.jsonl"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert [json.loads(line)["kind"] for line in kept.splitlines()] == ["analysis"]
+    project.git("checkout", "-q", "mr/antrian")
+    evidence = ("--evidence", f"laporan-analisis-teknis.md={digest.group(1)}")
+    sign(project, officials["teknis1"], rid, 6, "approve", "main", *evidence)
+    project.commit_all("Langkah 6: teknis1")
+    sign(project, officials["kabid"], rid, 7, "approve")
+    project.commit_all("Langkah 7: kabid")
     project.git("push", "-q", "origin", "mr/antrian")
 
     run = project.pipeline(MR, "sop:verify", "sop:progress")

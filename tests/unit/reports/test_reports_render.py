@@ -292,3 +292,18 @@ def test_write_reports_puts_the_activity_report_under_the_period(tmp_path: Path)
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="docx"):
         write_reports(samples.hosting_report(), tmp_path, department=DEPT, formats=["docx"])
+
+
+OVERRIDE = "Kuota OPD dilampaui 1 vCPU; disetujui untuk layanan darurat kesehatan"
+
+
+def test_an_override_is_shown_in_the_hosting_report_and_the_laporan_kegiatan() -> None:
+    plain = render_markdown(build(DEPT, samples.hosting_report()))
+    assert "Pengecualian" not in plain
+    md = render_markdown(build(DEPT, replace(samples.hosting_report(), override=OVERRIDE)))
+    assert "BELUM DAPAT DILAKSANAKAN" in md and OVERRIDE.split(";")[0] in md
+    report = samples.activity_report()
+    entries = (replace(report.entries[0], override=OVERRIDE), *report.entries[1:])
+    md = render_markdown(build(DEPT, replace(report, entries=entries)))
+    assert "Pengecualian (analisis BELUM DAPAT DILAKSANAKAN)" in md
+    assert OVERRIDE.split(";")[0] in md

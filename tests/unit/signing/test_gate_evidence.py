@@ -12,6 +12,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,9 +24,11 @@ from sop_pipeline.ledger.tracking import event_of
 from sop_pipeline.signing import keyring as k
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
+from sop_pipeline.signing.errors import StatementInvalid
 from sop_pipeline.signing.gates import (
     GateContext,
     NoRecordedRefusal,
+    OverrideConfirmed,
     RecordedAnalysis,
     RecordedRefusal,
     StepSigned,
@@ -275,9 +278,65 @@ def test_the_gate_says_why_a_statement_cannot_be_read() -> None:
     assert not any("[not-canonical]" in r for r in reasons)  # step 4's file, not step 7's
 
 
-def test_the_known_gap_with_no_analysis_recorded_nothing_is_checked() -> None:
-    """Issue 18 class 8 is open for the GitLab flow: no protected job records an analysis
-    there yet, so with none in the ledger the gate cannot check the evidence. This test
-    pins the gap so that closing it (failing closed here) is a visible change."""
-    six = checked(6, "teknis1", 10)
-    assert evidence_problems(ctx(6, [six], analyses={}), six) == []
+def test_with_no_analysis_recorded_an_approval_is_refused() -> None:
+    """Fails closed: no analysis in the ledger, no step-6 approval counts, whatever it cites."""
+    for evidence in ({}, {"laporan.md": REPORT}):
+        six = checked(6, "teknis1", 10, evidence=evidence)
+        problems = evidence_problems(ctx(6, [six], analyses={}), six)
+        assert len(problems) == 1 and "[analysis-not-recorded]" in problems[0]
+        assert "step-06-tim_teknis.json" in problems[0] and "analisis" in problems[0]
+        assert not select(ctx(6, [six], analyses={}), 6).positive
+
+
+# --- the override of a BELUM DAPAT DILAKSANAKAN report --------------------------------------
+
+OVERRIDE = "Kuota dilampaui 1 vCPU; disetujui untuk layanan darurat"
+NOT_FEASIBLE = {REPORT: RecordedAnalysis(REPORT, SUBJECT.digest, False, "laporan.md")}
+
+
+def test_a_statement_without_override_keeps_its_bytes() -> None:
+    six = checked(6, "teknis1", 10, evidence={"laporan.md": REPORT})
+    assert six.statement is not None
+    assert b"override" not in six.statement.to_bytes()
+    assert st.parse(six.statement.to_bytes()) == six.statement
+
+
+def test_an_override_is_signed_and_read_back() -> None:
+    six = checked(6, "teknis1", 10, evidence={"laporan.md": REPORT}, override=OVERRIDE)
+    assert six.statement is not None
+    data = six.statement.to_bytes()
+    assert st.parse(data).override == OVERRIDE
+    blank = data.replace(f'"override":"{OVERRIDE}",'.encode(), b'"override":"",')
+    with pytest.raises(StatementInvalid, match=r"\[not-canonical\]"):
+        st.parse(blank)
+
+
+@pytest.mark.parametrize(
+    ("over", "rule"),
+    [
+        ({"override": "\u200b\u2060"}, "[invisible-char]"),
+        ({"override": " "}, "[override]"),
+        ({"decision": "reject", "reason": "tidak layak", "override": OVERRIDE}, "[override]"),
+    ],
+)
+def test_an_override_must_be_visible_text_on_an_approval(over: dict[str, str], rule: str) -> None:
+    with pytest.raises(StatementInvalid) as err:
+        checked(6, "teknis1", 10, **over)
+    assert rule in str(err.value)
+
+
+def test_an_override_lets_a_belum_report_count_once_the_kabid_names_it() -> None:
+    six = checked(6, "teknis1", 10, evidence={"laporan.md": REPORT}, override=OVERRIDE)
+    assert evidence_problems(ctx(6, [six], analyses=NOT_FEASIBLE), six) == []
+    plain = checked(6, "teknis1", 10, evidence={"laporan.md": REPORT})
+    assert any(
+        "[analysis-not-feasible]" in p
+        for p in evidence_problems(ctx(6, [plain], analyses=NOT_FEASIBLE), plain)
+    )
+    chain = {"step-04": "0" * 64, "step-06": six.sha256}
+    silent = checked(7, "kabid", 20, builds_on=chain)
+    named = checked(7, "kabid", 20, builds_on=chain, override=OVERRIDE)
+    assert select(ctx(8, [six, silent], analyses=NOT_FEASIBLE), 7).positive == (silent,)
+    refused = OverrideConfirmed().evaluate(ctx(8, [six, silent], analyses=NOT_FEASIBLE))
+    assert refused and all("[override-not-confirmed]" in r for r in refused)
+    assert OverrideConfirmed().evaluate(ctx(8, [six, named], analyses=NOT_FEASIBLE)) == []
