@@ -97,6 +97,7 @@ class AnsiblePort(Protocol):
         tuning: Tuning = ...,
         timeout: int = ...,
         on_event: Callable[[Mapping[str, Any]], None] | None = ...,
+        run_scope: str = ...,
     ) -> PlaybookResult: ...
 
 

@@ -531,6 +531,7 @@ def run_playbook(
     netns: str | None = None,
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
     keep_data_dir: Path | None = None,
+    run_scope: str = "",
 ) -> PlaybookResult:
     """Run ``playbooks/<playbook>`` on ``target`` and return what it did.
 
@@ -539,7 +540,8 @@ def run_playbook(
     playbooks, roles and inventories; ``environment`` picks
     ``inventories/<environment>/group_vars``. Raises :class:`AnsibleUnreachable`,
     :class:`AnsibleHostKeyRejected`, :class:`AnsibleTaskFailed` or :class:`AnsibleTimedOut`;
-    the same call again continues where a failed run stopped.
+    the same call again continues where a failed run stopped. ``run_scope`` scopes the run
+    marker its processes carry (:func:`sop_pipeline.adapters.processes.scope_of`).
     """
     import ansible_runner
 
@@ -563,7 +565,7 @@ def run_playbook(
     if isinstance(request_id, str) and RunMarker.parse(f"{request_id}:1:0") is not None:
         # Inherited by ansible-playbook's workers, mitogen's helpers and ssh: a run killed
         # here is found by the next run's sweep (adapters/terraform.py, exclusive()).
-        settings[MARKER_VARIABLE] = processes.own_marker(request_id).text()
+        settings[MARKER_VARIABLE] = processes.own_marker(request_id, run_scope).text()
     log = _EventLog(on_event=on_event)
     started = time.monotonic()
 

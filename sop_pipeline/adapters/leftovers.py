@@ -19,19 +19,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 MARKER_VARIABLE = "SOP_RUN"
-_MARKER_RE = re.compile(r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?):([1-9][0-9]{0,9}):([0-9]{1,20})")
+_MARKER_RE = re.compile(
+    r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:@([0-9a-f]{12}))?:([1-9][0-9]{0,9}):([0-9]{1,20})"
+)
 
 
 @dataclass(frozen=True)
 class RunMarker:
-    """One ``sop`` run of one request: the request, the run's pid and its start ticks."""
+    """One ``sop`` run of one request: the request, the run's pid and its start ticks.
+
+    ``scope`` names the environment's working copies (a hash of their folder): two labs or
+    two environments on one machine may hold requests of the same id, and one run must
+    never take the other's processes for its own leftovers.
+    """
 
     request_id: str
     pid: int
     start: int
+    scope: str = ""
 
     def text(self) -> str:
-        return f"{self.request_id}:{self.pid}:{self.start}"
+        where = f"@{self.scope}" if self.scope else ""
+        return f"{self.request_id}{where}:{self.pid}:{self.start}"
+
+    def same_request(self, other: RunMarker) -> bool:
+        return (self.request_id, self.scope) == (other.request_id, other.scope)
 
     @classmethod
     def parse(cls, text: str) -> RunMarker | None:
@@ -39,7 +51,7 @@ class RunMarker:
         match = _MARKER_RE.fullmatch(text.strip())
         if match is None:
             return None
-        return cls(match[1], int(match[2]), int(match[3]))
+        return cls(match[1], int(match[3]), int(match[4]), match[2] or "")
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,9 @@ def classify(request_id: str, table: Sequence[ProcessInfo], *, me: RunMarker) ->
     live: dict[RunMarker, None] = {}
     for proc in table:
         mark = proc.marker
-        if mark is None or mark.request_id != request_id or mark == me:
+        if mark is None or mark.request_id != request_id or not mark.same_request(me):
+            continue
+        if mark == me:
             continue
         if (mark.pid, mark.start) in alive:
             live[mark] = None
@@ -136,7 +150,7 @@ def holder_provably_dead(
         return False
     inside = workdir.rstrip("/") + "/"
     return not any(
-        (p.marker is not None and p.marker.request_id == request_id and p.marker != me)
+        (p.marker is not None and p.marker.same_request(me) and p.marker != me)
         or (p.marker != me and (p.cwd + "/").startswith(inside))
         for p in table
     )

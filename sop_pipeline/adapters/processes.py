@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import signal
@@ -39,10 +40,15 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def own_marker(request_id: str) -> RunMarker:
-    """The marker of this ``sop`` process for ``request_id``."""
+def scope_of(work_root: Path) -> str:
+    """The scope of the markers of runs whose working copies live under ``work_root``."""
+    return hashlib.sha256(str(work_root.resolve()).encode()).hexdigest()[:12]
+
+
+def own_marker(request_id: str, scope: str = "") -> RunMarker:
+    """The marker of this ``sop`` process for ``request_id`` in ``scope``."""
     pid = os.getpid()
-    return RunMarker(request_id, pid, start_ticks(pid) or 0)
+    return RunMarker(request_id, pid, start_ticks(pid) or 0, scope)
 
 
 def _marker_of(pid: str) -> RunMarker | None:
@@ -135,6 +141,7 @@ def write_record(lock_path: Path, marker: RunMarker) -> None:
         "request_id": marker.request_id,
         "pid": marker.pid,
         "start": marker.start,
+        "scope": marker.scope,
         "host": socket.gethostname(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -148,7 +155,12 @@ def read_record(lock_path: Path) -> tuple[RunMarker | None, str]:
     """The recorded run (None if absent or unreadable) and a short Indonesian description."""
     try:
         data = json.loads(record_path(lock_path).read_text(encoding="utf-8"))
-        marker = RunMarker(str(data["request_id"]), int(data["pid"]), int(data["start"]))
+        marker = RunMarker(
+            str(data["request_id"]),
+            int(data["pid"]),
+            int(data["start"]),
+            str(data.get("scope", "")),
+        )
         who = f"pid {marker.pid}, mulai {data.get('started_at', '?')}, host {data.get('host', '?')}"
     except (OSError, ValueError, KeyError, TypeError):
         return None, "pemegang tidak tercatat"

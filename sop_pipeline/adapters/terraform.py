@@ -187,7 +187,9 @@ class TerraformRunner:
         #: The Terraform process running now (its own process group), or None.
         self.current: subprocess.Popen[str] | None = None
         #: This run's marker, set in every child's environment (see adapters/leftovers.py).
-        self.marker: RunMarker = processes.own_marker(request_id)
+        self.marker: RunMarker = processes.own_marker(
+            request_id, processes.scope_of(settings.work_root)
+        )
         #: The run recorded beside the lock before this one took it (None if none).
         self.previous: RunMarker | None = None
         #: Set once this run holds the request's lock and has swept its leftovers.

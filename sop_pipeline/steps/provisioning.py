@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sop_pipeline.adapters import ansible
+from sop_pipeline.adapters import ansible, processes
 from sop_pipeline.adapters.allocator import Allocation, Pool
 from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxError
@@ -319,6 +319,8 @@ class InfraProvisioner:
             tuning=self.tuning,
             timeout=self.ansible_timeout,
             on_event=progress,
+            # its processes carry the same marker as this run's Terraform (its leftovers sweep)
+            run_scope=processes.scope_of(self.infra.terraform_work_root),
         )
 
     def _dns(self, ad: Ports, facts: Request, alloc: Allocation) -> None:

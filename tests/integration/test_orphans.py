@@ -137,7 +137,7 @@ def test_a_live_run_of_another_job_is_refused_not_killed(tmp_path: Path, strays:
     wait_until(lambda: alive(other.pid), "the other run started")
     start = processes.start_ticks(other.pid)
     assert start is not None
-    marker = RunMarker(RID, other.pid, start)
+    marker = RunMarker(RID, other.pid, start, processes.scope_of(tmp_path / "work"))
     worker = subprocess.Popen(
         ["sleep", "600"], env=dict(os.environ, **{MARKER_VARIABLE: marker.text()})
     )
@@ -148,6 +148,31 @@ def test_a_live_run_of_another_job_is_refused_not_killed(tmp_path: Path, strays:
     with pytest.raises(RequestBusyError, match=f"pid {other.pid}"), rerun.exclusive():
         pytest.fail("went on beside a live run")
     assert alive(worker.pid) and alive(other.pid), "a live run's process was touched"
+
+
+def test_the_same_request_in_another_environment_is_not_ours(
+    tmp_path: Path, strays: list[int]
+) -> None:
+    """Two labs (or a lab and production) on one machine may hold requests of the same id:
+    the processes of the other's runs are neither leftovers nor a live run of this one."""
+    other_env = subprocess.Popen(["sleep", "600"])  # a live run there
+    strays.append(other_env.pid)
+    wait_until(lambda: alive(other_env.pid), "the other environment's run started")
+    start = processes.start_ticks(other_env.pid)
+    assert start is not None
+    theirs = RunMarker(RID, other_env.pid, start, processes.scope_of(tmp_path / "elsewhere"))
+    dead = RunMarker(RID, 999_999_999, 1, processes.scope_of(tmp_path / "elsewhere"))
+    for mark in (theirs, dead):
+        worker = subprocess.Popen(
+            ["sleep", "600"], env=dict(os.environ, **{MARKER_VARIABLE: mark.text()})
+        )
+        strays.append(worker.pid)
+        wait_until(lambda w=worker: alive(w.pid), "a worker of the other environment started")
+    here = runner_for(tmp_path / "work")
+    with here.exclusive():  # neither refused as busy nor sweeping the other's processes
+        pass
+    assert here.stopped == ()
+    assert all(alive(pid) for pid in strays), "another environment's process was touched"
 
 
 def test_the_busy_message_names_the_holder(tmp_path: Path) -> None:
@@ -175,6 +200,7 @@ ansible.run_playbook(
     extravars={"sop_request_id": sys.argv[2]},
     tree=ansible.AnsibleTree.under(root),
     tuning=ansible.Tuning.DEFAULTS,
+    run_scope=sys.argv[3],
 )
 """
 
@@ -200,8 +226,9 @@ def test_kill9_during_ansible_leaves_nothing_once_the_next_run_holds_the_lock(
     (root / "playbooks" / "wait.yml").write_text(WAIT_PLAYBOOK)
     (root / "id").write_text("unused\n")
     (root / "known_hosts").write_text("127.0.0.1 ssh-ed25519 AAAAunused\n")
+    scope = processes.scope_of(tmp_path / "work")  # the re-run's working copies
     driver = subprocess.Popen(
-        [sys.executable, "-c", ANSIBLE_DRIVER, str(root), RID], start_new_session=True
+        [sys.executable, "-c", ANSIBLE_DRIVER, str(root), RID, scope], start_new_session=True
     )
     strays.append(driver.pid)
 

@@ -291,6 +291,7 @@ class FakeAnsible:
         tuning: ansible.Tuning = ansible.Tuning.AUTO,
         timeout: int = 1800,
         on_event: Callable[[Mapping[str, Any]], None] | None = None,
+        run_scope: str = "",
     ) -> ansible.PlaybookResult:
         self.journal.append("ansible.run")
         self.calls.append(
