@@ -40,4 +40,4 @@ def facts_for(request_id: str) -> Request:
     loaded = load_request(ROOT / "requests" / "dinkes-simpus.yaml", policy=policy)
     facts = loaded.request
     small = dataclasses.replace(facts.resources, vcpu=2, memory_mb=2048, disk_gb=20)
-    return dataclasses.replace(facts, resources=small)
+    return dataclasses.replace(facts, request_id=request_id, resources=small)
