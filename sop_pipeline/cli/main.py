@@ -254,10 +254,18 @@ def _at(value: str | None) -> datetime:
 
 
 def _record_request(
-    ws: Workspace, request_id: str, step: int, outcome: str, at: datetime, policy: Policy
-) -> int:
+    ws: Workspace,
+    request_id: str,
+    step: int,
+    outcome: str,
+    at: datetime,
+    policy: Policy,
+    *,
+    as_json: bool = False,
+    then: str = "",
+) -> None:
     """Record ``step`` for a request that must load valid now under the base branch's
-    ``policy``; the record's sequence number."""
+    ``policy``, and say so (one line, plus ``then``; or one JSON object)."""
     from sop_pipeline.domain.state import Outcome, StepEvent
     from sop_pipeline.ledger.tracking import record_step
     from sop_pipeline.loader import load_request
@@ -270,35 +278,44 @@ def _record_request(
         StepEvent(step, Outcome(outcome), at, actor=request.request.pic.email),
         inputs={"request": request.digest, **request.attachments},
     )
+    if as_json:
+        row = {"request_id": request_id, "step": step, "outcome": outcome, "seq": record.seq}
+        click.echo(json.dumps({**row, "hash": record.hash, "at": at.isoformat()}, indent=2))
+        return
     click.echo(f"{request_id}: langkah {step} dicatat (#{record.seq}, {record.hash[:12]}).")
-    return record.seq
+    if then:
+        click.echo(then)
 
 
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
 @base_option("the policy")
+@_JSON
 @click.pass_obj
-def submit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
+def submit(ws: Workspace, request_id: str, at_: str | None, base: str, as_json: bool) -> None:
     """Step 1: record that the OPD submitted REQUEST_ID (the file must be valid).
 
     In CI this runs when the merge request adds requests/<REQUEST_ID>.yaml.
     """
-    _record_request(ws, request_id, 1, "done", _at(at_), trusted_config(ws.root, base).policy)
+    policy = trusted_config(ws.root, base).policy
+    _record_request(ws, request_id, 1, "done", _at(at_), policy, as_json=as_json)
 
 
 @main.command()
 @click.argument("request_id")
 @click.option("--at", "at_", metavar="ISO-TIME", help="When it happened (default: now).")
 @base_option("the policy")
+@_JSON
 @click.pass_obj
-def resubmit(ws: Workspace, request_id: str, at_: str | None, base: str) -> None:
+def resubmit(ws: Workspace, request_id: str, at_: str | None, base: str, as_json: bool) -> None:
     """Step 4 again: the OPD completed a request that was sent back; its clock resumes.
 
     The request must be valid again; its new verification must be signed afresh.
     """
-    _record_request(ws, request_id, 4, "resubmit", _at(at_), trusted_config(ws.root, base).policy)
-    click.echo(f"{request_id}: diajukan ulang; menunggu verifikasi kelengkapan (langkah 4).")
+    policy = trusted_config(ws.root, base).policy
+    then = f"{request_id}: diajukan ulang; menunggu verifikasi kelengkapan (langkah 4)."
+    _record_request(ws, request_id, 4, "resubmit", _at(at_), policy, as_json=as_json, then=then)
 
 
 # ------------------------------------------------------------------------------------ run
@@ -568,6 +585,7 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
 )
 @click.option("--at", "at_", metavar="ISO-TIME", help="Signing time (default: now).")
 @base_option("the keyring (roles.pipeline)")
+@_JSON
 @click.pass_obj
 def checkpoint_cmd(
     ws: Workspace,
@@ -576,6 +594,7 @@ def checkpoint_cmd(
     signer: str,
     at_: str | None,
     base: str,
+    as_json: bool,
 ) -> None:
     """Sign the head of every record under records/ (or of REQUEST_IDS) not yet signed.
 
@@ -593,6 +612,7 @@ def checkpoint_cmd(
             f"--signer salah satunya), kini {list(pipeline)} [pipeline-role]"
         )
     at = _at(at_)
+    rows: list[dict[str, object]] = []
     for request_id in request_ids or tuple(ws.ledgers.request_ids()):
         ledger = ws.ledgers.for_request(ws.require(request_id))
         with ws.ledgers.locked(request_id):
@@ -604,10 +624,19 @@ def checkpoint_cmd(
                 signer=signer,
                 at=at,
             )
+        rows.append(
+            {"request_id": request_id, "signed": False}
+            if not done
+            else {"request_id": request_id, "signed": True, "count": done.count, "head": done.head}
+        )
+        if as_json:
+            continue
         if done:
             click.echo(f"{request_id}: checkpoint #{done.count} {done.head[:12]} ditandatangani.")
         else:
             click.echo(f"{request_id}: head sudah ditandatangani.")
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
 
 
 # ------------------------------------------------------------------------------------ lab

@@ -8,6 +8,8 @@ Hosting is written.
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,7 @@ from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
 from sop_pipeline.errors import ExitCode
-from sop_pipeline.ledger.tracking import state_of
+from sop_pipeline.ledger.tracking import STEP_KIND, state_of
 from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.workspace import Workspace
 
@@ -55,8 +57,17 @@ def _now() -> datetime:
 @click.argument("request_id")
 @lab_dir_option("Provision")
 @base_option("keyring, policy, pools, terraform/, playbooks/, roles/ and inventories")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the outcome (and the server step 8 recorded) as JSON; progress goes to "
+    "stderr, and so does an error, with its exit code.",
+)
 @click.pass_obj
-def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> None:
+def provision_cmd(
+    ws: Workspace, request_id: str, lab_dir: Path | None, base: str, as_json: bool
+) -> None:
     """Step 8: create, configure and publish REQUEST_ID's server, then write step 9's report.
 
     \b
@@ -71,14 +82,43 @@ def provision_cmd(ws: Workspace, request_id: str, lab_dir: Path | None, base: st
     Progress is printed as it goes. Every phase can be repeated: after a failure, fix the
     cause and run the same command again; it continues where it stopped.
     """
-    sys.exit(_run(ws, request_id, lab_dir, base))
+    code, recorded, seconds = _run(ws, request_id, lab_dir, base, as_json=as_json)
+    if as_json:
+        click.echo(json.dumps(_outcome(ws, request_id, code, recorded, seconds), indent=2))
+    sys.exit(code)
 
 
-def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int:
+def _outcome(
+    ws: Workspace, request_id: str, code: int, recorded: list[int], seconds: dict[str, float]
+) -> dict[str, object]:
+    """What ``--json`` prints: the exit code, what was recorded, and step 8's server."""
+    hosting = next(
+        (
+            r.data.get("hosting")
+            for r in reversed(ws.ledgers.for_request(request_id).records())
+            if r.kind == STEP_KIND and r.step == PROVISION_STEP
+        ),
+        None,
+    )
+    return {
+        "request_id": request_id,
+        "exit_code": int(code),
+        "step_8_recorded": state_of(ws.ledgers, request_id).done(PROVISION_STEP),
+        "recorded_now": recorded,
+        "seconds": {phase: round(s, 1) for phase, s in seconds.items()},
+        "hosting": hosting,
+    }
+
+
+def _run(
+    ws: Workspace, request_id: str, lab_dir: Path | None, base: str, *, as_json: bool
+) -> tuple[int, list[int], dict[str, float]]:
+    """Step 8 (and 9) for ``request_id``: its exit code, the steps recorded, phase times."""
+    say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds the JSON only
     state = state_of(ws.ledgers, ws.require(request_id, file=True))
     if state.done(PROVISION_STEP):  # safe to run again: step 8 happens once
-        click.echo(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
-        return ExitCode.OK
+        say(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
+        return ExitCode.OK, [], {}
     if state.next_step != PROVISION_STEP:
         waiting = f"langkah {state.next_step}" if state.next_step else PHASE_LABELS[state.phase]
         click.echo(
@@ -86,26 +126,26 @@ def _run(ws: Workspace, request_id: str, lab_dir: Path | None, base: str) -> int
             "dibuat. Lihat `sop status`.",
             err=True,
         )
-        return ExitCode.REFUSED
+        return ExitCode.REFUSED, [], {}
     # The adapters (the [provision] extra) load only when this command runs.
     require_extra("provision", "sop_pipeline.steps.provisioning")
     from sop_pipeline.steps.provisioning import PHASES, provisioner_for
 
-    infra = reach_infrastructure(lab_dir)
+    infra = reach_infrastructure(lab_dir, err=as_json)
     with TrustedConfig.from_commit(ws.root, base) as trusted:  # one tree, each file read once
         provisioner = provisioner_for(infra, trusted, _now)
-        pipeline = Pipeline(ws, trusted=trusted, now=_now, log=click.echo, provisioner=provisioner)
+        pipeline = Pipeline(ws, trusted=trusted, now=_now, log=say, provisioner=provisioner)
         result = pipeline.advance(request_id)
+    times = dict(provisioner.times.seconds)
     if result.refused:
-        return ExitCode.REFUSED
-    times = provisioner.times.seconds
+        return ExitCode.REFUSED, list(result.recorded), times
     if times:
-        click.echo(
+        say(
             "waktu per tahap: " + ", ".join(f"{p} {times[p]:.0f} dtk" for p in PHASES if p in times)
         )
     done = PROVISION_STEP in result.recorded
-    click.echo(
+    say(
         f"{request_id}: langkah 8 {'selesai' if done else 'belum selesai'}; "
         f"dicatat: {', '.join(map(str, result.recorded)) or '-'}"
     )
-    return ExitCode.OK if done else ExitCode.OUTSIDE
+    return (ExitCode.OK if done else ExitCode.OUTSIDE), list(result.recorded), times

@@ -130,6 +130,9 @@ def _describe(c: Checked, repo: Path) -> str:
     return f"{head}: TIDAK SAH (invalid)\n" + "\n".join(f"    - {p}" for p in c.problems)
 
 
+_JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (machine-readable).")
+
+
 @click.command("sign")
 @click.argument("request_id")
 @click.option(
@@ -179,6 +182,7 @@ def _describe(c: Checked, repo: Path) -> str:
     show_default=True,
     help="Berapa hari pernyataan berlaku.",
 )
+@_JSON
 @_common
 @_handle_errors
 def sign_cmd(
@@ -197,6 +201,7 @@ def sign_cmd(
     base: str,
     at: datetime,
     verifier: str,
+    as_json: bool,
 ) -> None:
     """Tulis pernyataan untuk satu langkah (dan tanda tangani) di samping permintaan.
 
@@ -226,6 +231,14 @@ def sign_cmd(
         override=override,
         validity=timedelta(days=valid_days),
     )
+    namespace = st.namespace(int(step_number))
+    if as_json:
+        signature = written.with_name(written.name + ".sig")
+        report = {"statement": str(written), "namespace": namespace, "signed": key is not None}
+        if key is not None:
+            report["signature"] = str(signature)
+        click.echo(json.dumps(report, indent=2))
+        return
     click.echo(f"Pernyataan ditulis: {written}")
     if key is None:
         click.echo(
@@ -262,9 +275,6 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "fingerprint": c.fingerprint,
         "problems": list(c.problems),
     }
-
-
-_JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (machine-readable).")
 
 
 @click.command("verify")
