@@ -87,11 +87,15 @@ def run_molecule(role: str, env: dict[str, str], log: Path) -> tuple[int, str]:
     each step's time, so a slow run shows where its time went.
     """
     argv = ["ip", "netns", "exec", "soplab", "molecule", "test", "--scenario-name", "default"]
+    # A fresh state folder per run: Molecule keeps "instance created" under ~/.ansible/tmp,
+    # and a run killed before its destroy would make the next one skip create.
+    state = log.parent / f"molecule-{role}-state"
+    shutil.rmtree(state, ignore_errors=True)
     started = time.monotonic()
     proc = subprocess.Popen(
         argv,
         cwd=REPO / "roles" / role,
-        env=env,
+        env=env | {"MOLECULE_EPHEMERAL_DIRECTORY": str(state)},
         stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking stdin (a CI runner's may be)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
