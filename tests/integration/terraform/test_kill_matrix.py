@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from test_crash_and_faults import KILL_POINTS, guests
-from tf_support import CLI_CONFIG, CreateVm, RunnerFactory
+from tf_support import CreateVm, RunnerFactory, driver_env
 
 from sop_pipeline.adapters import processes
 from sop_pipeline.adapters.allocator import Allocator
@@ -59,21 +59,7 @@ def test_kill9_of_the_run_then_one_rerun_converges(
     allocator: Allocator,
 ) -> None:
     started = time.monotonic()
-    keys = tmp_path / "admin.pub"
-    keys.write_text(admin_key + "\n")
-    env = {
-        **os.environ,
-        "SOP_ENVIRONMENT": "lab",
-        "SOP_PVE_URL": lab.url,
-        "SOP_PVE_TOKEN": lab.token,
-        "SOP_PVE_CA_FILE": str(lab.cafile),
-        "SOP_ALLOCATOR_DSN": f"sqlite:///{tmp_path / 'alloc.sqlite'}",
-        "SOP_DNS_SERVER": "127.0.0.1",
-        "SOP_SSH_PUBLIC_KEYS_FILE": str(keys),
-        "SOP_TF_BINARY": tf_bin,
-        "SOP_TF_CLI_CONFIG": str(CLI_CONFIG),
-        "SOP_TF_WORK_DIR": str(tmp_path / "work"),
-    }
+    env = driver_env(lab, tf_bin, admin_key, tmp_path)
 
     def slow_down() -> None:
         lab.pve.time_scale = 1.0

@@ -10,7 +10,6 @@ intervals is not a timed assertion: it holds however fast or slow the machine is
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tf_support import CLI_CONFIG
+from tf_support import driver_env
 
 from sop_pipeline.lab.pve import RunningPve
 from sop_pipeline.steps.provisioning import APPLY_ENDED, APPLY_STARTED
@@ -54,22 +53,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 def test_six_requests_on_one_node_never_more_than_two_applies_at_once(
     tf_bin: str, lab: RunningPve, admin_key: str, tmp_path: Path
 ) -> None:
-    keys = tmp_path / "admin.pub"
-    keys.write_text(admin_key + "\n")
-    env = {
-        **os.environ,
-        "SOP_ENVIRONMENT": "lab",
-        "SOP_PVE_URL": lab.url,
-        "SOP_PVE_TOKEN": lab.token,
-        "SOP_PVE_CA_FILE": str(lab.cafile),
-        "SOP_ALLOCATOR_DSN": f"sqlite:///{tmp_path / 'alloc.sqlite'}",
-        "SOP_DNS_SERVER": "127.0.0.1",
-        "SOP_SSH_PUBLIC_KEYS_FILE": str(keys),
-        "SOP_TF_BINARY": tf_bin,
-        "SOP_TF_CLI_CONFIG": str(CLI_CONFIG),
-        "SOP_TF_WORK_DIR": str(tmp_path / "work"),
-        "SOP_TF_PARALLEL_PER_NODE": str(BOUND),
-    }
+    env = driver_env(lab, tf_bin, admin_key, tmp_path) | {"SOP_TF_PARALLEL_PER_NODE": str(BOUND)}
     started = time.monotonic()
     runs = {
         rid: subprocess.Popen(
