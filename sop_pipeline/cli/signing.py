@@ -125,6 +125,8 @@ def _describe(c: Checked, repo: Path) -> str:
             f"oleh {s.signer} "
             f"pada {s.signed_at}" + (f", kunci {c.fingerprint}" if c.fingerprint else "")
         )
+        if s.override:  # approved although the analysis said BELUM DAPAT DILAKSANAKAN
+            head += f", DENGAN PENGECUALIAN (override): {s.override!r}"
     if c.ok:
         return f"{head}: SAH (valid)"
     return f"{head}: TIDAK SAH (invalid)\n" + "\n".join(f"    - {p}" for p in c.problems)
@@ -272,6 +274,7 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "decision": s.decision if s else None,
         "signer": s.signer if s else None,
         "signed_at": s.signed_at if s else None,
+        "override": s.override if s else "",
         "fingerprint": c.fingerprint,
         "problems": list(c.problems),
     }

@@ -35,7 +35,7 @@ from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.ledger import LedgerStore
-from sop_pipeline.ledger.tracking import record_step, state_of
+from sop_pipeline.ledger.tracking import override_of, record_step, state_of
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
@@ -70,10 +70,12 @@ class Provisioner(Protocol):
         *,
         log: Callable[[str], None],
         pending: Sequence[Demand] = (),
+        override: str = "",
     ) -> HostingResult:
         """Make the request's server answer under its name; raise SopError if it can't.
         ``pending`` are the other requests approved at step 7 and not built yet: the hard
-        limits count them as well as what the cluster holds."""
+        limits count them as well as what the cluster holds; a signed ``override`` (steps
+        6 and 7) waives the OPD quota, nothing else."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,10 @@ class Pipeline:
                 raise GateRefused(gate.summary())
             self.log(f"{request_id}: gerbang langkah 8 terpenuhi; mulai penyediaan")
             pending = self.approved_unbuilt(exclude=request_id)  # 3: the limits count them
-            hosting = self.provisioner.provision(fresh.request, log=self.log, pending=pending)
+            override = override_of(self.ledgers.for_request(request_id).records())
+            hosting = self.provisioner.provision(
+                fresh.request, log=self.log, pending=pending, override=override
+            )
             at = self.now()
             record_step(  # 9: record, then spend the approvals it used
                 self.ledgers,

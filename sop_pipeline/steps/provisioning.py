@@ -193,11 +193,16 @@ class InfraProvisioner:
         return self.trusted.terraform_dir
 
     def provision(
-        self, request: LoadedRequest, *, log: Log, pending: Sequence[Demand] = ()
+        self,
+        request: LoadedRequest,
+        *,
+        log: Log,
+        pending: Sequence[Demand] = (),
+        override: str = "",
     ) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence);
         the hard limits are checked first, counting the ``pending`` requests (approved at
-        step 7, not built yet)."""
+        step 7, not built yet), with the quota waived by a signed ``override``."""
         rid = request.request_id
         facts = request.request
         self.times = PhaseTimes()
@@ -237,7 +242,7 @@ class InfraProvisioner:
             phase=run,
             pauses=self.pauses,
             sleep=self.sleep,
-            limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns),
+            limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns, override),
         )
         node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
@@ -411,7 +416,9 @@ def create_vm(
     at that VMID, and is raised again.
     """
     rid = facts.request_id
-    placed = phase("allocate", lambda: _place(proxmox, allocator, facts, infra.environment, limits))
+    placed = phase(
+        "allocate", lambda: _place(proxmox, allocator, facts, infra.environment, limits, log)
+    )
     alloc = placed.allocation
     log(f"{rid}:   VMID {alloc.vmid}, IP {alloc.ipv4}, node {placed.node}")
     tfvars = stack_tfvars(facts, infra, placed.template, alloc, placed.node)
@@ -449,6 +456,7 @@ def _place(
     facts: Request,
     environment: str,
     limits: Limits | None = None,
+    log: Log = _quiet,
 ) -> Placement:
     vms = proxmox.vms()
     template = next((v for v in vms if v.template and v.name == facts.resources.template), None)
@@ -456,7 +464,7 @@ def _place(
         raise ProxmoxError(f"templat {facts.resources.template} tidak ada di Proxmox")
     node: str | None
     if limits is not None:
-        node = check_limits(proxmox, allocator, facts, environment, limits, vms, template)
+        node = check_limits(proxmox, allocator, facts, environment, limits, vms, template, log)
     else:
         fits = proxmox.capacity(
             vcpu=facts.resources.vcpu,
@@ -480,6 +488,9 @@ class Limits:
     quota: Quota
     pending: tuple[Demand, ...]
     dns: DnsPort
+    #: The override Tim Teknis signed at step 6 and the Kabid named at step 7 (the gates
+    #: checked both): it waives the OPD quota, a policy limit, and nothing physical.
+    override: str = ""
 
 
 def check_limits(
@@ -490,10 +501,14 @@ def check_limits(
     limits: Limits,
     vms: Sequence[ExistingVm],
     template: ExistingVm,
+    log: Log = _quiet,
 ) -> str:
     """The node for the VM if every hard limit holds; else :class:`LimitExceeded`, before
     anything is reserved: OPD quota totals, node room, the VM and DNS name free or ours,
-    an address free in the pool. A re-run whose VM exists already counts it once."""
+    an address free in the pool. A re-run whose VM exists already counts it once.
+
+    A signed override (``limits.override``) waives the OPD quota only, and says so in the
+    log; node room, names and addresses cannot be waived."""
     rid = facts.request_id
     own = next((v for v in vms if not v.template and _own_tag(rid) in v.tags), None)
     built = {tag for v in vms for tag in v.tags}
@@ -519,12 +534,19 @@ def check_limits(
     asked = pending if own is not None else [*pending, demand]
     for excess in quota_excess(facts.opd.code, limits.quota, held, asked):
         others = [i for i in excess.request_ids if i != rid]
-        problems.append(
+        text = (
             f"{excess.text()} (terpakai di cluster {used.vms} VM, "
             f"{used.vcpu} vCPU, {used.memory_mb} MiB, {used.disk_gb} GiB"
             + (f"; disetujui belum dibangun: {', '.join(others)}" if others else "")
-            + ") [opd-quota-total]"
+            + ")"
         )
+        if limits.override:
+            log(
+                f"{rid}:   {text}: dilampaui dengan pengecualian yang ditandatangani Tim Teknis "
+                f"(langkah 6) dan Kabid (langkah 7): {limits.override} [override]"
+            )
+        else:
+            problems.append(f"{text} [opd-quota-total]")
 
     node = own.node if own is not None else None
     if own is None:

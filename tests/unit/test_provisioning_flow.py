@@ -299,3 +299,23 @@ def test_no_node_with_room_is_refused_as_a_limit(world: World) -> None:
     with pytest.raises(LimitExceeded, match=r"\[node-capacity\]"):
         world.provision()
     assert world.allocator.held == {} and world.guests() == []
+
+
+def test_a_signed_override_waives_the_quota_and_the_log_says_so(world: World) -> None:
+    world.proxmox.held["DINKES"] = OpdUsage(vms=1, vcpu=16, memory_mb=8192, disk_gb=100)
+    reason = "Layanan darurat wabah; kuota DINKES ditambah sementara (nota dinas 12/2026)"
+    result = world.provisioner.provision(world.request, log=world.lines.append, override=reason)
+    assert getattr(result, "vmid", None) == 1000 and world.guests() == [1000]
+    waived = [line for line in world.lines if "[override]" in line]
+    assert len(waived) == 1, world.lines
+    assert "kuota OPD DINKES: vCPU 18 melebihi 16" in waived[0] and reason in waived[0]
+
+
+def test_an_override_waives_nothing_physical(world: World) -> None:
+    world.proxmox.held["DINKES"] = OpdUsage(vms=1, vcpu=16, memory_mb=8192, disk_gb=100)
+    world.proxmox.full = frozenset({"pve1", "pve2"})
+    with pytest.raises(LimitExceeded) as caught:
+        world.provisioner.provision(world.request, log=world.lines.append, override="darurat")
+    text = caught.value.diagnostics()
+    assert "[node-capacity]" in text and "[opd-quota-total]" not in text
+    assert world.allocator.held == {} and world.guests() == []

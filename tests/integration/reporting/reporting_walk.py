@@ -106,6 +106,7 @@ class LocalSite:
         *,
         log: Callable[[str], None],
         pending: Sequence[Demand] = (),  # no cluster here: the limits are step 8's tests'
+        override: str = "",
     ) -> HostingResult:
         started = self.clock()
         fqdn = f"{request.request.hostname}.{ZONE}"
