@@ -1,15 +1,14 @@
-"""Kill -9 during apply, and fakepve's fault injection: each ends converged or with nothing left."""
+"""fakepve's fault injection and a cancelled run: each ends converged or with nothing left.
+
+kill -9 at each point of the Terraform phase is test_kill_matrix.py's."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
-import traceback
 
 import pytest
-from tf_support import CreateVm, RunnerFactory
+from tf_support import CreateVm, RunnerFactory, guests
 
 from sop_pipeline.adapters.allocator import Allocator
 from sop_pipeline.adapters.node_slots import NodeLimiter
@@ -18,64 +17,6 @@ from sop_pipeline.adapters.terraform import CancelledError, TerraformError, Terr
 from sop_pipeline.lab.pve import GiB, RunningPve
 
 pytestmark = pytest.mark.integration
-
-# (name, method, path fragment, body fragment): kill the whole Terraform process group (CLI and
-# provider, as a dying CI runner does) right after the lab PVE has received this call.
-KILL_POINTS = [
-    ("after-clone", "POST", "/qemu/9000/clone", b""),
-    ("after-config", "PUT", "/qemu/1000/config", b"ciuser"),
-    ("after-resize", "PUT", "/qemu/1000/resize", b""),
-    ("after-start", "POST", "/qemu/1000/status/start", b""),
-]
-
-
-def guests(lab: RunningPve) -> list[int]:
-    return sorted(vm.vmid for vm in lab.pve.vms if not vm.template)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("point", "method", "path", "body"), KILL_POINTS, ids=[k[0] for k in KILL_POINTS]
-)
-def test_kill9_during_apply_then_one_rerun_converges(
-    point: str,
-    method: str,
-    path: str,
-    body: bytes,
-    make_runner: RunnerFactory,
-    create: CreateVm,
-    lab: RunningPve,
-) -> None:
-    runner = make_runner("dinkes-simpus")
-    thread, failure = provision_in_background(lab, runner, create)
-    seen = 0
-    deadline = time.monotonic() + 120
-    killed = False
-    while thread.is_alive() and time.monotonic() < deadline and not killed:
-        requests = list(lab.pve.requests)
-        for m, p, b in requests[seen:]:
-            if m == method and path in p and body in b and runner.current is not None:
-                os.killpg(runner.current.pid, signal.SIGKILL)
-                killed = True
-                break
-        seen = len(requests)
-        time.sleep(0.005)
-    thread.join(120)
-    assert killed, f"the kill point {point} was never reached"
-    assert failure and isinstance(failure[0], TerraformError), "".join(
-        traceback.format_exception(failure[0]) if failure else ["no failure"]
-    )
-    time.sleep(1.5)  # let tasks the killed run started finish, as they would on PVE
-
-    placed = create("dinkes-simpus", make_runner("dinkes-simpus"))
-    assert guests(lab) == [1000], f"{point}: expected exactly one VM"
-    assert placed.allocation.vmid == 1000
-    final = make_runner("dinkes-simpus")
-    final.init()
-    assert final.plan().empty, f"{point}: the plan after the re-run is not empty"
-    vm = lab.pve.vm(1000)
-    assert vm.status == "running" and "sop-req-dinkes-simpus" in vm.config["tags"]
-    print(f"crash/{point}: killed with SIGKILL, one re-run -> 1 VM, empty plan")
 
 
 def provision_in_background(

@@ -1,7 +1,6 @@
 """Kill matrix, Terraform phase: kill -9 of the whole run's process group, then one re-run.
 
-Unlike test_crash_and_faults.py (which kills Terraform's group from inside the run), this
-kills the *run*: step 8's Terraform part runs in a process of its own (node_bound_driver.py,
+This kills the *run*: step 8's Terraform part runs in a process of its own (node_bound_driver.py,
 as ``sop provision`` does under a CI runner), in its own process group, and the whole group
 gets SIGKILL right after the lab PVE received the call of each point. Terraform and its
 provider live in sessions of their own; the re-run must find what is left of them, stop it,
@@ -18,8 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_crash_and_faults import KILL_POINTS, guests
-from tf_support import CreateVm, RunnerFactory, driver_env
+from tf_support import CreateVm, RunnerFactory, driver_env, guests
 
 from sop_pipeline.adapters import processes
 from sop_pipeline.adapters.allocator import Allocator
@@ -30,6 +28,15 @@ pytestmark = pytest.mark.integration
 
 DRIVER = Path(__file__).resolve().parent / "node_bound_driver.py"
 RID = "dinkes-simpus"
+
+# (name, method, path fragment, body fragment): kill the run's whole process group (as a
+# dying CI runner does) right after the lab PVE has received this call.
+KILL_POINTS = [
+    ("after-clone", "POST", "/qemu/9000/clone", b""),
+    ("after-config", "PUT", "/qemu/1000/config", b"ciuser"),
+    ("after-resize", "PUT", "/qemu/1000/resize", b""),
+    ("after-start", "POST", "/qemu/1000/status/start", b""),
+]
 
 
 def marked_by(pid: int) -> list[tuple[int, str]]:
@@ -103,6 +110,8 @@ def test_kill9_of_the_run_then_one_rerun_converges(
     final = make_runner(RID)
     final.init()
     assert final.plan().empty, f"{point}: the plan after the re-run is not empty"
+    vm = lab.pve.vm(1000)
+    assert vm.status == "running" and f"sop-req-{RID}" in vm.config["tags"]
     left = marked_by(run.pid)
     assert left == [], f"{point}: the killed run's processes are still running: {left}"
     seconds = time.monotonic() - started

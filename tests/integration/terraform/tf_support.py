@@ -62,3 +62,8 @@ def driver_env(lab: RunningPve, tf_bin: str, admin_key: str, tmp_path: Path) -> 
         "SOP_TF_CLI_CONFIG": str(CLI_CONFIG),
         "SOP_TF_WORK_DIR": str(tmp_path / "work"),
     }
+
+
+def guests(lab: RunningPve) -> list[int]:
+    """The VMIDs of the lab PVE's guests (not templates), in order."""
+    return sorted(vm.vmid for vm in lab.pve.vms if not vm.template)
