@@ -29,8 +29,6 @@ from sop_pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
     from sop_pipeline.domain.policy import Policy
-    from sop_pipeline.domain.sla import StepTiming
-    from sop_pipeline.domain.state import RequestState
 
 #: ``-h`` works everywhere: sub-contexts inherit it from the group's context.
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
@@ -45,6 +43,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "provision": "sop_pipeline.cli.provision:provision_cmd",  # step 8 (and 9)
     "report": "sop_pipeline.cli.report:report",  # steps 9-12 documents, Laporan Kegiatan
     "comment": "sop_pipeline.cli.comment:comment_cmd",  # the merge-request comment
+    "site": "sop_pipeline.cli.site:site_group",  # the static site (pages, dashboard)
 }
 
 
@@ -370,39 +369,6 @@ def run(ws: Workspace, base: str, as_json: bool, request_ids: tuple[str, ...]) -
 # --------------------------------------------------------------------------------- status
 
 
-def _timing_row(t: StepTiming) -> dict[str, Any]:
-    from sop_pipeline.domain.sop import step as sop_step
-
-    return {
-        "step": t.step,
-        "attempt": t.attempt,
-        "actor": sop_step(t.step).actor.value,
-        "started": t.started.isoformat(),
-        "ended": t.ended.isoformat() if t.ended else None,
-        "outcome": str(t.outcome) if t.outcome else None,
-        "elapsed_working_seconds": int(t.elapsed.total_seconds()),
-        "target": t.target_label,
-        "deadline": t.deadline.isoformat() if t.deadline else None,
-        "breached": t.breached,
-    }
-
-
-def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict[str, Any]:
-    from sop_pipeline.domain.state import PHASE_LABELS
-
-    return {
-        "request_id": state.request_id,
-        "phase": str(state.phase),
-        "phase_label": PHASE_LABELS[state.phase] if state.runs else "belum diajukan",
-        "next_step": state.next_step,
-        "missing": list(state.missing),
-        "reason": state.reason,
-        "paused_working_seconds": int(paused),
-        "breaches": sum(1 for t in rows if t.breached),
-        "steps": [_timing_row(t) for t in rows],
-    }
-
-
 @main.command()
 @click.argument("request_id", required=False)
 @_JSON
@@ -422,33 +388,12 @@ def status(
 
     Kode keluar: 0 berhasil; 8 tidak ada permintaan dengan nomor itu.
     """
-    from dataclasses import replace
-
-    from sop_pipeline.domain.sla import paused_time, timings
-    from sop_pipeline.ledger.tracking import state_of
-    from sop_pipeline.steps.validation import request_files
+    from sop_pipeline.steps.overview import known_request_ids, status_summaries
 
     calendar = trusted_config(ws.root, base).calendar
     now = _at(now_)
-    if request_id:
-        ids = [ws.require(request_id)]
-    else:
-        ids = sorted(
-            set(ws.ledgers.request_ids()) | {p.stem for p in request_files(ws.requests_dir)}
-        )
-    summaries = []
-    for rid in ids:
-        state = state_of(ws.ledgers, rid)
-        rows = timings(state, calendar, now)
-        rows = [
-            replace(
-                t,
-                started=t.started.astimezone(calendar.tz),
-                ended=t.ended.astimezone(calendar.tz) if t.ended else None,
-            )
-            for t in rows
-        ]
-        summaries.append(_summary(state, rows, paused_time(state, calendar, now).total_seconds()))
+    ids = [ws.require(request_id)] if request_id else known_request_ids(ws)
+    summaries = status_summaries(ws, calendar, now, ids)
     if as_json:
         click.echo(json.dumps(summaries if not request_id else summaries[0], indent=2))
         return
@@ -522,49 +467,16 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
     (records/checkpoints/) verifies and matches its record, and that every statement's
     record_head names a record the chain holds. Exit 5 when anything fails.
     """
-    from sop_pipeline.ledger.tracking import state_of
-    from sop_pipeline.signing import checkpoint
-    from sop_pipeline.signing.subject import approvals_dir
+    from sop_pipeline.steps.overview import audit_faults
 
-    report = ws.ledgers.audit()
-    faults = [str(f) for path_faults in report.values() for f in path_faults]
-    keyring = None
-    for request_id in ws.ledgers.request_ids():
-        ledger = ws.ledgers.for_request(request_id)
-        path = ledger.path
-        if report.get(path):
-            continue
-        try:
-            state_of(ws.ledgers, request_id)
-        except SopError as err:
-            faults.append(f"{path}: {err.diagnostics()}")
-        records = ledger.records()
-        faults += checkpoint.statement_heads(approvals_dir(ws.request_path(request_id)), records)
-        cp_path = checkpoint.path_for(ws.records_dir, request_id)
-        try:
-            keyring = keyring or trusted_config(ws.root, base).keyring
-        except SopError as err:
-            if cp_path.exists():  # without checkpoints there is nothing to verify it with
-                faults.append(f"{cp_path}: keyring tidak terbaca ({err.diagnostics()}) [keyring]")
-            continue
-        if not cp_path.exists():
-            if keyring.pipeline and records:  # enrolled: every protected job signs every head
-                faults.append(
-                    f"{path}: tidak ada checkpoint bertanda tangan ({cp_path} hilang), padahal "
-                    "keyring memuat roles.pipeline [checkpoint-missing]"
-                )
-            continue
-        found, _ = checkpoint.audit(
-            path=cp_path, request_id=request_id, records=records, keyring=keyring, at=_now()
-        )
-        faults += found
+    checked, faults = audit_faults(ws, lambda: trusted_config(ws.root, base).keyring, _now())
     if as_json:
-        click.echo(json.dumps({"ledgers": len(report), "faults": faults}, indent=2))
+        click.echo(json.dumps({"ledgers": checked, "faults": faults}, indent=2))
     else:
         for fault in faults:
             click.echo(fault)
         verdict = "UTUH" if not faults else f"{len(faults)} KESALAHAN"
-        click.echo(f"{len(report)} buku catatan diperiksa: {verdict}.")
+        click.echo(f"{checked} buku catatan diperiksa: {verdict}.")
     sys.exit(ExitCode.RECORD if faults else ExitCode.OK)
 
 
