@@ -31,6 +31,7 @@ from typing import Any
 from sop_pipeline.adapters import git
 from sop_pipeline.domain.sop import Role, step
 from sop_pipeline.signing import allowed_signers as signers_file
+from sop_pipeline.signing import webauthn
 from sop_pipeline.signing.allowed_signers import AllowedSignersError, SignerLine
 from sop_pipeline.signing.errors import KeyringError
 from sop_pipeline.signing.sshkeys import KeyError_, PublicKey, parse_key_text
@@ -102,6 +103,12 @@ class Keyring:
     allowed_signers_text: str = ""
     revoked_text: str = ""
     pipeline: tuple[str, ...] = ()  # principals that sign checkpoints (never an SOP step)
+    #: ``policy.webauthn_rp_id``: the signing site's WebAuthn RP ID (its host name). A
+    #: browser-made key's application must equal it; "" refuses every WebAuthn signature.
+    webauthn_rp_id: str = ""
+    #: ``policy.require_uv``: roles whose signatures must carry the FIDO UV flag (a PIN or
+    #: biometrics on a security key), e.g. the gate roles ``koordinator`` and ``kabid``.
+    require_uv: frozenset[Role] = frozenset()
 
     @property
     def revoked_blobs(self) -> frozenset[bytes]:
@@ -150,6 +157,7 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         raise KeyringError(f"{source}{ROLES}: TOML tidak sah: {err}") from err
     pipeline = _pipeline(config, f"{source}{ROLES}")
     roles, thresholds, people, max_days = _roles(config, f"{source}{ROLES}")
+    rp_id, require_uv = _signing_policy(config.get("policy", {}), f"{source}{ROLES}")
     rotations = _rotations(config.get("rotations", []), f"{source}{ROLES}")
     return Keyring(
         signers=signers,
@@ -163,7 +171,34 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         allowed_signers_text=allowed_signers,
         revoked_text=revoked_keys,
         pipeline=pipeline,
+        webauthn_rp_id=rp_id,
+        require_uv=require_uv,
     )
+
+
+def _signing_policy(policy: Any, where: str) -> tuple[str, frozenset[Role]]:
+    """``policy.webauthn_rp_id`` and ``policy.require_uv`` (see :class:`Keyring`)."""
+    if not isinstance(policy, dict):
+        raise KeyringError(f"{where}: policy harus tabel [policy]")
+    unknown = set(policy) - {"max_statement_days", "webauthn_rp_id", "require_uv"}
+    if unknown:
+        raise KeyringError(
+            f"{where}: policy hanya mengenal max_statement_days, webauthn_rp_id, require_uv "
+            f"(tak dikenal: {sorted(unknown)})"
+        )
+    rp_id = policy.get("webauthn_rp_id", "")
+    if not isinstance(rp_id, str) or (rp_id and not webauthn.RP_ID.match(rp_id)):
+        raise KeyringError(
+            f"{where}: policy.webauthn_rp_id harus nama host situs penandatanganan "
+            '(huruf kecil, mis. "sop.diskominfotik.sumbarprov.go.id" atau "localhost")'
+        )
+    names = policy.get("require_uv", [])
+    officials = {r.value for r in Role} - {Role.OPD.value}
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in officials for n in names):
+        raise KeyringError(
+            f'{where}: policy.require_uv harus daftar peran pejabat, mis. ["koordinator", "kabid"]'
+        )
+    return rp_id, frozenset(Role(n) for n in names)
 
 
 def _pipeline(config: dict[str, Any], where: str) -> tuple[str, ...]:
