@@ -50,6 +50,8 @@ DEFAULT_MAX_STATEMENT_DAYS = 30
 #: ``roles.pipeline`` in roles.toml: the pipeline's own key(s), for checkpoints only.
 PIPELINE_ROLE = "pipeline"
 GIT_TIMEOUT_S = 60
+#: The application ``ssh-keygen -t ecdsa-sk`` gives a token key; any other is a WebAuthn RP ID.
+OPENSSH_SK_APPLICATION = "ssh:"
 
 
 #: A NIP (Nomor Induk Pegawai) as the keyring must write it: 18 ASCII digits, nothing else.
@@ -464,6 +466,7 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                     f"(roles.{role}) tidak punya kunci di allowed_signers",
                 )
     _lint_keys_per_principal(keyring, error)
+    _lint_security_keys(keyring, error)
     _lint_people(keyring, error)
     _lint_pipeline(keyring, error)
     for n in SIGNED_STEPS:
@@ -579,6 +582,36 @@ def _lint_keys_per_principal(keyring: Keyring, error: Report) -> None:
                 f"{keyring.source}: principal {sorted(variants)} hanya berbeda huruf besar/kecil; "
                 "satu pejabat, satu ejaan",
             )
+
+
+def _lint_security_keys(keyring: Keyring, error: Report) -> None:
+    """FIDO keys: one made in a browser (application other than ``ssh:...``) belongs to our
+    WebAuthn RP ID; a role under ``policy.require_uv`` signs with security keys only."""
+    where = f"{keyring.source}{ALLOWED_SIGNERS}"
+    rp_id = keyring.webauthn_rp_id
+    for line in keyring.signers:
+        key = line.key
+        if not key.is_security_key or key.application.startswith(OPENSSH_SK_APPLICATION):
+            continue
+        if key.application != rp_id:
+            expected = f"'{rp_id}'" if rp_id else "policy.webauthn_rp_id (belum ditetapkan)"
+            error(
+                "sk-application-not-rp-id",
+                f"{where}:{line.line_no}: kunci keamanan {key.fingerprint} dibuat untuk situs "
+                f"(RP ID) '{key.application}', bukan {expected} di roles.toml; tanda "
+                "tangannya dari peramban akan ditolak",
+            )
+    keys = _keys_of(keyring)
+    for role in sorted(keyring.require_uv):
+        for principal in keyring.roles.get(role, ()):
+            blobs = keys.get(principal, {})
+            if blobs and not any(lines[0].key.is_security_key for lines in blobs.values()):
+                error(
+                    "uv-role-without-security-key",
+                    f"{where}: {principal} (roles.{role}) wajib verifikasi pengguna "
+                    "(policy.require_uv) tetapi tidak punya kunci keamanan FIDO/WebAuthn; "
+                    "daftarkan kuncinya lewat halaman pendaftaran",
+                )
 
 
 def _lint_pipeline(keyring: Keyring, error: Report) -> None:
