@@ -25,9 +25,9 @@ def site_group() -> None:
 @click.option(
     "--rp-id",
     envvar="SOP_SITE_RP_ID",
-    default="localhost",
-    show_default=True,
-    help="WebAuthn RP ID: the site's host name (its keys' application); $SOP_SITE_RP_ID.",
+    default="",
+    help="WebAuthn RP ID: the site's host name, its keys' application ($SOP_SITE_RP_ID; "
+    "default: policy.webauthn_rp_id of the keyring, else localhost).",
 )
 @click.option(
     "--gitlab-url",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -51,7 +51,7 @@ MAX_REPORT_CHARS = 200_000
 
 @dataclass(frozen=True)
 class SiteOptions:
-    rp_id: str = DEFAULT_RP_ID
+    rp_id: str = ""  # default: the keyring's policy.webauthn_rp_id, else "localhost"
     rp_name: str = "SOP Hosting Diskominfotik Sumbar"
     valid_days: int = 14  # as `sop sign --valid-days`
     gitlab_url: str = ""  # the requests project, e.g. https://gitlab.example/dkis/hosting
@@ -188,6 +188,8 @@ def build_site(
     """Write the site under ``out`` (made if absent; files of an earlier build replaced)."""
     keyring = trusted.keyring
     calendar = trusted.calendar
+    rp_id = options.rp_id or keyring.webauthn_rp_id or DEFAULT_RP_ID
+    options = replace(options, rp_id=rp_id)
     agency = _agency(trusted)
     verifier = Verifier(keyring, at=now, mode=options.verifier)
     ids = known_request_ids(ws)

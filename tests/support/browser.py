@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,8 @@ class Browser:
 
     def close(self) -> None:
         if self._proc.poll() is None:
-            try:
+            with suppress(BrowserError, BrokenPipeError):
                 self("close")
-            except (BrowserError, BrokenPipeError):
-                pass
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -112,7 +110,7 @@ def browser(workdir: Path) -> Iterator[Browser]:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -30,9 +30,8 @@ OTHER = "dinkes-lain"
 #: Who signs which step through the pages (steps 2-7 of the SOP).
 SIGNERS = {2: "kadis", 3: "kabid", 4: "koordinator", 6: "teknis1", 7: "kabid"}
 ENROLLED = ("kadis", "kabid", "koordinator", "teknis1")
-#: The verifier the pipeline uses for these signatures (until the native one knows the
-#: webauthn form, only ssh-keygen).
-VERIFIER = os.environ.get("SOP_TEST_SITE_VERIFIER", "ssh-keygen")
+#: Both verifiers (native and ssh-keygen) must accept every browser signature.
+VERIFIER = "both"
 
 
 def sop(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -208,6 +207,10 @@ def enrol_all(site: Site) -> dict[str, str]:
         site.shot(f"enrol-{handle}")
         lines[handle] = answer["line"]
     texts = keyring_texts(site.lab.officials)
+    texts["roles.toml"] = texts["roles.toml"].replace(
+        "[policy]\n",
+        '[policy]\nwebauthn_rp_id = "localhost"\nrequire_uv = ["koordinator", "kabid"]\n',
+    )
     kept = [
         signer_line(o.principal, o.role, o.public_line)
         for h, o in site.lab.officials.items()
