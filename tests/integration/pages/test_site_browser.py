@@ -116,6 +116,16 @@ def ssh_keygen_verify(
         )
 
 
+def rewrap(armored: bytes, key_blob: bytes) -> bytes:
+    """The SSHSIG with its public key replaced by ``key_blob`` (signature kept)."""
+    blob = dearmor(armored)
+    reader = Reader(blob)
+    magic, version = reader.raw(6), reader.u32()
+    reader.string()
+    rest = blob[len(blob) - reader.remaining :]
+    return armor(magic + put_u32(version) + put_string(key_blob) + rest)
+
+
 class Site:
     """The lab repository, its built site served on loopback, and the browser."""
 
@@ -315,7 +325,7 @@ def test_a_credential_of_another_rp_id_is_refused(site: Site) -> None:
     lines = enrol_all(site)
     flow = site.flow
     flow.pipeline_step(1, datetime.now(UTC) - timedelta(minutes=5))
-    site.sign(2)
+    step_2 = site.sign(2)
     kabid = site.lab.officials["kabid"]
     creds = site.chrome("credentials")["credentials"]
     credential_id = lines["kabid"].rsplit("webauthn:", 1)[1]
@@ -370,22 +380,22 @@ def test_a_credential_of_another_rp_id_is_refused(site: Site) -> None:
     refused = ssh_keygen_verify(site.lab, statement, signature, kabid.principal, 3)
     assert refused.returncode != 0
     # ...and rewrapped with the Kabid's real key, the RP ID in the signed data does not match.
-    blob_sig = dearmor(signature.read_bytes())
-    reader = Reader(blob_sig)
-    magic = reader.raw(6)
-    version = reader.u32()
-    reader.string()
-    rest = blob_sig[len(blob_sig) - reader.remaining :]
     rewrapped = signature.with_name("rewrapped.sig")
-    rewrapped.write_bytes(
-        armor(magic + put_u32(version) + put_string(base64.b64decode(blob)) + rest)
-    )
+    rewrapped.write_bytes(rewrap(signature.read_bytes(), base64.b64decode(blob)))
     refused = ssh_keygen_verify(site.lab, statement, rewrapped, kabid.principal, 3)
     assert refused.returncode != 0, refused.stdout
+    # The control: the same rewrapping of a good signature with its own key still verifies.
+    good = Path(step_2["signature"])
+    kadis_blob = base64.b64decode(lines["kadis"].split(" ")[3])
+    control = good.with_name("control.sig")
+    control.write_bytes(rewrap(good.read_bytes(), kadis_blob))
+    kept = ssh_keygen_verify(site.lab, Path(step_2["statement"]), control, step_2["principal"], 2)
+    assert kept.returncode == 0, kept.stderr
     folder = site.lab.request_file(RID).with_suffix(".approvals")
     shutil.copyfile(statement, folder / "step-03-kabid.json")
     shutil.copyfile(rewrapped, folder / "step-03-kabid.json.sig")
     verify = sop(site.lab.repo, "verify", RID, "--verifier", VERIFIER)
     assert verify.returncode == 6, verify.stdout
+    assert "step-03-kabid.json" in verify.stdout and "TIDAK SAH" in verify.stdout
     gate = sop(site.lab.repo, "gate", RID, "--step", "3", "--verifier", VERIFIER)
     assert gate.returncode == 7, gate.stdout
