@@ -157,6 +157,7 @@ def _contexts(
                 analysis=analysis_rows if number in (6, 7) else (),
                 analysis_text=report if number in (6, 7) else "",
                 already=already,
+                require_uv=st.role_of(number) in keyring.require_uv,
             )
         )
     return contexts

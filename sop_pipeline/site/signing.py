@@ -59,6 +59,7 @@ class SigningContext:
     analysis: Sequence[tuple[str, str]] = ()  # what the recorded analysis says (steps 6, 7)
     analysis_text: str = ""
     already: Sequence[str] = field(default_factory=tuple)  # who signed this step already
+    require_uv: bool = False  # the keyring's policy.require_uv holds the step's role
 
     @property
     def path(self) -> str:
@@ -100,6 +101,7 @@ def signing_data(ctx: SigningContext, *, rp_id: str, valid_days: int) -> dict[st
         "statement": dict(ctx.statement),
         "file_name": ctx.file_name,
         "valid_days": valid_days,
+        "require_uv": ctx.require_uv,
         "signers": [
             {"principal": s.principal, "key_blob": s.key_blob_b64, "credential_id": s.credential_id}
             for s in ctx.signers

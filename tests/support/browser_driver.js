@@ -120,6 +120,22 @@ const commands = {
     await cdp.send("WebAuthn.addCredential", { authenticatorId, credential });
     return {};
   },
+  async new_authenticator({ hasUserVerification, isUserVerified }) {
+    // the old security key is unplugged, a new one (e.g. without PIN/biometrics) plugged in
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+    const added = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "usb",
+        hasResidentKey: true,
+        hasUserVerification,
+        isUserVerified,
+        automaticPresenceSimulation: true,
+      },
+    });
+    authenticatorId = added.authenticatorId;
+    return { authenticatorId };
+  },
   async text({ selector }) {
     return { text: (await page.locator(selector).textContent()) || "" };
   },

@@ -303,7 +303,8 @@ const SOP = (() => {
           rpId: d.rp_id,
           challenge,
           allowCredentials: signer.credential_id ? [{ type: "public-key", id: unb64(signer.credential_id) }] : [],
-          userVerification: "required",
+          // PIN or biometrics where the keyring requires the UV flag for the role
+          userVerification: d.require_uv ? "required" : "preferred",
           timeout: 120000,
         },
       });

@@ -399,3 +399,59 @@ def test_a_credential_of_another_rp_id_is_refused(site: Site) -> None:
     assert "step-03-kabid.json" in verify.stdout and "TIDAK SAH" in verify.stdout
     gate = sop(site.lab.repo, "gate", RID, "--step", "3", "--verifier", VERIFIER)
     assert gate.returncode == 7, gate.stdout
+
+
+def test_a_signature_without_user_verification_is_refused_for_a_gate_role(site: Site) -> None:
+    """The Kabid's credential on a security key without PIN or biometrics: the page for a
+    role under ``policy.require_uv`` refuses to ask it; a page built from a keyring without
+    that policy gets a signature with UP only, which stock ssh-keygen accepts and the
+    pipeline refuses against the base keyring (``[uv-required]``)."""
+    lines = enrol_all(site)
+    site.flow.pipeline_step(1, datetime.now(UTC) - timedelta(minutes=5))
+    site.sign(2)
+    kabid = site.lab.officials["kabid"]
+    credential_id = lines["kabid"].rsplit("webauthn:", 1)[1]
+    standard_id = base64.b64encode(base64.urlsafe_b64decode(credential_id + "==")).decode()
+    mine = next(
+        c
+        for c in site.chrome("credentials")["credentials"]
+        if c["credentialId"].rstrip("=") == standard_id.rstrip("=")
+    )
+    site.chrome("new_authenticator", hasUserVerification=False, isUserVerified=False)
+    site.chrome(
+        "add_credential",
+        credential={
+            "credentialId": mine["credentialId"],
+            "isResidentCredential": False,
+            "rpId": "localhost",
+            "privateKey": mine["privateKey"],
+            "signCount": mine["signCount"],
+        },
+    )
+    site.rebuild()
+    site.chrome("goto", url=site.url(f"sign/{RID}/step-03.html"))
+    site.chrome("prepare", signer=kabid.principal, decision="approve")
+    refused = site.chrome("sign", name="step-03-kabid.json")
+    site.shot("sign-without-uv-refused")
+    assert "gagal" in refused["message"] and "signature_path" not in refused, refused
+
+    roles = git(site.lab.repo, "show", "main:approvers/roles.toml")
+    no_uv = roles.replace('require_uv = ["koordinator", "kabid"]\n', "")
+    assert no_uv != roles
+    commit_on_branch(site.lab, "no-uv", {"approvers/roles.toml": no_uv}, "keyring without UV")
+    lax = site.lab.root / "site-no-uv"
+    build(site.lab, lax, "--base", "no-uv")
+    with serve(lax) as port:
+        site.chrome("goto", url=f"http://localhost:{port}/sign/{RID}/step-03.html")
+        site.chrome("prepare", signer=kabid.principal, decision="approve")
+        signed = site.chrome("sign", name="step-03-kabid.json")
+    assert "Ditandatangani" in signed["message"], signed
+    statement, signature = Path(signed["statement_path"]), Path(signed["signature_path"])
+    stock = ssh_keygen_verify(site.lab, statement, signature, kabid.principal, 3)
+    assert stock.returncode == 0, stock.stderr  # OpenSSH alone does not ask for UV
+    folder = site.lab.request_file(RID).with_suffix(".approvals")
+    shutil.copyfile(statement, folder / "step-03-kabid.json")
+    shutil.copyfile(signature, folder / "step-03-kabid.json.sig")
+    verify = sop(site.lab.repo, "verify", RID, "--verifier", VERIFIER)
+    assert verify.returncode == 6, verify.stdout
+    assert "[uv-required]" in verify.stdout
