@@ -27,8 +27,9 @@ setup-demo:  ## Install what the demo needs: the package, PDF tools, the lab, Te
 	bash .ci/setup/lab.sh
 	bash .ci/setup/terraform.sh
 
-setup: setup-demo  ## Everything the tests need too: gitlab-ci-local, actionlint, zizmor
+setup: setup-demo  ## Everything the tests need too: gitlab-ci-local, actionlint, zizmor, chromium
 	bash .ci/setup/ci-tools.sh
+	bash .ci/setup/browser.sh
 
 lint: setup  ## ruff and mypy (strict) on the package
 	$(PYTHON) -m ruff check sop_pipeline tests bench

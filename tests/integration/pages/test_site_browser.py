@@ -9,7 +9,6 @@ import base64
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.sshsig import armor, dearmor
 from sop_pipeline.signing.sshwire import Reader, put_string, put_u32
 from tests.support.browser import Browser, browser, require_browser_tools, serve
+from tests.support.sitelab import commit_on_branch, git, sop, with_inventories
 
 pytestmark = pytest.mark.integration
 
@@ -34,58 +34,9 @@ ENROLLED = ("kadis", "kabid", "koordinator", "teknis1")
 VERIFIER = "both"
 
 
-def sop(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-c", "from sop_pipeline.cli.main import main; main()", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
-
-
 def build(lab: Lab, out: Path, *extra: str) -> None:
     done = sop(lab.repo, "site", "build", str(out), "--verifier", VERIFIER, *extra)
     assert done.returncode == 0, done.stderr
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=Lab",
-            "-c",
-            "user.email=lab@example.invalid",
-            "-C",
-            str(repo),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-
-
-def commit_on_branch(lab: Lab, branch: str, files: dict[str, str], message: str) -> None:
-    """Write ``files`` (path -> text) on ``branch`` (made from main if absent) and return."""
-    current = git(lab.repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    git(lab.repo, "stash", "push", "-q", "--include-untracked")
-    if branch not in git(lab.repo, "branch", "--list", branch):
-        git(lab.repo, "branch", branch, "main")
-    git(lab.repo, "checkout", "-q", branch)
-    for name, text in files.items():
-        (lab.repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (lab.repo / name).write_text(text, encoding="utf-8")
-    git(lab.repo, "add", *files)
-    git(lab.repo, "commit", "-q", "-m", message)
-    git(lab.repo, "checkout", "-q", current)
-    if git(lab.repo, "stash", "list").strip():
-        git(lab.repo, "stash", "pop", "-q")
 
 
 def ssh_keygen_verify(
@@ -174,16 +125,7 @@ class Site:
 def site(tmp_path: Path, officials: dict[str, Official]) -> Iterator[Site]:
     require_browser_tools()
     lab = Lab(tmp_path / "lab", officials)
-    commit_on_branch(
-        lab,
-        "main",
-        {
-            f"inventories/{p.name}": p.read_text(encoding="utf-8")
-            for p in (REPO / "inventories").iterdir()
-            if p.is_file()
-        },
-        "base: inventories (calendar, policy)",
-    )
+    with_inventories(lab)
     lab.write_request(RID)
     lab.write_request(OTHER)
     lab.commit("requests")
