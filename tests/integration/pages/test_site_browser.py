@@ -93,15 +93,18 @@ class Site:
     def rebuild(self) -> None:
         build(self.lab, self.out)
 
-    def sign(self, step: int, decision: str = "approve", request_id: str = RID) -> dict[str, str]:
-        """Sign one step through its page and commit both files to the MR branch."""
+    def sign(
+        self, step: int, decision: str = "approve", request_id: str = RID, **texts: str
+    ) -> dict[str, str]:
+        """Sign one step through its page and commit both files to the MR branch (``texts``:
+        ``reason``, ``missing`` typed into the form)."""
         who = self.lab.officials[SIGNERS[step]]
         self.rebuild()
         opened = self.chrome("goto", url=self.url(f"sign/{request_id}/step-{step:02d}.html"))
         if opened["status"] != 200:
             verified = sop(self.lab.repo, "verify", request_id, "--verifier", VERIFIER)
             pytest.fail(f"no signing page for step {step}: {verified.stdout}{verified.stderr}")
-        shown = self.chrome("prepare", signer=who.principal, decision=decision)
+        shown = self.chrome("prepare", signer=who.principal, decision=decision, **texts)
         name = f"step-{step:02d}-{st.role_of(step)}.json"
         self.shot(f"sign-{request_id}-step-{step:02d}")
         signed = self.chrome("sign", name=name)
@@ -397,3 +400,25 @@ def test_a_signature_without_user_verification_is_refused_for_a_gate_role(site: 
     verify = sop(site.lab.repo, "verify", RID, "--verifier", VERIFIER)
     assert verify.returncode == 6, verify.stdout
     assert "[uv-required]" in verify.stdout
+
+
+def test_a_return_with_quotes_and_non_ascii_text_is_canonical(site: Site) -> None:
+    """The page's canonical JSON equals Python's byte for byte for the texts officials type
+    (quotes, backslash, accents, CJK, an emoji): the pipeline refuses any other encoding."""
+    enrol_all(site)
+    site.flow.pipeline_step(1, datetime.now(UTC) - timedelta(minutes=5))
+    site.sign(2)
+    site.sign(3)
+    reason = 'Surat "belum" ditandatangani \\ Kepala OPD: tanda tangan basah, é, 日本, 🙂'
+    returned = site.sign(
+        4, "incomplete", reason=reason, missing="letter.signature\nletter.number (nomor surat)"
+    )
+    data = Path(returned["statement"]).read_bytes()
+    parsed = st.parse(data)  # refuses anything but the canonical encoding
+    assert parsed.reason == reason
+    assert parsed.missing == ("letter.signature", "letter.number (nomor surat)")
+    assert st.canonical(parsed.to_json()) == data
+    verify = sop(site.lab.repo, "verify", RID, "--verifier", VERIFIER)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    gate = sop(site.lab.repo, "gate", RID, "--step", "4", "--verifier", VERIFIER)
+    assert gate.returncode == 7 and "[step-04-incomplete]" in gate.stdout + gate.stderr, gate.stdout
