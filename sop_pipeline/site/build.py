@@ -170,11 +170,12 @@ def _agency(trusted: TrustedConfig) -> str:
         return DEFAULT_AGENCY
 
 
-def _record_links(ledger: Ledger) -> dict[tuple[int, str], tuple[int, str]]:
+def _record_links(ledger: Ledger) -> dict[tuple[int, datetime], tuple[int, str]]:
+    """(step, time) of every step record -> (seq, hash): what a dashboard row links to."""
     links = {}
     for r in ledger.records():
         if r.kind == "step" and r.step is not None:
-            links[(r.step, r.at)] = (r.seq, r.hash)
+            links[(r.step, r.time)] = (r.seq, r.hash)
     return links
 
 

@@ -29,7 +29,7 @@ class RequestView:
     request_id: str
     opd: str
     summary: Mapping[str, Any]  # one object of `sop status --json`
-    record_links: Mapping[tuple[int, str], tuple[int, str]]  # (step, ended) -> (seq, hash)
+    record_links: Mapping[tuple[int, datetime], tuple[int, str]]  # (step, ended) -> (seq, hash)
     next_signers: Sequence[str] = ()
     signing_page: str = ""  # relative to OUT/, "" when the next step is not signed on the site
 
@@ -97,7 +97,8 @@ def _request_section(view: RequestView, working_day: timedelta) -> str:
     rows = []
     for row in s["steps"]:
         ended = str(row["ended"] or "")
-        link = view.record_links.get((int(row["step"]), ended))
+        at = datetime.fromisoformat(ended) if ended else None
+        link = view.record_links.get((int(row["step"]), at)) if at else None
         record = (
             f'<a href="records/{h(view.request_id)}.jsonl">#{link[0]} {h(link[1][:12])}</a>'
             if link
@@ -108,6 +109,8 @@ def _request_section(view: RequestView, working_day: timedelta) -> str:
         c = colour(row, working_day)
         spent = working_duration(timedelta(seconds=row["elapsed_working_seconds"]), working_day)
         status = {"red": "LEWAT target", "amber": "mendekati target", "green": "sesuai target"}
+        if not ended and c == "amber":
+            status["amber"] = "sedang berjalan"
         rows.append(
             f'<tr class="step-row" data-step="{int(row["step"])}" '
             f'data-attempt="{int(row["attempt"])}" '
@@ -146,7 +149,7 @@ def _request_section(view: RequestView, working_day: timedelta) -> str:
         f'<p>Berikutnya: <span class="next">{next_html}</span>; langkah lewat target: '
         f"{int(s['breaches'])}</p>{extra}"
         f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{chart(s['steps'], working_day)}</section>"
+        f"{chart(s['steps'], working_day) if s['steps'] else ''}</section>"
     )
 
 
@@ -192,7 +195,7 @@ def dashboard_page(
     legend = (
         '<p class="muted">Hijau: sesuai target; kuning: berjalan atau memakai lebih dari '
         f"{AMBER_SHARE:.0%} target; merah: lewat target. Waktu kerja menurut kalender kerja "
-        f"(1 hari = {h(working_duration(working_day, working_day))}). Langkah SOP: "
+        f"(1 hari kerja = {working_day.total_seconds() / 3600:g} jam). Langkah SOP: "
         f"{len(STEPS)}.</p>"
     )
     stamp = now.strftime("%d-%m-%Y %H:%M")

@@ -28,6 +28,35 @@ from sop_pipeline.site.layout import Page, render, table
 #: so the signing page can ask the authenticator for exactly that credential.
 CREDENTIAL_TAG = "webauthn:"
 
+#: The request's fields as the page names them (the form will grow from the same names).
+FIELD_LABELS = {
+    "schema_version": "Versi format",
+    "opd.code": "Kode OPD",
+    "opd.name": "Nama OPD",
+    "pic.name": "Nama PIC",
+    "pic.nip": "NIP PIC",
+    "pic.email": "E-mail PIC",
+    "pic.phone": "Telepon PIC",
+    "letter.number": "Nomor surat",
+    "letter.date": "Tanggal surat",
+    "letter.file": "Berkas surat (PDF)",
+    "letter.sha256": "sha256 surat",
+    "application.name": "Nama aplikasi",
+    "application.purpose": "Tujuan",
+    "application.kind": "Jenis (website / aplikasi)",
+    "application.stack": "Teknologi",
+    "hostname": "Nama host yang diminta",
+    "resources.vcpu": "vCPU",
+    "resources.memory_mb": "Memori (MB)",
+    "resources.disk_gb": "Disk (GB)",
+    "resources.template": "Templat sistem operasi",
+    "environment": "Lingkungan",
+    "period.start": "Mulai hosting",
+    "period.end": "Akhir hosting",
+    "data_classification": "Klasifikasi data",
+    "exposure": "Akses jaringan",
+}
+
 DECISION_LABELS = {
     "approve": "Setuju (approve)",
     "reject": "Tolak (reject)",
@@ -142,7 +171,7 @@ def signing_page(
         f'<span class="muted">(pelaksana: {h(the_step.actor.label)}; namespace '
         f"<code>{h(st.namespace(ctx.step))}</code>)</span></p>",
         "<h2>Yang Anda tandatangani: permintaan</h2>",
-        table(["Isian", "Nilai"], [[k, v] for k, v in ctx.facts]),
+        table(["Isian", "Nilai"], [[FIELD_LABELS.get(k, k), v] for k, v in ctx.facts]),
         table(
             ["Terikat pada", "sha256"],
             [["berkas permintaan", str(ctx.statement["request_sha256"])]]
@@ -154,7 +183,7 @@ def signing_page(
     if ctx.analysis:
         parts += [
             "<h2>Laporan Analisis Teknis (langkah 6)</h2>",
-            table(["", ""], list(map(list, ctx.analysis))),
+            table(["Butir", "Isi"], list(map(list, ctx.analysis))),
         ]
         if ctx.analysis_text:
             parts.append(f'<pre id="analysis-report">{h(ctx.analysis_text)}</pre>')

@@ -155,8 +155,8 @@ async function main() {
       const request = JSON.parse(line);
       answer = Object.assign({ ok: true }, await commands[request.cmd](request));
       if (request.cmd === "close") {
-        process.stdout.write(JSON.stringify(answer) + "\n");
-        break;
+        process.stdout.write(JSON.stringify(answer) + "\n", () => process.exit(0));
+        return;
       }
     } catch (err) {
       answer = { ok: false, error: String((err && err.stack) || err) };

@@ -149,6 +149,11 @@ def test_dashboard_figures_equal_sop_status_json(repo: Lab, tmp_path: Path) -> N
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "Data per 05-03-2026 " in html and " WIB" in html  # NOW is 18:00 WIB on 5 March
     assert (tmp_path / "site" / "records" / "dinkes-selesai.jsonl").is_file()
+    # every finished step links to its ledger record, by sequence number and hash
+    ledger = (repo.repo / "records" / "dinkes-selesai.jsonl").read_text(encoding="utf-8")
+    steps = [json.loads(line) for line in ledger.splitlines()]
+    for record in (r for r in steps if r["kind"] == "step"):
+        assert f">#{record['seq']} {record['hash'][:12]}</a>" in html
 
 
 def test_dashboard_shows_the_sop_audit_result(repo: Lab, tmp_path: Path) -> None:

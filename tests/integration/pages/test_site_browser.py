@@ -125,7 +125,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, officials: dict[str, Official]) -> Iterator[Site]:
+def site(
+    tmp_path: Path, officials: dict[str, Official], request: pytest.FixtureRequest
+) -> Iterator[Site]:
     require_browser_tools()
     lab = Lab(tmp_path / "lab", officials)
     with_inventories(lab)
@@ -142,7 +144,7 @@ def site(tmp_path: Path, officials: dict[str, Official]) -> Iterator[Site]:
     finally:
         artifacts = os.environ.get("TEST_ARTIFACTS")
         if artifacts:
-            target = Path(artifacts) / "site-screenshots"
+            target = Path(artifacts) / "site-screenshots" / request.node.name
             target.mkdir(parents=True, exist_ok=True)
             for png in shots.glob("*.png"):
                 shutil.copyfile(png, target / png.name)
