@@ -13,7 +13,8 @@
    approval the OPD changes a byte, and step 8 refuses it with nothing created;
 8. ``bpbd-peringatan-dini`` is rejected at step 7: nothing is created for it;
 9. the SLA table, ``sop audit``, then a tampered record caught by it;
-10. the lab goes down, unless ``--keep``.
+10. the static site (``sop site build``; docs/site.md) and its local URL;
+11. the lab goes down, unless ``--keep``.
 
 Times are a simulated working Monday (30 November 2026, WIB) so the SLA table is readable;
 step 8 runs on that clock plus the real time it takes.
@@ -48,6 +49,9 @@ from sop_pipeline.workspace import Workspace
 REPO = Path(__file__).resolve().parents[2]
 WIB = ZoneInfo("Asia/Jakarta")
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=WIB)
+
+
+SITE_PORT = 8000  # the local URL `make demo` prints for the static site
 
 
 def say(text: str) -> None:
@@ -362,6 +366,16 @@ def walk(run: Scenario) -> None:
     ledger.write_bytes(original.replace(b"kabid@", b"kadis@", 1))
     sop(lab, "audit")
     ledger.write_bytes(original)
+
+    say("\n== 8. Situs statis: dasbor, halaman tanda tangan dan pendaftaran kunci ==")
+    pages = lab.root / "site"
+    sop(lab, "site", "build", str(pages), "--now", end)
+    say(
+        f"  Buka dengan: python3 -m http.server -d {pages} -b 127.0.0.1 {SITE_PORT}\n"
+        f"  lalu http://localhost:{SITE_PORT}/ (dasbor), "
+        f"http://localhost:{SITE_PORT}/sign/index.html (tanda tangan dengan kunci keamanan); "
+        "folder tetap ada dengan --keep"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
