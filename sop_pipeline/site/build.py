@@ -30,7 +30,7 @@ from sop_pipeline.signing.errors import StatementInvalid
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.signer import builds_on, free_path
 from sop_pipeline.signing.subject import Subject, approvals_dir, load_subject
-from sop_pipeline.site.dashboard import RequestView, dashboard_page
+from sop_pipeline.site.dashboard import RequestView, dashboard_page, summary_page
 from sop_pipeline.site.enrol import enrol_page
 from sop_pipeline.site.layout import Page
 from sop_pipeline.site.signing import (
@@ -246,6 +246,7 @@ def build_site(
             audit=audit,
         )
     )
+    pages.append(summary_page(views, agency=agency, now=now.astimezone(calendar.tz), audit=audit))
     pages.append(
         signing_index(contexts, {rid: summaries[rid]["next_step"] for rid in ids}, agency=agency)
     )

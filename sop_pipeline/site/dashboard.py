@@ -204,3 +204,36 @@ def dashboard_page(
         f"<h2>Ringkasan per OPD</h2>{overview}{sections}"
     )
     return render("index.html", title="Dasbor layanan hosting", body=body, agency=agency)
+
+
+def summary_page(
+    views: Sequence[RequestView],
+    *,
+    agency: str,
+    now: datetime,
+    audit: tuple[int, Sequence[str]],
+) -> Page:
+    """One printable page in Indonesian: every request's state, next step and breaches."""
+    checked, faults = audit
+    stamp = now.strftime("%d-%m-%Y %H:%M")
+    rows = []
+    for v in sorted(views, key=lambda v: (v.opd, v.request_id)):
+        s = v.summary
+        nxt = s["next_step"]
+        rows.append(
+            [
+                v.opd,
+                v.request_id,
+                s["phase_label"],
+                f"{nxt}. {sop_step(nxt).actor.label}" if nxt else "-",
+                str(s["breaches"]),
+            ]
+        )
+    verdict = "UTUH" if not faults else f"{len(faults)} KESALAHAN"
+    body = (
+        f'<p id="data-time">Data per {h(stamp)} WIB. Catatan (sop audit): {checked} buku '
+        f"catatan diperiksa, {h(verdict)}.</p>"
+        + table(["OPD", "Permintaan", "Status", "Langkah berikutnya", "Lewat target"], rows)
+        + '<p class="muted">Rincian tiap langkah dan tautan ke catatan ada di dasbor.</p>'
+    )
+    return render("ringkasan.html", title="Ringkasan layanan hosting", body=body, agency=agency)

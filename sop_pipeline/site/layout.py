@@ -38,7 +38,8 @@ label { display: block; margin: 0.5rem 0 0.2rem 0; font-weight: bold; }
 input, select, textarea { font: inherit; padding: 0.25rem; min-width: 20rem; }
 button { font: inherit; padding: 0.35rem 1rem; margin: 0.6rem 0.6rem 0 0; }
 .downloads a { display: inline-block; margin-right: 1rem; }
-@media print { nav, form, button { display: none; } body { max-width: none; } }
+@media print { nav, form, button { display: none; } body { max-width: none; }
+               @page { size: A4; margin: 1.5cm; } }
 """
 
 
@@ -90,6 +91,7 @@ def render(
     up = root_prefix(path)
     nav = (
         f'<nav><a href="{up}index.html">Dasbor</a>'
+        f'<a href="{up}ringkasan.html">Ringkasan (cetak)</a>'
         f'<a href="{up}sign/index.html">Tanda tangan</a>'
         f'<a href="{up}enrol.html">Daftarkan kunci</a></nav>'
     )

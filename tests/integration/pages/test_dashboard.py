@@ -149,6 +149,9 @@ def test_dashboard_figures_equal_sop_status_json(repo: Lab, tmp_path: Path) -> N
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "Data per 05-03-2026 " in html and " WIB" in html  # NOW is 18:00 WIB on 5 March
     assert (tmp_path / "site" / "records" / "dinkes-selesai.jsonl").is_file()
+    summary = (tmp_path / "site" / "ringkasan.html").read_text(encoding="utf-8")
+    for rid, s in expected.items():
+        assert f"<td>{rid}</td><td>{s['phase_label']}</td>" in summary
     # every finished step links to its ledger record, by sequence number and hash
     ledger = (repo.repo / "records" / "dinkes-selesai.jsonl").read_text(encoding="utf-8")
     steps = [json.loads(line) for line in ledger.splitlines()]

@@ -237,6 +237,8 @@ def test_enrol_sign_steps_2_to_7_and_gate_8(site: Site) -> None:
     site.shot("dashboard")
     assert site.chrome("goto", url=site.url("sign/index.html"))["status"] == 200
     site.shot("sign-index")
+    assert site.chrome("goto", url=site.url("ringkasan.html"))["status"] == 200
+    site.shot("summary")
 
     # A replay: the step-2 files of this request, copied to another request, are refused.
     other = site.lab.request_file(OTHER).with_suffix(".approvals")
