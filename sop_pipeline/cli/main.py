@@ -529,18 +529,20 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
     report = ws.ledgers.audit()
     faults = [str(f) for path_faults in report.values() for f in path_faults]
     keyring = None
-    for request_id in ws.ledgers.request_ids():
-        ledger = ws.ledgers.for_request(request_id)
+    for ledger_id in ws.ledgers.ledger_ids():
+        ledger = ws.ledgers.by_id(ledger_id)
         path = ledger.path
         if report.get(path):
             continue
-        try:
-            state_of(ws.ledgers, request_id)
-        except SopError as err:
-            faults.append(f"{path}: {err.diagnostics()}")
         records = ledger.records()
-        faults += checkpoint.statement_heads(approvals_dir(ws.request_path(request_id)), records)
-        cp_path = checkpoint.path_for(ws.records_dir, request_id)
+        if not ledger_id.startswith("_"):  # a request's record: its steps and statements too
+            try:
+                state_of(ws.ledgers, ledger_id)
+            except SopError as err:
+                faults.append(f"{path}: {err.diagnostics()}")
+            approvals = approvals_dir(ws.request_path(ledger_id))
+            faults += checkpoint.statement_heads(approvals, records)
+        cp_path = checkpoint.path_for(ws.records_dir, ledger_id)
         try:
             keyring = keyring or trusted_config(ws.root, base).keyring
         except SopError as err:
@@ -555,9 +557,10 @@ def audit(ws: Workspace, as_json: bool, base: str) -> None:
                 )
             continue
         found, _ = checkpoint.audit(
-            path=cp_path, request_id=request_id, records=records, keyring=keyring, at=_now()
+            path=cp_path, request_id=ledger_id, records=records, keyring=keyring, at=_now()
         )
         faults += found
+    faults += checkpoint.without_ledger(ws.records_dir)
     if as_json:
         click.echo(json.dumps({"ledgers": len(report), "faults": faults}, indent=2))
     else:
@@ -598,6 +601,9 @@ def checkpoint_cmd(
 ) -> None:
     """Sign the head of every record under records/ (or of REQUEST_IDS) not yet signed.
 
+    Without REQUEST_IDS the pipeline-wide ledgers (records/_*.jsonl: tickets, consumed
+    approvals) are signed too: rewriting them would reopen a spent approval.
+
     Run by the protected jobs after they change records/. Exit 3 without a pipeline
     principal in the keyring; 5 when a record does not hold.
     """
@@ -613,8 +619,10 @@ def checkpoint_cmd(
         )
     at = _at(at_)
     rows: list[dict[str, object]] = []
-    for request_id in request_ids or tuple(ws.ledgers.request_ids()):
-        ledger = ws.ledgers.for_request(ws.require(request_id))
+    for request_id in request_ids or tuple(ws.ledgers.ledger_ids()):
+        if request_ids:
+            ws.require(request_id)
+        ledger = ws.ledgers.by_id(request_id)
         with ws.ledgers.locked(request_id):
             done = checkpoint.sign(
                 records_dir=ws.records_dir,

@@ -28,9 +28,15 @@ class LedgerStore:
         return Ledger(self.records_dir / f"_{name}.jsonl", f"_{name}")
 
     def request_ids(self) -> list[str]:
-        return sorted(
-            p.stem for p in self.records_dir.glob("*.jsonl") if not p.name.startswith("_")
-        )
+        return [i for i in self.ledger_ids() if not i.startswith("_")]
+
+    def ledger_ids(self) -> list[str]:
+        """Every ledger here: the request ids and the pipeline-wide ``_<name>`` ledgers."""
+        return sorted(p.stem for p in self.records_dir.glob("*.jsonl"))
+
+    def by_id(self, ledger_id: str) -> Ledger:
+        """A ledger by the id :meth:`ledger_ids` gives it."""
+        return Ledger(self.records_dir / f"{ledger_id}.jsonl", ledger_id)
 
     def audit(self) -> dict[Path, list[ChainFault]]:
         """Every ledger in the folder with its faults (empty list: it holds)."""
