@@ -242,6 +242,8 @@ def sign_cmd(
     keyring = trusted_config(repo, base).keyring
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
+    if do_push:
+        git.push_target(repo, remote)  # a wrong remote or a detached HEAD: before any file
     if step_number is None:
         ledger = LedgerStore(repo / "records").for_request(subject.request_id)
         number = next_step(
