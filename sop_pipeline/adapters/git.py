@@ -433,3 +433,50 @@ def _extract(repo: Path, base: str, commit: str, folders: list[str], into: Path)
                 "hanya berkas biasa yang diterima [not-regular-file]"
             )
         archive.extractall(into, filter="data")  # no devices, nothing outside the tree
+
+
+def current_branch(repo: Path) -> str:
+    """The checked-out branch; GitError on a detached HEAD (nothing to push to)."""
+    name = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").decode().strip()
+    if not _NAME.match(name):
+        raise GitError(f"nama cabang {shown(name)} tidak dapat dipakai untuk push")
+    return name
+
+
+def commit_files(repo: Path, paths: Sequence[Path], message: str) -> str:
+    """Commit exactly ``paths`` (nothing else that is staged) and return the new commit."""
+    names = [str(p.resolve().relative_to(repo.resolve())) for p in paths]
+    _git(repo, "add", "--", *names)
+    _git(repo, "commit", "--quiet", "--only", "-m", message, "--", *names)
+    return _git(repo, "rev-parse", "--verify", "HEAD").decode().strip()
+
+
+def push_target(repo: Path, remote: str) -> str:
+    """The branch :func:`push` would push to ``remote``, checked before anything is written:
+    GitError for a remote name that is no plain name (never an option) or a detached HEAD."""
+    if not _NAME.match(remote):
+        raise GitError(f"nama remote {shown(remote)} tidak sah")
+    _git(repo, "remote", "get-url", "--", remote)
+    return current_branch(repo)
+
+
+def push(repo: Path, remote: str) -> str:
+    """Push the current branch to ``remote``; when someone pushed first, rebase this
+    branch's new commits on theirs once and push again (a statement adds new files only,
+    so the rebase is clean unless both wrote the same file). Returns the branch."""
+    branch = push_target(repo, remote)
+    refspec = f"HEAD:refs/heads/{branch}"
+    first = _run(repo, "push", "--quiet", remote, refspec)
+    if first.returncode == 0:
+        return branch
+    _git(repo, "fetch", "--quiet", remote, f"refs/heads/{branch}")
+    rebased = _run(repo, "rebase", "--quiet", "FETCH_HEAD")
+    if rebased.returncode != 0:
+        _run(repo, "rebase", "--abort")
+        raise GitError(
+            f"push ke {remote}/{branch} ditolak dan rebase di atas perubahan orang lain "
+            "gagal (berkas yang sama diubah); commit Anda tetap ada di cabang lokal: "
+            f"selesaikan dengan git pull --rebase {remote} {branch}, lalu git push"
+        )
+    _git(repo, "push", "--quiet", remote, refspec)
+    return branch

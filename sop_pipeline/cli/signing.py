@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sop_pipeline.adapters import git
 from sop_pipeline.cli.options import trusted_config
 from sop_pipeline.domain.state import outcome_label
 from sop_pipeline.errors import ConfigError, ExitCode, SopError, UnknownRequest
@@ -38,8 +39,9 @@ from sop_pipeline.signing.record import (
     check_gate,
     consumed_hashes,
     record_signed_steps,
+    state_of,
 )
-from sop_pipeline.signing.signer import sign_step
+from sop_pipeline.signing.signer import next_step, sign_step
 from sop_pipeline.signing.subject import approvals_dir, load_subject, request_path
 from sop_pipeline.workspace import Workspace
 
@@ -141,8 +143,9 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     "--step",
     "step_number",
     type=click.Choice([str(n) for n in st.SIGNED_STEPS]),
-    required=True,
-    help="Langkah SOP yang ditandatangani.",
+    default=None,
+    help="Langkah SOP yang ditandatangani; bawaan: langkah berikut peran Anda menurut keyring "
+    "dan pernyataan yang sudah sah.",
 )
 @click.option(
     "--decision",
@@ -184,12 +187,26 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     show_default=True,
     help="Berapa hari pernyataan berlaku.",
 )
+@click.option(
+    "--commit",
+    "do_commit",
+    is_flag=True,
+    help="Commit pernyataan dan tanda tangannya (hanya dua berkas itu) di cabang ini.",
+)
+@click.option(
+    "--push",
+    "do_push",
+    is_flag=True,
+    help="Commit lalu push cabang ini; bila orang lain push lebih dulu, rebase sekali lalu "
+    "push lagi.",
+)
+@click.option("--remote", default="origin", show_default=True, help="Remote untuk --push.")
 @_JSON
 @_common
 @_handle_errors
 def sign_cmd(
     request_id: str,
-    step_number: str,
+    step_number: str | None,
     decision: str,
     signer: str,
     reason: str,
@@ -199,6 +216,9 @@ def sign_cmd(
     key: Path | None,
     agent: bool,
     valid_days: int,
+    do_commit: bool,
+    do_push: bool,
+    remote: str,
     repo: Path,
     base: str,
     at: datetime,
@@ -207,21 +227,40 @@ def sign_cmd(
 ) -> None:
     """Tulis pernyataan untuk satu langkah (dan tanda tangani) di samping permintaan.
 
-    Tanpa --key hanya pernyataan yang ditulis, lalu perintah untuk menandatanganinya dengan
-    OpenSSH biasa dicetak.
+    Kunci, principal dan peran diperiksa terhadap keyring cabang dasar SEBELUM apa pun
+    ditulis: pernyataan yang tidak akan sah di pipeline tidak pernah ditulis. Tanpa --step,
+    langkahnya ditentukan dari peran Anda dan pernyataan yang sudah sah. Tanpa --key hanya
+    pernyataan yang ditulis, lalu perintah untuk menandatanganinya dengan OpenSSH biasa
+    dicetak. --commit dan --push menyimpan kedua berkas ke Git.
 
     Kode keluar: 0 ditulis; 2 berkas permintaan ditolak; 3 keyring salah; 4 ssh-keygen atau
-    git gagal; 6 tanda tangan atau pernyataan tidak sah; 8 tidak ada permintaan itu.
+    git gagal; 6 tanda tangan atau pernyataan tidak sah, atau tidak ada langkah yang
+    menunggu; 8 tidak ada permintaan itu.
     """
     path = _known_request(repo, request_id)
     subject = load_subject(path)
     keyring = trusted_config(repo, base).keyring
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
+    check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
+    if do_push:
+        git.push_target(repo, remote)  # a wrong remote or a detached HEAD: before any file
+    if step_number is None:
+        ledger = LedgerStore(repo / "records").for_request(subject.request_id)
+        number = next_step(
+            keyring=keyring,
+            signer=signer,
+            checked=check_all(approvals_dir(path), subject, check),
+            state=state_of(ledger),
+        )
+        if not as_json:
+            click.echo(f"Langkah {number} ({st.role_of(number)}) untuk {signer}")
+    else:
+        number = int(step_number)
     written = sign_step(
         request_file=path,
         subject=subject,
-        verifier=Verifier(keyring, at=at, mode=VerifyMode(verifier)),
-        step_number=int(step_number),
+        verifier=check,
+        step_number=number,
         decision=decision,
         signer=signer,
         at=at,
@@ -232,21 +271,44 @@ def sign_cmd(
         evidence=proofs,
         override=override,
         validity=timedelta(days=valid_days),
+        check_first=True,
     )
-    namespace = st.namespace(int(step_number))
+    namespace = st.namespace(number)
+    signature = written.with_name(written.name + ".sig")
+    files = [written, signature] if key is not None else [written]
+    commit = pushed = ""
+    if do_commit or do_push:
+        commit = git.commit_files(
+            repo,
+            files,
+            f"sop sign: langkah {number} ({st.role_of(number)}) {subject.request_id}, "
+            f"{decision}, oleh {signer}",
+        )
+    if do_push:
+        pushed = f"{remote}/{git.push(repo, remote)}"
     if as_json:
-        signature = written.with_name(written.name + ".sig")
-        report = {"statement": str(written), "namespace": namespace, "signed": key is not None}
+        report: dict[str, Any] = {
+            "statement": str(written),
+            "step": number,
+            "namespace": namespace,
+            "signed": key is not None,
+        }
         if key is not None:
             report["signature"] = str(signature)
+        if commit:
+            report["commit"] = commit
+        if pushed:
+            report["pushed"] = pushed
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"Pernyataan ditulis: {written}")
     if key is None:
         click.echo(
             "Tandatangani dengan OpenSSH (sign with stock OpenSSH):\n  ssh-keygen -Y sign "
-            f"-n {st.namespace(int(step_number))} -f ~/.ssh/id_ed25519 {written}"
+            f"-n {namespace} -f ~/.ssh/id_ed25519 {written}"
         )
+    if commit:
+        click.echo(f"Commit {commit[:12]}" + (f", dikirim ke {pushed}" if pushed else ""))
 
 
 def _known_request(repo: Path, request_id: str) -> Path:
@@ -276,6 +338,15 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "signed_at": s.signed_at if s else None,
         "override": s.override if s else "",
         "fingerprint": c.fingerprint,
+        # FIDO flags of the signature (None for keys that are no security key), and the
+        # origin of a browser (WebAuthn) signature
+        "user_present": c.native.user_present
+        if c.native and c.native.sk_flags is not None
+        else None,
+        "user_verified": c.native.user_verified
+        if c.native and c.native.sk_flags is not None
+        else None,
+        "webauthn_origin": c.native.webauthn.origin if c.native and c.native.webauthn else None,
         "problems": list(c.problems),
     }
 

@@ -5,11 +5,11 @@ The second kind holds pipeline-wide ledgers such as consumed approvals.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sop_pipeline import locking
 from sop_pipeline.errors import Busy
 from sop_pipeline.ledger.chain import ChainFault, Ledger, verify_chain
 
@@ -51,10 +51,10 @@ class LedgerStore:
         self.records_dir.mkdir(parents=True, exist_ok=True)
         with open(self.records_dir / f".{name}.lock", "a") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+                locking.lock(handle, blocking=not busy)
             except BlockingIOError:
                 raise Busy(str(busy)) from None
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                locking.unlock(handle)

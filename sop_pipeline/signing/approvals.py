@@ -27,9 +27,10 @@ from pathlib import Path
 from sop_pipeline.domain.sop import Role
 from sop_pipeline.safefile import UnsafeFile, list_folder, read_regular
 from sop_pipeline.signing import statement as st
+from sop_pipeline.signing import webauthn
 from sop_pipeline.signing.errors import SignatureInvalid, StatementInvalid
 from sop_pipeline.signing.keyring import Keyring
-from sop_pipeline.signing.sshkeys import SK_USER_PRESENCE
+from sop_pipeline.signing.sshkeys import PublicKey
 from sop_pipeline.signing.sshsig import (
     SshKeygen,
     Verdict,
@@ -258,9 +259,41 @@ class Verifier:
                 f"menurut keyring, bukan {s.signer} [principal-mismatch]"
             )
             return native, keygen, "", key.fingerprint
-        if key.is_security_key and not ((native.sk_flags or 0) & SK_USER_PRESENCE):
+        if key.is_security_key and not native.user_present:
             problems.append("kunci FIDO menandatangani tanpa sentuhan pengguna [sk-no-touch]")
+        problems.extend(self._webauthn(native, key, s))
         return native, keygen, s.signer, key.fingerprint
+
+    def _webauthn(self, native: Verdict, key: PublicKey, s: st.Statement) -> list[str]:
+        """What OpenSSH leaves to us: a browser signature's origin and RP ID, and the UV
+        flag where the keyring requires it for the role (``policy.require_uv``)."""
+        problems: list[str] = []
+        rp_id = self.keyring.webauthn_rp_id
+        if native.webauthn is not None:
+            if not rp_id:
+                problems.append(
+                    "tanda tangan WebAuthn (dari peramban) ditolak: keyring tidak menetapkan "
+                    "policy.webauthn_rp_id di roles.toml [webauthn-rp-id-unset]"
+                )
+            else:
+                problems += [
+                    f"{message} [{rule}]"
+                    for rule, message in webauthn.policy_problems(
+                        native.webauthn, rp_id=rp_id, application=key.application
+                    )
+                ]
+        if s.role in self.keyring.require_uv and not native.user_verified:
+            how = (
+                "kunci keamanan hanya disentuh, tanpa PIN atau biometrik (flag UV tidak ada)"
+                if key.is_security_key
+                else "kunci ini bukan kunci keamanan FIDO/WebAuthn sehingga tidak dapat "
+                "membuktikannya"
+            )
+            problems.append(
+                f"peran {s.role} wajib verifikasi pengguna (PIN atau biometrik) menurut "
+                f"policy.require_uv di keyring; {how} [uv-required]"
+            )
+        return problems
 
     def _policy(self, s: st.Statement, subject: Subject, problems: list[str]) -> None:
         keyring = self.keyring

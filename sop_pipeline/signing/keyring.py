@@ -31,6 +31,7 @@ from typing import Any
 from sop_pipeline.adapters import git
 from sop_pipeline.domain.sop import Role, step
 from sop_pipeline.signing import allowed_signers as signers_file
+from sop_pipeline.signing import webauthn
 from sop_pipeline.signing.allowed_signers import AllowedSignersError, SignerLine
 from sop_pipeline.signing.errors import KeyringError
 from sop_pipeline.signing.sshkeys import KeyError_, PublicKey, parse_key_text
@@ -49,6 +50,8 @@ DEFAULT_MAX_STATEMENT_DAYS = 30
 #: ``roles.pipeline`` in roles.toml: the pipeline's own key(s), for checkpoints only.
 PIPELINE_ROLE = "pipeline"
 GIT_TIMEOUT_S = 60
+#: The application ``ssh-keygen -t ecdsa-sk`` gives a token key; any other is a WebAuthn RP ID.
+OPENSSH_SK_APPLICATION = "ssh:"
 
 
 #: A NIP (Nomor Induk Pegawai) as the keyring must write it: 18 ASCII digits, nothing else.
@@ -102,6 +105,12 @@ class Keyring:
     allowed_signers_text: str = ""
     revoked_text: str = ""
     pipeline: tuple[str, ...] = ()  # principals that sign checkpoints (never an SOP step)
+    #: ``policy.webauthn_rp_id``: the signing site's WebAuthn RP ID (its host name). A
+    #: browser-made key's application must equal it; "" refuses every WebAuthn signature.
+    webauthn_rp_id: str = ""
+    #: ``policy.require_uv``: roles whose signatures must carry the FIDO UV flag (a PIN or
+    #: biometrics on a security key), e.g. the gate roles ``koordinator`` and ``kabid``.
+    require_uv: frozenset[Role] = frozenset()
 
     @property
     def revoked_blobs(self) -> frozenset[bytes]:
@@ -150,6 +159,7 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         raise KeyringError(f"{source}{ROLES}: TOML tidak sah: {err}") from err
     pipeline = _pipeline(config, f"{source}{ROLES}")
     roles, thresholds, people, max_days = _roles(config, f"{source}{ROLES}")
+    rp_id, require_uv = _signing_policy(config.get("policy", {}), f"{source}{ROLES}")
     rotations = _rotations(config.get("rotations", []), f"{source}{ROLES}")
     return Keyring(
         signers=signers,
@@ -163,7 +173,34 @@ def parse(*, allowed_signers: str, roles_toml: str, revoked_keys: str, source: s
         allowed_signers_text=allowed_signers,
         revoked_text=revoked_keys,
         pipeline=pipeline,
+        webauthn_rp_id=rp_id,
+        require_uv=require_uv,
     )
+
+
+def _signing_policy(policy: Any, where: str) -> tuple[str, frozenset[Role]]:
+    """``policy.webauthn_rp_id`` and ``policy.require_uv`` (see :class:`Keyring`)."""
+    if not isinstance(policy, dict):
+        raise KeyringError(f"{where}: policy harus tabel [policy]")
+    unknown = set(policy) - {"max_statement_days", "webauthn_rp_id", "require_uv"}
+    if unknown:
+        raise KeyringError(
+            f"{where}: policy hanya mengenal max_statement_days, webauthn_rp_id, require_uv "
+            f"(tak dikenal: {sorted(unknown)})"
+        )
+    rp_id = policy.get("webauthn_rp_id", "")
+    if not isinstance(rp_id, str) or (rp_id and not webauthn.RP_ID.match(rp_id)):
+        raise KeyringError(
+            f"{where}: policy.webauthn_rp_id harus nama host situs penandatanganan "
+            '(huruf kecil, mis. "sop.diskominfotik.sumbarprov.go.id" atau "localhost")'
+        )
+    names = policy.get("require_uv", [])
+    officials = {r.value for r in Role} - {Role.OPD.value}
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in officials for n in names):
+        raise KeyringError(
+            f'{where}: policy.require_uv harus daftar peran pejabat, mis. ["koordinator", "kabid"]'
+        )
+    return rp_id, frozenset(Role(n) for n in names)
 
 
 def _pipeline(config: dict[str, Any], where: str) -> tuple[str, ...]:
@@ -429,6 +466,7 @@ def lint(keyring: Keyring, *, at: datetime) -> list[Finding]:
                     f"(roles.{role}) tidak punya kunci di allowed_signers",
                 )
     _lint_keys_per_principal(keyring, error)
+    _lint_security_keys(keyring, error)
     _lint_people(keyring, error)
     _lint_pipeline(keyring, error)
     for n in SIGNED_STEPS:
@@ -544,6 +582,36 @@ def _lint_keys_per_principal(keyring: Keyring, error: Report) -> None:
                 f"{keyring.source}: principal {sorted(variants)} hanya berbeda huruf besar/kecil; "
                 "satu pejabat, satu ejaan",
             )
+
+
+def _lint_security_keys(keyring: Keyring, error: Report) -> None:
+    """FIDO keys: one made in a browser (application other than ``ssh:...``) belongs to our
+    WebAuthn RP ID; a role under ``policy.require_uv`` signs with security keys only."""
+    where = f"{keyring.source}{ALLOWED_SIGNERS}"
+    rp_id = keyring.webauthn_rp_id
+    for line in keyring.signers:
+        key = line.key
+        if not key.is_security_key or key.application.startswith(OPENSSH_SK_APPLICATION):
+            continue
+        if key.application != rp_id:
+            expected = f"'{rp_id}'" if rp_id else "policy.webauthn_rp_id (belum ditetapkan)"
+            error(
+                "sk-application-not-rp-id",
+                f"{where}:{line.line_no}: kunci keamanan {key.fingerprint} dibuat untuk situs "
+                f"(RP ID) '{key.application}', bukan {expected} di roles.toml; tanda "
+                "tangannya dari peramban akan ditolak",
+            )
+    keys = _keys_of(keyring)
+    for role in sorted(keyring.require_uv):
+        for principal in keyring.roles.get(role, ()):
+            blobs = keys.get(principal, {})
+            if blobs and not any(lines[0].key.is_security_key for lines in blobs.values()):
+                error(
+                    "uv-role-without-security-key",
+                    f"{where}: {principal} (roles.{role}) wajib verifikasi pengguna "
+                    "(policy.require_uv) tetapi tidak punya kunci keamanan FIDO/WebAuthn; "
+                    "daftarkan kuncinya lewat halaman pendaftaran",
+                )
 
 
 def _lint_pipeline(keyring: Keyring, error: Report) -> None:

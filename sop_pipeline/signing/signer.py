@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sop_pipeline.domain.sop import Role
+from sop_pipeline.domain.state import RequestState
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.safefile import lexists, write_new
+from sop_pipeline.signing import allowed_signers as signers_file
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import (
     Checked,
@@ -22,10 +25,106 @@ from sop_pipeline.signing.approvals import (
     signature_path,
 )
 from sop_pipeline.signing.errors import StatementInvalid
+from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.sshsig import SshKeygen
 from sop_pipeline.signing.subject import Subject, approvals_dir
 
 DEFAULT_VALIDITY = timedelta(days=14)
+#: Reports steps (10-12) follow the hosting report of step 9.
+REPORT_STEPS_FROM = 10
+
+
+class SignRefused(StatementInvalid):
+    """``sop sign`` refused before writing anything: the statement would not verify."""
+
+
+def steps_of(keyring: Keyring, signer: str) -> list[int]:
+    """The signed steps whose role the keyring gives ``signer``, in SOP order."""
+    roles = keyring.roles_of(signer)
+    return [n for n in st.SIGNED_STEPS if st.role_of(n) in roles]
+
+
+def next_step(
+    *, keyring: Keyring, signer: str, checked: Sequence[Checked], state: RequestState
+) -> int:
+    """The step ``signer`` signs next: the first of their role's steps that still lacks
+    signatures (its threshold of valid positive statements, none of them this signer's)
+    and whose earlier steps (``statement.CHAIN``) hold; the report steps only once the
+    ledger has step 9. StatementInvalid when there is none, naming what is awaited."""
+    mine = steps_of(keyring, signer)
+    if not mine:
+        raise SignRefused(
+            f"{signer} tidak memegang peran penanda tangan mana pun di keyring cabang dasar "
+            "[wrong-role]"
+        )
+
+    def valid(n: int) -> list[Checked]:
+        return [
+            c
+            for c in checked
+            if c.ok and c.statement and c.statement.step == n and c.statement.positive
+        ]
+
+    for n in mine:
+        done = valid(n)
+        if len(done) >= keyring.threshold(n) or any(
+            c.statement and c.statement.signer == signer for c in done
+        ):
+            continue
+        if all(valid(earlier) for earlier in st.CHAIN[n]) and (
+            n < REPORT_STEPS_FROM or state.done(REPORT_STEPS_FROM - 1)
+        ):
+            return n
+        break  # the earliest open step of this role is not due yet: never skip ahead
+    raise SignRefused(
+        f"tidak ada langkah yang menunggu tanda tangan {signer} (peran "
+        f"{', '.join(sorted(r.value for r in keyring.roles_of(signer)))}; langkah "
+        f"{', '.join(map(str, mine))}): langkah sebelumnya belum sah atau semuanya sudah "
+        "ditandatangani; sebutkan --step bila perlu [no-step-due]"
+    )
+
+
+def _refuse_before_writing(
+    *,
+    verifier: Verifier,
+    statement: st.Statement,
+    signature: bytes | None,
+    path: Path,
+    subject: Subject,
+) -> None:
+    """The checks the pipeline will make, made now: a wrong key, principal or role stops
+    ``sop sign`` before any file exists."""
+    keyring = verifier.keyring
+    if signature is not None:
+        with verifier.session():
+            found = verifier.check_bytes(path, statement.to_bytes(), signature, subject)
+        problems = list(found.problems)
+    else:  # signed later with stock OpenSSH: the signer needs a key for this step, now
+        problems = []
+        if statement.signer not in keyring.roles.get(Role(statement.role), ()):
+            problems.append(
+                f"{statement.signer} tidak memegang peran {statement.role} di keyring [wrong-role]"
+            )
+        epoch = int(verifier.at.timestamp())
+        if not any(
+            not signers_file.has_wildcard(principal)
+            and principal == statement.signer
+            and line.key.blob not in keyring.revoked_blobs
+            and line.permits(
+                principal=principal, key=line.key, namespace=statement.namespace, at=epoch
+            )
+            for line in keyring.signers
+            for principal in line.principal_list
+        ):
+            problems.append(
+                f"{statement.signer} tidak punya kunci berlaku untuk '{statement.namespace}' "
+                "di allowed_signers cabang dasar [no-key-for-step]"
+            )
+    if problems:
+        raise SignRefused(
+            "sop sign menolak; tidak ada berkas yang ditulis:\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
 
 
 def builds_on(step_number: int, checked: Sequence[Checked]) -> dict[str, str]:
@@ -84,11 +183,16 @@ def sign_step(
     validity: timedelta = DEFAULT_VALIDITY,
     ssh_keygen: SshKeygen | None = None,
     record_head: str | None = None,
+    check_first: bool = False,
 ) -> Path:
     """Write the statement (and, with ``key``, its signature) next to the request.
 
     Without ``key`` only the ``.json`` is written: the official signs it with stock OpenSSH
     (``ssh-keygen -Y sign -n <namespace> -f <key> <file>``), which writes the ``.sig``.
+    With ``check_first`` (``sop sign``), the statement and signature are checked as the
+    pipeline will check them, against the verifier's base-branch keyring, and nothing is
+    written unless they hold (:class:`SignRefused`). The attack suite and the demo forge
+    statements through this call, so the default stays off.
     """
     directory = approvals_dir(request_file)
     if record_head is None:  # the record beside the request: records/<id>.jsonl
@@ -121,5 +225,13 @@ def sign_step(
             key=key,
             namespace=statement.namespace,
             agent_socket=agent_socket,
+        )
+    if check_first:
+        _refuse_before_writing(
+            verifier=verifier,
+            statement=statement,
+            signature=signature,
+            path=free_path(directory, step_number),
+            subject=subject,
         )
     return write_statement(directory, statement, signature)

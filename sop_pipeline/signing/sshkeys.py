@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from sop_pipeline.signing import webauthn
 from sop_pipeline.signing.sshwire import Reader, WireError, put_mpint, put_string
 
 ED25519 = "ssh-ed25519"
@@ -35,6 +36,8 @@ RSA_SIG_TYPES = {"rsa-sha2-256": hashes.SHA256(), "rsa-sha2-512": hashes.SHA512(
 RSA_MIN_BITS = 1024  # SSH_RSA_MINIMUM_MODULUS_SIZE
 ED25519_SIG_BYTES = 64
 SK_USER_PRESENCE = 0x01  # PROTOCOL.u2f flag: the user touched the authenticator
+SK_USER_VERIFIED = 0x04  # PROTOCOL.u2f flag: the authenticator verified the user (PIN, biometrics)
+WEBAUTHN_SK_ECDSA = webauthn.SIG_TYPE  # a signature type of SK_ECDSA keys, made in a browser
 
 
 class KeyError_(ValueError):
@@ -75,6 +78,7 @@ class RawVerdict:
     sig_type: str
     sk_flags: int | None = None
     sk_counter: int | None = None
+    webauthn: webauthn.Assertion | None = None  # a browser's signature: origin, clientDataJSON
 
 
 def parse_key_blob(blob: bytes) -> PublicKey:
@@ -148,6 +152,8 @@ def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> RawVerdict:
         if key.key_type == RSA:
             _verify_rsa(key, sig_type, reader, data)
             return RawVerdict(sig_type)
+        if key.key_type == SK_ECDSA and sig_type == WEBAUTHN_SK_ECDSA:
+            return _verify_webauthn(key, reader, data)
         if sig_type != key.key_type:
             raise KeyError_(f"signature type {sig_type} does not match key type {key.key_type}")
         if key.key_type == ED25519:
@@ -177,6 +183,25 @@ def verify_raw(key: PublicKey, signature: bytes, data: bytes) -> RawVerdict:
     except WireError as err:
         raise KeyError_(f"signature: {err}") from err
     raise KeyError_(f"unsupported key type {key.key_type!r}")
+
+
+def _verify_webauthn(key: PublicKey, reader: Reader, data: bytes) -> RawVerdict:
+    """``webauthn-sk-ecdsa``: the authenticator signed ``authenticatorData ||
+    SHA256(clientDataJSON)``; the clientDataJSON must carry ``data`` as its challenge."""
+    try:
+        assertion = webauthn.decode_after_type(reader)
+        webauthn.check_format(assertion, data)
+    except webauthn.WebAuthnFormatError as err:
+        raise KeyError_(str(err)) from err
+    signed = (
+        hashlib.sha256(key.application.encode()).digest()
+        + bytes([assertion.flags])
+        + assertion.counter.to_bytes(4, "big")
+        + assertion.extensions
+        + hashlib.sha256(assertion.client_data).digest()
+    )
+    _ecdsa(ec.SECP256R1(), key.material, assertion.r, assertion.s, signed, hashes.SHA256())
+    return RawVerdict(WEBAUTHN_SK_ECDSA, assertion.flags, assertion.counter, assertion)
 
 
 def _sk_message(key: PublicKey, flags: int, counter: int, data: bytes) -> bytes:

@@ -30,6 +30,8 @@ from sop_pipeline.signing import allowed_signers as signers_file
 from sop_pipeline.signing.allowed_signers import SignerLine
 from sop_pipeline.signing.errors import SignatureInvalid, SshKeygenError
 from sop_pipeline.signing.sshkeys import (
+    SK_USER_PRESENCE,
+    SK_USER_VERIFIED,
     KeyError_,
     PublicKey,
     RawVerdict,
@@ -37,6 +39,7 @@ from sop_pipeline.signing.sshkeys import (
     verify_raw,
 )
 from sop_pipeline.signing.sshwire import Reader, WireError, put_string
+from sop_pipeline.signing.webauthn import Assertion
 
 MAGIC = b"SSHSIG"
 SIG_VERSION = 1
@@ -70,6 +73,17 @@ class Verdict:
     key_type: str = ""
     sk_flags: int | None = None
     sk_counter: int | None = None
+    webauthn: Assertion | None = None  # a browser's signature (webauthn-sk-ecdsa) only
+
+    @property
+    def user_present(self) -> bool:
+        """The FIDO UP flag (a touch); False for keys that are no security key."""
+        return bool((self.sk_flags or 0) & SK_USER_PRESENCE)
+
+    @property
+    def user_verified(self) -> bool:
+        """The FIDO UV flag (PIN or biometrics); False for keys that are no security key."""
+        return bool((self.sk_flags or 0) & SK_USER_VERIFIED)
 
 
 def armor(blob: bytes) -> bytes:
@@ -173,7 +187,14 @@ def verify_native(
 
     def verdict(ok: bool, rule: str, message: str) -> Verdict:
         return Verdict(
-            ok, rule, message, key.fingerprint, key.key_type, raw.sk_flags, raw.sk_counter
+            ok,
+            rule,
+            message,
+            key.fingerprint,
+            key.key_type,
+            raw.sk_flags,
+            raw.sk_counter,
+            raw.webauthn,
         )
 
     if key.blob in revoked:
