@@ -85,6 +85,12 @@ def load_policy(inventories: Path) -> Policy:
     if missing:
         raise ConfigError(f"{path}: sizes: kurang {', '.join(sorted(missing))} [required]")
     per_opd = quotas.get("opd") or {}
+    databases = data.get("databases") or {}
+    if not isinstance(databases, dict):
+        raise ConfigError(f"{path}: databases: harus pemetaan [type]")
+    db_size = databases.get("size_gb") or {"min": 1, "max": 1}
+    if not isinstance(db_size, dict):
+        raise ConfigError(f"{path}: databases.size_gb: harus pemetaan [type]")
     return Policy(
         zone=_get(data, "zone", str, path),
         templates=frozenset(_get(data, "templates", list, path)),
@@ -96,6 +102,8 @@ def load_policy(inventories: Path) -> Policy:
         reserved_hostnames=frozenset(data.get("reserved_hostnames") or ()),
         max_period_days=data.get("max_period_days", 1096),
         max_file_bytes=data.get("max_file_bytes", 64 * 1024),
+        database_engines=frozenset(databases.get("engines") or ()),
+        database_size_gb=Range(_get(db_size, "min", int, path), _get(db_size, "max", int, path)),
     )
 
 
