@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sop_pipeline.adapters.allocator import Allocator, Pool
+from sop_pipeline.adapters.backups import ProxmoxBackups
 from sop_pipeline.adapters.dns import DnsAdapter, DnsSettings
 from sop_pipeline.adapters.node_slots import DEFAULT_PER_NODE, NodeLimiter
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
@@ -365,6 +366,14 @@ class Infrastructure:
                 api_token=self.pve_token,
                 ca_file=self.pve_ca_file,
                 cpu_overcommit=self.cpu_overcommit,
+            )
+        )
+
+    def backups(self) -> ProxmoxBackups:
+        """The backup calls (vzdump jobs, archives) over the same API and token."""
+        return ProxmoxBackups(
+            ProxmoxSettings(
+                endpoint=self.pve_url, api_token=self.pve_token, ca_file=self.pve_ca_file
             )
         )
 
