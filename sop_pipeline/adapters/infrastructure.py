@@ -135,6 +135,7 @@ class Adapters:
     proxmox: ProxmoxAdapter
     allocator: Allocator
     dns: DnsAdapter
+    backups: ProxmoxBackups
 
     def terraform(self, request_id: str, source_dir: Path) -> TerraformRunner:
         """A Terraform runner for one request over the ``terraform/`` folder ``source_dir``."""
@@ -431,13 +432,17 @@ class Infrastructure:
         return NodeLimiter(self.allocator_dsn, self.terraform_parallel_per_node)
 
     def open(self, *, pools: Mapping[str, Pool], zone: str) -> Adapters:
-        """Proxmox, allocator and DNS adapters for this environment.
+        """Proxmox (and its backups), allocator and DNS adapters for this environment.
 
         Only the allocator's database is reached now (its table is made if absent); Proxmox
         and DNS are asked nothing until a method is called.
         """
         return Adapters(
-            infra=self, proxmox=self.proxmox(), allocator=self.allocator(pools), dns=self.dns(zone)
+            infra=self,
+            proxmox=self.proxmox(),
+            allocator=self.allocator(pools),
+            dns=self.dns(zone),
+            backups=self.backups(),
         )
 
 

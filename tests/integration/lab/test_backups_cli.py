@@ -114,7 +114,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    require_lab_tools("qemu-img")
+    require_lab_tools("qemu-img", "zstd")
     env = Env(tmp_path)
     try:
         yield env
