@@ -128,7 +128,9 @@ def normalise_drive(value: str) -> str:
 
 
 class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
-    """fakepve with the fixes G1 to G9 and per-node capacity figures."""
+    """fakepve with the fixes G1 to G10 and per-node capacity figures."""
+
+    time_scale: float  # fakepve's: real seconds per PVE second (0: tasks end at once)
 
     def __init__(
         self,
@@ -145,7 +147,6 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
         self.capacity: dict[str, NodeCapacity] = dict(capacity or {})
         self.backup_dirs: dict[str, Path] = {}  # G10: storage -> the folder of its archives
         self.backup_jobs: dict[str, dict[str, Any]] = {}  # G10: /cluster/backup
-        self.last_upid = ""
 
     # ---------------------------------------------------------------- G1, G2, G4, G5, G7
 
@@ -520,8 +521,7 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
         argv = " ".join(str(v) for v in wanted) + f" --storage {storage}"
 
         async def body() -> str:
-            # With time_scale 0 the body runs inside task(), before the UPID is returned.
-            record = self.tasks[upid_box[0] if upid_box else self.last_upid]
+            record = self.tasks[upid_box[0]]  # set before the body first runs
             failed = 0
             for vm in guests:
                 record["log"].append(f"INFO: Starting Backup of VM {vm.vmid} (qemu)")
@@ -539,22 +539,25 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
 
         upid_box: list[str] = []
         tid = str(wanted[0]) if len(wanted) == 1 else ""
-        upid: str = await self.task(
-            node,
-            "vzdump",
-            tid,
-            user,
-            body,
-            lock=False,
-            log=[f"INFO: starting new backup job: vzdump {argv}"],
-        )
+        # As on PVE, the UPID comes back at once and the copy runs behind it, whatever the
+        # time scale: fakepve runs a task in the background only with a time scale, and
+        # task() does not yield before it returns, so setting it for this call is enough.
+        scale: float = self.time_scale
+        self.time_scale = scale or 1e-9
+        try:
+            upid: str = await self.task(
+                node,
+                "vzdump",
+                tid,
+                user,
+                body,
+                lock=False,
+                log=[f"INFO: starting new backup job: vzdump {argv}"],
+            )
+        finally:
+            self.time_scale = scale
         upid_box.append(upid)
         return upid
-
-    def _upid(self, node: str, ttype: str, tid: Any, user: str) -> tuple[str, int, int]:
-        made: tuple[str, int, int] = super()._upid(node, ttype, tid, user)
-        self.last_upid = made[0]
-        return made
 
     async def _backup_one(
         self, vm: Any, storage: str, folder: Path, options: Mapping[str, Any]
