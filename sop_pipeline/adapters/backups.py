@@ -91,9 +91,11 @@ class ProxmoxBackups(ProxmoxAdapter):
                 + ("; ".join(errors[-3:]) or "lihat log tugas " + str(upid))
             )
         found = last_good(self.backups(job.storage, job.vmid), job.vmid)
-        if found is None:
+        # The archive must be this task's: vzdump names it after the task started (PVE's clock).
+        started = int(status.get("starttime") or 0)
+        if found is None or found.ctime.timestamp() < started:
             raise BackupError(
-                f"Pencadangan VM {job.vmid} selesai tanpa arsip di penyimpanan {job.storage}."
+                f"Pencadangan VM {job.vmid} selesai tanpa arsip baru di penyimpanan {job.storage}."
             )
         return found
 

@@ -46,6 +46,9 @@ def test_check_jsonschema_accepts_the_examples_with_the_shipped_schema() -> None
     assert tool, "check-jsonschema missing: pip install -e '.[test]' (make setup)"
     schema = REPO / "sop_pipeline" / "schema" / "request.schema.json"
     files = sorted(str(p) for p in (REPO / "requests").glob("*.yaml"))
+    files.append(
+        str(REPO / "tests" / "assets" / "requests" / "valid" / "deployers-and-database.yaml")
+    )
     done = subprocess.run(
         [tool, "--schemafile", str(schema), *files], capture_output=True, text=True, check=False
     )
