@@ -37,7 +37,7 @@ import fastjsonschema
 import yaml
 
 from sop_pipeline.domain import text as text_rules
-from sop_pipeline.domain.deploy_keys import check_deployers_and_database
+from sop_pipeline.domain.deploy_keys import check_database, deployer_problems
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import (
     Application,
@@ -799,7 +799,8 @@ def _checked(
         problems += found
     if request is not None:
         problems += check_request(request, policy, today=today)
-        problems += check_deployers_and_database(request, policy)
+        problems += check_database(request, policy)
+    problems += deployer_problems(doc.data)  # the keys whatever else is wrong
     if check_attachments:
         problems += attachment_problems(path, doc.data)
     located = [p.located(doc.line_of(p.field)) for p in problems]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
@@ -106,11 +106,14 @@ def parse_deploy_key(text: str) -> tuple[PublicKey | None, str, str]:
 
     try:
         key = parse_key_text(f"{fields[0]} {fields[1]}")
-    except KeyError_ as err:
+    except KeyError_:
         return (
             None,
             "deploy-key-malformed",
-            (f"kunci SSH tidak dapat dibaca ({err}); salin utuh isi berkas .pub dari ssh-keygen"),
+            (
+                "kunci SSH tidak dapat dibaca (isi base64 rusak, terpotong, atau tidak cocok "
+                f"dengan jenis {fields[0]}); salin utuh isi berkas .pub dari ssh-keygen"
+            ),
         )
     if key.key_type == RSA and key.rsa_n.bit_length() < RSA_MIN_BITS:
         return (
@@ -133,32 +136,47 @@ def canonical_key(text: str) -> str:
     return key.openssh
 
 
-def check_deployers_and_database(request: Request, policy: Policy) -> Iterator[Problem]:
-    """Each deployer's key parsed for real, no key or NIP twice, and the database against the
-    policy's engines, sizes and the engines' reserved names."""
+def deployer_problems(data: Any) -> Iterator[Problem]:
+    """Each deployer's key parsed for real, and no key or NIP twice.
+
+    Runs on the file's data whether or not it passed its schema (every problem in one run),
+    so it reads ``deployers`` defensively; a value of the wrong type is the schema's."""
+    deployers = data.get("deployers") if isinstance(data, dict) else None
+    if not isinstance(deployers, list):
+        return
     seen_keys: dict[bytes, int] = {}
     seen_nips: dict[str, int] = {}
-    for index, deployer in enumerate(request.deployers):
+    for index, deployer in enumerate(deployers):
+        if not isinstance(deployer, dict):
+            continue
         where = f"deployers.{index}"
-        key, rule, message = parse_deploy_key(deployer.ssh_public_key)
-        if key is None:
-            yield Problem(f"{where}.ssh_public_key", rule, message)
-        elif key.blob in seen_keys:
-            yield Problem(
-                f"{where}.ssh_public_key",
-                "deploy-key-duplicate",
-                f"kunci yang sama sudah dipakai deployer ke-{seen_keys[key.blob] + 1}; "
-                "setiap orang memakai kuncinya sendiri",
-            )
-        else:
-            seen_keys[key.blob] = index
-        if deployer.nip in seen_nips:
+        text = deployer.get("ssh_public_key")
+        if isinstance(text, str):
+            key, rule, message = parse_deploy_key(text)
+            if key is None:
+                yield Problem(f"{where}.ssh_public_key", rule, message)
+            elif key.blob in seen_keys:
+                yield Problem(
+                    f"{where}.ssh_public_key",
+                    "deploy-key-duplicate",
+                    f"kunci yang sama sudah dipakai deployer ke-{seen_keys[key.blob] + 1}; "
+                    "setiap orang memakai kuncinya sendiri",
+                )
+            else:
+                seen_keys[key.blob] = index
+        nip = deployer.get("nip")
+        if isinstance(nip, str) and nip in seen_nips:
             yield Problem(
                 f"{where}.nip",
                 "deployer-duplicate",
-                f"NIP {deployer.nip} sudah tertulis pada deployer ke-{seen_nips[deployer.nip] + 1}",
+                f"NIP {nip} sudah tertulis pada deployer ke-{seen_nips[nip] + 1}",
             )
-        seen_nips.setdefault(deployer.nip, index)
+        elif isinstance(nip, str):
+            seen_nips[nip] = index
+
+
+def check_database(request: Request, policy: Policy) -> Iterator[Problem]:
+    """The database against the policy's engines and sizes and the engines' reserved names."""
     database = request.database
     if database is None:
         return
