@@ -191,3 +191,27 @@ def test_sop_backups_reports_the_last_good_backup_and_breaches(env: Env) -> None
     within = (made.ctime + timedelta(hours=25)).astimezone().isoformat()
     assert env.sop_backups("--now", within).returncode == 0
     assert datetime.fromisoformat(within) > made.ctime
+
+
+def test_the_laporan_kegiatan_lists_each_hostings_backup_and_its_breach(env: Env) -> None:
+    env.hosting(140, REQUEST)
+    env.adapter.backup_now("pve1", job_for(REQUEST, 140, "terbatas", env.policy))
+    env.hosting(141, "disdik-info-sekolah")  # no request file here: the strictest policy
+    env.adapter.ensure_job(job_for("disdik-info-sekolah", 141, None, env.policy))
+    month = datetime.now().astimezone().strftime("%Y-%m")
+    done = subprocess.run(
+        [sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(env.repo_dir), "report",
+         "--period", month, "--backups", "--lab-dir", str(env.lab), "--json"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["backup_breaches"] == 1
+    (markdown,) = [Path(f) for f in summary["files"] if f.endswith(".md")]
+    text = markdown.read_text()
+    section = text.split("D. Cadangan (Backup) per Hosting", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    ours = [row for row in rows if REQUEST in row]
+    theirs = [row for row in rows if "disdik-info-sekolah" in row]
+    assert len(ours) == 1 and "baik:" in ours[0] and "| 140 |" in ours[0]
+    assert len(theirs) == 1 and "MELANGGAR: belum ada cadangan yang baik (ada job" in theirs[0]
