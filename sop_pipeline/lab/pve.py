@@ -5,7 +5,8 @@ process with ``python -m sop_pipeline.lab.pve --host 10.99.0.1 --port 8006 --sta
 What it serves, as the shared lab constants say:
 
 - nodes ``pve1`` and ``pve2`` with real capacity figures (:data:`DEFAULT_CAPACITY`);
-- storages ``local-lvm`` (images, thin pool), ``local`` (iso, snippets) and ``backup``, whose
+- storages ``local-lvm`` (images, thin pool), ``local`` (iso, snippets; a vzdump to it is
+  refused: it keeps no files here) and ``backup``, whose
   vzdump archives are real copies of the guests' disks under ``<state_dir>/backup/dump``;
 - the cloud-init template VM 9000 ``debian-12-cloudinit`` on ``pve1``;
 - the API token ``root@pam!sop`` with a random UUID secret (written 0600 to a file, never
