@@ -91,12 +91,14 @@ def report(seconds: dict[str, float], ended: dict[str, float], signed: float, en
     own_to_site = answered - waiting
     print("\nlead time from the Kabid's signature (step 7) to the site answering by name")
     print(f"{'phase':<28}{'seconds':>10}{'share':>9}")
-    before = answered - sum(seconds[p] for p in PHASES)
-    rows = [("gates, request re-read", before)] + [(p, seconds[p]) for p in PHASES]
+    site = PHASES[: PHASES.index("http") + 1]  # the backup runs after the site answers
+    before = answered - sum(seconds[p] for p in site)
+    rows = [("gates, request re-read", before)] + [(p, seconds[p]) for p in site]
     for name, value in rows:
         kind = "waiting" if name in WAITING else "pipeline"
         print(f"{name:<28}{value:>10.1f}{value / answered:>8.1%}  ({kind})")
     print(f"{'site answers by name':<28}{answered:>10.1f}")
+    print(f"{'+ first backup':<28}{seconds.get('backup', 0.0):>10.1f}")
     print(f"{'+ record, step 9 report':<28}{total - answered:>10.1f}")
     print(f"{'steps 8 and 9 recorded':<28}{total:>10.1f}")
     print(

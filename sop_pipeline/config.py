@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sop_pipeline.domain.backups import BackupPolicy, Retention
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy, Quota, Range
 from sop_pipeline.errors import ConfigError
@@ -85,6 +86,12 @@ def load_policy(inventories: Path) -> Policy:
     if missing:
         raise ConfigError(f"{path}: sizes: kurang {', '.join(sorted(missing))} [required]")
     per_opd = quotas.get("opd") or {}
+    databases = data.get("databases") or {}
+    if not isinstance(databases, dict):
+        raise ConfigError(f"{path}: databases: harus pemetaan [type]")
+    db_size = databases.get("size_gb") or {"min": 1, "max": 1}
+    if not isinstance(db_size, dict):
+        raise ConfigError(f"{path}: databases.size_gb: harus pemetaan [type]")
     return Policy(
         zone=_get(data, "zone", str, path),
         templates=frozenset(_get(data, "templates", list, path)),
@@ -96,6 +103,36 @@ def load_policy(inventories: Path) -> Policy:
         reserved_hostnames=frozenset(data.get("reserved_hostnames") or ()),
         max_period_days=data.get("max_period_days", 1096),
         max_file_bytes=data.get("max_file_bytes", 64 * 1024),
+        database_engines=frozenset(databases.get("engines") or ()),
+        database_size_gb=Range(_get(db_size, "min", int, path), _get(db_size, "max", int, path)),
+    )
+
+
+def load_backup_policy(inventories: Path) -> BackupPolicy:
+    path = inventories / "backups.yaml"
+    data = _load(path)
+    retention = {}
+    for name, spec in _get(data, "retention", dict, path).items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: retention.{name}: harus pemetaan [type]")
+        unknown = set(spec) - {"max_age_hours", "keep_last", "keep_daily", "keep_weekly",
+                               "keep_monthly"}  # fmt: skip
+        if unknown:
+            raise ConfigError(f"{path}: retention.{name}: kolom {sorted(unknown)} tidak dikenal")
+        counts = {k: v for k, v in spec.items() if isinstance(v, int) and v >= 0}
+        if len(counts) != len(spec) or spec.get("max_age_hours", 0) < 1:
+            raise ConfigError(
+                f"{path}: retention.{name}: bilangan bulat >= 0, max_age_hours >= 1 [retention]"
+            )
+        retention[str(name)] = Retention(**counts)
+    if not retention:
+        raise ConfigError(f"{path}: retention: kosong [required]")
+    return BackupPolicy(
+        storage=_get(data, "storage", str, path),
+        schedule=_get(data, "schedule", str, path),
+        mode=str(data.get("mode", "snapshot")),
+        compress=str(data.get("compress", "zstd")),
+        retention=retention,
     )
 
 
@@ -270,6 +307,11 @@ class TrustedConfig:
     def policy(self) -> Policy:
         """``policy.yaml`` with ``quotas.yaml``."""
         return load_policy(self.inventories)
+
+    @cached_property
+    def backups(self) -> BackupPolicy:
+        """``backups.yaml``: backup storage, schedule and retention by classification."""
+        return load_backup_policy(self.inventories)
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -37,9 +37,12 @@ import fastjsonschema
 import yaml
 
 from sop_pipeline.domain import text as text_rules
+from sop_pipeline.domain.deploy_keys import check_database, deployer_problems
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import (
     Application,
+    Database,
+    Deployer,
     Letter,
     Opd,
     Period,
@@ -635,8 +638,19 @@ def request_model(
         period=Period(start=start, end=end),
         data_classification=data["data_classification"],
         exposure=data["exposure"],
+        deployers=tuple(
+            Deployer(name=d["name"], nip=d["nip"], ssh_public_key=d["ssh_public_key"])
+            for d in data.get("deployers", ())
+        ),
+        database=_database(data.get("database")),
     )
     return request, []
+
+
+def _database(data: Any) -> Database | None:
+    if data is None:
+        return None
+    return Database(engine=data["engine"], name=data["name"], size_gb=int(data.get("size_gb", 1)))
 
 
 def requester_fields(data: Any) -> tuple[str, str, str] | None:
@@ -785,6 +799,8 @@ def _checked(
         problems += found
     if request is not None:
         problems += check_request(request, policy, today=today)
+        problems += check_database(request, policy)
+    problems += deployer_problems(doc.data)  # the keys whatever else is wrong
     if check_attachments:
         problems += attachment_problems(path, doc.data)
     located = [p.located(doc.line_of(p.field)) for p in problems]

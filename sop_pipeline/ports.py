@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sop_pipeline.adapters.ansible import AnsibleTree, PlaybookResult, SshTarget, Tuning
     from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage
     from sop_pipeline.adapters.terraform import PlanSummary
+    from sop_pipeline.domain.backups import Backup, BackupJob
 
 
 class ProxmoxPort(Protocol):
@@ -38,6 +39,19 @@ class ProxmoxPort(Protocol):
     def host_keys(self, node: str, vmid: int) -> list[str]: ...
 
     def read_guest_file(self, node: str, vmid: int, path: str) -> str: ...
+
+
+class BackupPort(Protocol):
+    """Proxmox backups (:class:`~sop_pipeline.adapters.backups.ProxmoxBackups`): a hosting's
+    vzdump job, a backup run now, and the archives on the backup storage."""
+
+    def ensure_job(self, job: BackupJob) -> None: ...
+
+    def jobs(self) -> list[BackupJob]: ...
+
+    def backup_now(self, node: str, job: BackupJob, *, timeout: float = ...) -> Backup: ...
+
+    def backups(self, storage: str, vmid: int | None = None) -> list[Backup]: ...
 
 
 class AllocatorPort(Protocol):
@@ -119,5 +133,8 @@ class Ports(Protocol):
 
     @property
     def dns(self) -> DnsPort: ...
+
+    @property
+    def backups(self) -> BackupPort: ...
 
     def terraform(self, request_id: str, source_dir: Path) -> TerraformPort: ...

@@ -13,6 +13,7 @@ packages=(
   iproute2 openssh-client curl                          # namespace, SSH into VMs, checks
   bind9 bind9-utils bind9-dnsutils                      # the lab's DNS primary
   faketime                                              # the TSIG clock-skew test
+  zstd                                                  # the lab PVE's vzdump archives (.tar.zst)
 )
 missing=()
 for p in "${packages[@]}"; do

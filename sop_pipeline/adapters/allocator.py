@@ -234,18 +234,18 @@ class Allocator:
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             return
-        import fcntl
+        from sop_pipeline import locking
 
         path = Path(self.dsn.removeprefix("sqlite:///")).with_suffix(f".lease-{key:08x}")
         with open(path, "a+") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locking.lock(handle, blocking=False)
             except BlockingIOError:
                 raise busy from None
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                locking.unlock(handle)
 
     def all(self) -> list[tuple[str, str, str, str]]:
         """Every allocation as (kind, pool, value, request_id), for audits and tests."""

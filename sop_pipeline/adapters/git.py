@@ -451,13 +451,20 @@ def commit_files(repo: Path, paths: Sequence[Path], message: str) -> str:
     return _git(repo, "rev-parse", "--verify", "HEAD").decode().strip()
 
 
+def push_target(repo: Path, remote: str) -> str:
+    """The branch :func:`push` would push to ``remote``, checked before anything is written:
+    GitError for a remote name that is no plain name (never an option) or a detached HEAD."""
+    if not _NAME.match(remote):
+        raise GitError(f"nama remote {shown(remote)} tidak sah")
+    _git(repo, "remote", "get-url", "--", remote)
+    return current_branch(repo)
+
+
 def push(repo: Path, remote: str) -> str:
     """Push the current branch to ``remote``; when someone pushed first, rebase this
     branch's new commits on theirs once and push again (a statement adds new files only,
     so the rebase is clean unless both wrote the same file). Returns the branch."""
-    if not _NAME.match(remote):
-        raise GitError(f"nama remote {shown(remote)} tidak sah")
-    branch = current_branch(repo)
+    branch = push_target(repo, remote)
     refspec = f"HEAD:refs/heads/{branch}"
     first = _run(repo, "push", "--quiet", remote, refspec)
     if first.returncode == 0:

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sop_pipeline.adapters.allocator import Allocator, Pool
+from sop_pipeline.adapters.backups import ProxmoxBackups
 from sop_pipeline.adapters.dns import DnsAdapter, DnsSettings
 from sop_pipeline.adapters.node_slots import DEFAULT_PER_NODE, NodeLimiter
 from sop_pipeline.adapters.proxmox import ProxmoxAdapter, ProxmoxSettings
@@ -134,6 +135,7 @@ class Adapters:
     proxmox: ProxmoxAdapter
     allocator: Allocator
     dns: DnsAdapter
+    backups: ProxmoxBackups
 
     def terraform(self, request_id: str, source_dir: Path) -> TerraformRunner:
         """A Terraform runner for one request over the ``terraform/`` folder ``source_dir``."""
@@ -368,6 +370,14 @@ class Infrastructure:
             )
         )
 
+    def backups(self) -> ProxmoxBackups:
+        """The backup calls (vzdump jobs, archives) over the same API and token."""
+        return ProxmoxBackups(
+            ProxmoxSettings(
+                endpoint=self.pve_url, api_token=self.pve_token, ca_file=self.pve_ca_file
+            )
+        )
+
     def allocator(self, pools: Mapping[str, Pool]) -> Allocator:
         """The allocator over ``pools`` (the base branch's ``inventories/pools.yaml``)."""
         if self.environment not in pools:
@@ -422,13 +432,17 @@ class Infrastructure:
         return NodeLimiter(self.allocator_dsn, self.terraform_parallel_per_node)
 
     def open(self, *, pools: Mapping[str, Pool], zone: str) -> Adapters:
-        """Proxmox, allocator and DNS adapters for this environment.
+        """Proxmox (and its backups), allocator and DNS adapters for this environment.
 
         Only the allocator's database is reached now (its table is made if absent); Proxmox
         and DNS are asked nothing until a method is called.
         """
         return Adapters(
-            infra=self, proxmox=self.proxmox(), allocator=self.allocator(pools), dns=self.dns(zone)
+            infra=self,
+            proxmox=self.proxmox(),
+            allocator=self.allocator(pools),
+            dns=self.dns(zone),
+            backups=self.backups(),
         )
 
 

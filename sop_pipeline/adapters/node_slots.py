@@ -16,7 +16,6 @@ This adapter wraps those two locking primitives only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import random
 import re
 import time
@@ -25,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from sop_pipeline import locking
 from sop_pipeline.errors import AdapterError
 
 DEFAULT_PER_NODE = 2
@@ -103,14 +103,14 @@ class NodeLimiter:
                 path = folder / f"{node}.{number}.lock"
                 handle: IO[str] = open(path, "a+")  # noqa: SIM115 - kept open while held
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locking.lock(handle, blocking=False)
                 except BlockingIOError:
                     handle.close()
                     continue
                 try:
                     yield number
                 finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    locking.unlock(handle)
                     handle.close()
                 return
             self._pause(deadline, node, limit)

@@ -19,7 +19,6 @@ with a message in Bahasa Indonesia for the merge request and the raw diagnostics
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import random
@@ -37,6 +36,7 @@ from typing import Any
 
 from python_terraform import IsFlagged, Terraform
 
+from sop_pipeline import locking
 from sop_pipeline.adapters import processes
 from sop_pipeline.adapters.leftovers import (
     MARKER_VARIABLE,
@@ -214,7 +214,7 @@ class TerraformRunner:
         path = self.settings.work_root / f"{self.request_id}.lock"
         handle = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locking.lock(handle, blocking=False)
         except BlockingIOError:
             handle.close()
             _, who = processes.read_record(path)
@@ -229,7 +229,7 @@ class TerraformRunner:
             yield
         finally:
             self._swept = False
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            locking.unlock(handle)
             handle.close()
 
     def sweep(self) -> tuple[tuple[int, str], ...]:

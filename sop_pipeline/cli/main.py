@@ -43,6 +43,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "provision": "sop_pipeline.cli.provision:provision_cmd",  # step 8 (and 9)
     "report": "sop_pipeline.cli.report:report",  # steps 9-12 documents, Laporan Kegiatan
     "comment": "sop_pipeline.cli.comment:comment_cmd",  # the merge-request comment
+    "backups": "sop_pipeline.cli.backups:backups_cmd",  # last good backup per hosting
     "site": "sop_pipeline.cli.site:site_group",  # the static site (pages, dashboard)
 }
 
@@ -510,6 +511,9 @@ def checkpoint_cmd(
 ) -> None:
     """Sign the head of every record under records/ (or of REQUEST_IDS) not yet signed.
 
+    Without REQUEST_IDS the pipeline-wide ledgers (records/_*.jsonl: tickets, consumed
+    approvals) are signed too: rewriting them would reopen a spent approval.
+
     Run by the protected jobs after they change records/. Exit 3 without a pipeline
     principal in the keyring; 5 when a record does not hold.
     """
@@ -525,8 +529,10 @@ def checkpoint_cmd(
         )
     at = _at(at_)
     rows: list[dict[str, object]] = []
-    for request_id in request_ids or tuple(ws.ledgers.request_ids()):
-        ledger = ws.ledgers.for_request(ws.require(request_id))
+    for request_id in request_ids or tuple(ws.ledgers.ledger_ids()):
+        if request_ids:
+            ws.require(request_id)
+        ledger = ws.ledgers.by_id(request_id)
         with ws.ledgers.locked(request_id):
             done = checkpoint.sign(
                 records_dir=ws.records_dir,

@@ -23,7 +23,7 @@ from sop_pipeline.cli.options import (
     require_extra,
 )
 from sop_pipeline.config import TrustedConfig
-from sop_pipeline.domain.sop import PROVISION_STEP
+from sop_pipeline.domain.sop import PROVISION_STEP, REPORT_STEP
 from sop_pipeline.domain.state import PHASE_LABELS
 from sop_pipeline.errors import ExitCode
 from sop_pipeline.ledger.tracking import STEP_KIND, state_of
@@ -117,8 +117,14 @@ def _run(
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds the JSON only
     state = state_of(ws.ledgers, ws.require(request_id, file=True))
     if state.done(PROVISION_STEP):  # safe to run again: step 8 happens once
-        say(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
-        return ExitCode.OK, [], {}
+        if state.next_step != REPORT_STEP:
+            say(f"{request_id}: langkah 8 sudah dicatat; tidak ada yang dilakukan.")
+            return ExitCode.OK, [], {}
+        # A run that died between recording step 8 and step 9: write step 9's report now.
+        say(f"{request_id}: langkah 8 sudah dicatat; laporan langkah 9 belum: dibuat sekarang.")
+        with TrustedConfig.from_commit(ws.root, base) as trusted:
+            result = Pipeline(ws, trusted=trusted, now=_now, log=say).advance(request_id)
+        return ExitCode.OK, list(result.recorded), {}
     if state.next_step != PROVISION_STEP:
         waiting = f"langkah {state.next_step}" if state.next_step else PHASE_LABELS[state.phase]
         click.echo(

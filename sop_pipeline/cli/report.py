@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.cli.options import base_option, trusted_config
+from sop_pipeline.cli.options import base_option, lab_dir_option, trusted_config
+from sop_pipeline.config import TrustedConfig
+from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.steps.reporting import (
     DOCUMENTS,
@@ -100,6 +102,25 @@ def _show(path: Path, root: Path, note: str = "") -> None:
     click.echo(f"  {shown}{note}")
 
 
+def _backups(
+    ws: Workspace, trusted: TrustedConfig, lab_dir: Path | None, now: datetime, err: bool
+) -> list[BackupStatus]:
+    from sop_pipeline.cli.options import reach_infrastructure
+    from sop_pipeline.loader import read_request_model
+    from sop_pipeline.steps.backups import backup_status
+
+    infra = reach_infrastructure(lab_dir, err=err)
+    zone = trusted.policy.zone
+
+    def classification_of(request_id: str) -> str | None:
+        request = read_request_model(ws.request_path(request_id), zone=zone)
+        return request.data_classification if request is not None else None
+
+    return backup_status(
+        infra.backups(), infra.proxmox().vms(), trusted.backups, classification_of, now
+    )
+
+
 @click.command("report", epilog=EPILOG)
 @click.argument("request_id", required=False)
 @click.option(
@@ -136,6 +157,14 @@ def _show(path: Path, root: Path, note: str = "") -> None:
     help="First advance the request as `sop run ID` would (records step 9 once step 8 is "
     "done, and the signed steps 10-12); --no-advance only reads the records.",
 )
+@click.option(
+    "--backups",
+    "with_backups",
+    is_flag=True,
+    help="Laporan Kegiatan: also each hosting's last good backup, asked of Proxmox now (the "
+    "lab's with --lab-dir, else the SOP_* variables); a hosting past its policy is a breach.",
+)
+@lab_dir_option("With --backups, ask")
 @click.pass_obj
 def report(
     ws: Workspace,
@@ -149,6 +178,8 @@ def report(
     base: str,
     advance: bool,
     as_json: bool,
+    with_backups: bool,
+    lab_dir: Path | None,
 ) -> None:
     """Write the SOP's documents (Markdown and PDF) from the records, and print their paths.
 
@@ -175,13 +206,15 @@ def report(
         if documents or not advance:
             raise click.UsageError("--document dan --no-advance hanya untuk satu permintaan (ID)")
         start, end = _period(period, from_, to)
+        moment = _moment(now_)
         activity, paths = write_period_report(
             ws,
             trusted,
             period_start=start,
             period_end=end,
-            now=_moment(now_),
+            now=moment,
             sequence=sequence,
+            backups=_backups(ws, trusted, lab_dir, moment, as_json) if with_backups else None,
         )
         if as_json:
             summary = {
@@ -189,6 +222,7 @@ def report(
                 "to": end.isoformat(),
                 "requests": len(activity.entries),
                 "breaches": len(activity.breaches),
+                "backup_breaches": sum(1 for b in activity.backups or () if b.breach),
                 "files": [str(p) for p in paths],
             }
             click.echo(json.dumps(summary, indent=2))
@@ -201,9 +235,10 @@ def report(
         for path in paths:
             _show(path, ws.root)
         return
-    if period or from_ or to or sequence or now_:
+    if period or from_ or to or sequence or now_ or with_backups:
         raise click.UsageError(
-            "--period, --from, --to, --sequence dan --now hanya untuk Laporan Kegiatan (tanpa ID)"
+            "--period, --from, --to, --sequence, --now dan --backups hanya untuk Laporan "
+            "Kegiatan (tanpa ID)"
         )
     ws.require(request_id)
     if advance:

@@ -242,6 +242,8 @@ def sign_cmd(
     keyring = trusted_config(repo, base).keyring
     proofs = dict(item.split("=", 1) for item in evidence if "=" in item)
     check = Verifier(keyring, at=at, mode=VerifyMode(verifier))
+    if do_push:
+        git.push_target(repo, remote)  # a wrong remote or a detached HEAD: before any file
     if step_number is None:
         ledger = LedgerStore(repo / "records").for_request(subject.request_id)
         number = next_step(
@@ -336,6 +338,15 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "signed_at": s.signed_at if s else None,
         "override": s.override if s else "",
         "fingerprint": c.fingerprint,
+        # FIDO flags of the signature (None for keys that are no security key), and the
+        # origin of a browser (WebAuthn) signature
+        "user_present": c.native.user_present
+        if c.native and c.native.sk_flags is not None
+        else None,
+        "user_verified": c.native.user_verified
+        if c.native and c.native.sk_flags is not None
+        else None,
+        "webauthn_origin": c.native.webauthn.origin if c.native and c.native.webauthn else None,
         "problems": list(c.problems),
     }
 

@@ -39,6 +39,8 @@ class Policy:
     reserved_hostnames: frozenset[str] = frozenset()
     max_period_days: int = 1096
     max_file_bytes: int = 64 * 1024
+    database_engines: frozenset[str] = frozenset()  # none listed: no database may be asked for
+    database_size_gb: Range = Range(1, 1)
 
     def knows_opd(self, opd_code: str) -> bool:
         """Only OPDs listed in quotas.yaml may ask: the list of OPD codes is that file."""

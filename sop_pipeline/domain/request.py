@@ -18,6 +18,7 @@ Stack = Literal["static", "php", "nodejs", "python"]
 Environment = Literal["production", "staging"]
 Classification = Literal["publik", "internal", "terbatas", "rahasia"]
 Exposure = Literal["public", "internal"]
+DatabaseEngine = Literal["mariadb", "postgresql"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,23 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Deployer:
+    """One of the OPD's people who deploy; ``ssh_public_key`` as written (one line, checked by
+    :mod:`sop_pipeline.domain.deploy_keys` before the request is accepted)."""
+
+    name: str
+    nip: str
+    ssh_public_key: str
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: DatabaseEngine
+    name: str  # a plain identifier (the schema's pattern)
+    size_gb: int = 1
+
+
+@dataclass(frozen=True)
 class Request:
     """A request that passed its schema, with the digest of the bytes it was read from."""
 
@@ -88,6 +106,8 @@ class Request:
     period: Period
     data_classification: Classification
     exposure: Exposure
+    deployers: tuple[Deployer, ...] = ()
+    database: Database | None = None
 
     @property
     def fqdn(self) -> str:
@@ -118,4 +138,12 @@ class Request:
             "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
             "data_classification": self.data_classification,
             "exposure": self.exposure,
-        }
+        } | self._optional_data()
+
+    def _optional_data(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.deployers:
+            extra["deployers"] = [asdict(d) for d in self.deployers]
+        if self.database is not None:
+            extra["database"] = asdict(self.database)
+        return extra

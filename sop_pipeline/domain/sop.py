@@ -207,6 +207,7 @@ VERIFICATION_STEP = 4  # gate 1: completeness, by the Koordinator
 ANALYSIS_STEP = 6  # Tim Teknis' analysis: its NO is a refusal the ledger keeps
 DECISION_STEP = 7  # gate 2: yes/no, by the Kabid
 PROVISION_STEP = 8
+REPORT_STEP = 9  # the Helpdesk's Laporan Hasil Hosting, from step 8's record
 
 
 def step(number: int) -> Step:

@@ -10,7 +10,8 @@ as faithfully as they can from what they have.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 
 class GuestBackend(Protocol):
@@ -30,3 +31,11 @@ class GuestBackend(Protocol):
 
     def agent_file_read(self, vmid: int, path: str) -> str | None:
         """A text file the guest agent reads in the guest, or None if it cannot (yet)."""
+
+
+@runtime_checkable
+class DiskImages(Protocol):
+    """A backend whose guests have a disk image on this host: what the lab's ``vzdump`` copies."""
+
+    def disk_image(self, vmid: int) -> Path | None:
+        """The guest's boot disk (a qcow2 file), or None while it has none."""

@@ -5,7 +5,9 @@ process with ``python -m sop_pipeline.lab.pve --host 10.99.0.1 --port 8006 --sta
 What it serves, as the shared lab constants say:
 
 - nodes ``pve1`` and ``pve2`` with real capacity figures (:data:`DEFAULT_CAPACITY`);
-- storages ``local-lvm`` (images, thin pool) and ``local`` (iso, snippets, backups);
+- storages ``local-lvm`` (images, thin pool), ``local`` (iso, snippets; a vzdump to it is
+  refused: it keeps no files here) and ``backup``, whose
+  vzdump archives are real copies of the guests' disks under ``<state_dir>/backup/dump``;
 - the cloud-init template VM 9000 ``debian-12-cloudinit`` on ``pve1``;
 - the API token ``root@pam!sop`` with a random UUID secret (written 0600 to a file, never
   printed), and TLS with a self-signed certificate made with ``cryptography`` for the address.
@@ -23,7 +25,9 @@ import asyncio
 import datetime
 import ipaddress
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import uuid
@@ -33,13 +37,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sop_pipeline.lab.guests import GuestBackend
-from sop_pipeline.lab.pve_compat import CompatPve, NodeCapacity
+from sop_pipeline.lab.pve_compat import DRIVE_KEY, CompatPve, NodeCapacity, drive_size_bytes
 
 GiB = 1024**3
 TOKEN_ID = "root@pam!sop"  # noqa: S105 - the token id is public; its secret is generated
 TEMPLATE_VMID = 9000
 TEMPLATE_NAME = "debian-12-cloudinit"
 TEMPLATE_DISK_BYTES = 4 * GiB
+BACKUP_STORAGE = "backup"
 DEFAULT_CAPACITY: dict[str, NodeCapacity] = {
     "pve1": NodeCapacity(maxcpu=32, maxmem=128 * GiB, maxdisk=2048 * GiB),
     "pve2": NodeCapacity(maxcpu=32, maxmem=128 * GiB, maxdisk=2048 * GiB),
@@ -55,15 +60,34 @@ class ConfigAgentBackend:
     cloud-init, on an ``eth0`` with the MAC of ``net0``. A stopped or destroyed one has none.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, disk_dir: Path | None = None) -> None:
         self._running: dict[int, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
         self.events: list[tuple[str, int]] = []
+        # With a folder, each started guest gets a real qcow2 disk of its boot disk's size
+        # (empty, as a fresh volume is), so that the lab's vzdump has a disk to copy.
+        self.disk_dir = disk_dir
 
     def start(self, vmid: int, config: Mapping[str, Any]) -> None:
         with self._lock:
             self._running[vmid] = dict(config)
             self.events.append(("start", vmid))
+        image = self.disk_image(vmid)
+        if self.disk_dir is not None and image is None:
+            size = boot_disk_bytes(config)
+            path = self.disk_dir / str(vmid) / "disk.qcow2"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", str(path), str(size)],
+                check=True,
+                capture_output=True,
+            )
+
+    def disk_image(self, vmid: int) -> Path | None:
+        if self.disk_dir is None:
+            return None
+        path = self.disk_dir / str(vmid) / "disk.qcow2"
+        return path if path.is_file() else None
 
     def stop(self, vmid: int) -> None:
         with self._lock:
@@ -74,6 +98,8 @@ class ConfigAgentBackend:
         with self._lock:
             self._running.pop(vmid, None)
             self.events.append(("destroy", vmid))
+        if self.disk_dir is not None:
+            shutil.rmtree(self.disk_dir / str(vmid), ignore_errors=True)
 
     def agent_interfaces(self, vmid: int) -> list[dict[str, Any]] | None:
         with self._lock:
@@ -104,6 +130,18 @@ class ConfigAgentBackend:
     def agent_file_read(self, vmid: int, path: str) -> str | None:
         """A guest that runs nothing has no files to read."""
         return None
+
+
+def boot_disk_bytes(config: Mapping[str, Any]) -> int:
+    """Bytes of the guest's first disk (``scsi0`` etc.), as its ``size=`` says; 4 GiB if none."""
+    for key in sorted(config):
+        value = str(config[key])
+        if DRIVE_KEY.match(key) and "media=cdrom" not in value:
+            for part in value.split(",")[1:]:
+                name, _, size = part.partition("=")
+                if name == "size":
+                    return drive_size_bytes(size) or TEMPLATE_DISK_BYTES
+    return TEMPLATE_DISK_BYTES
 
 
 def _mac_of(net: Any) -> str:
@@ -180,8 +218,12 @@ def build(
     backend: GuestBackend | None,
     capacity: Mapping[str, NodeCapacity] | None = None,
     time_scale: float = 0.0,
+    backup_dir: Path | None = None,
 ) -> CompatPve:
-    """The lab's PVE, not yet listening: nodes, storages, the template and the API token."""
+    """The lab's PVE, not yet listening: nodes, storages, the template and the API token.
+
+    With ``backup_dir``, a storage ``backup`` (content ``backup``) keeps its vzdump archives
+    there, as a PVE directory storage does (``<path>/dump/``)."""
     pve = CompatPve(
         password=uuid.uuid4().hex,
         host=host,
@@ -189,6 +231,8 @@ def build(
         backend=backend,
         capacity=capacity or DEFAULT_CAPACITY,
     )
+    if backup_dir is not None:
+        pve.add_backup_storage(BACKUP_STORAGE, backup_dir)
     pve.time_scale = time_scale
     pve.nodes.clear()
     for node in pve.capacity:
@@ -281,7 +325,8 @@ def start(
     """Start the lab PVE on ``host:port`` (port 0: a free one) in this process.
 
     Writes ``pve.crt``/``pve.key`` and the token file ``pve-token`` (0600, ``user@realm!id=secret``,
-    the form ``PROXMOX_VE_API_TOKEN`` takes) under ``state_dir``.
+    the form ``PROXMOX_VE_API_TOKEN`` takes) under ``state_dir``; the storage ``backup`` keeps
+    its archives in ``state_dir/backup/dump``.
     """
     secret = token_secret or str(uuid.uuid4())
     cert, key = make_certificate(state_dir, (host,))
@@ -294,6 +339,7 @@ def start(
         backend=backend,
         capacity=capacity,
         time_scale=time_scale,
+        backup_dir=state_dir / "backup",
     )
     running = RunningPve(pve=pve, cafile=cert, token=token)
 
@@ -342,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         state_dir=args.state_dir,
-        backend=ConfigAgentBackend(),
+        backend=ConfigAgentBackend(disk_dir=args.state_dir / "disks"),
         time_scale=args.time_scale,
     )
     print(

@@ -25,26 +25,43 @@ G9      a clone's NICs get a MAC derived from the new VMID and the NIC index, in
         (PVE draws a random one): the same guest gets the same MAC in every run, so its
         cloud-init seed, hence its lab snapshot (``lab/snapshot.py``), repeats and it restores.
 
+G10     ``POST /nodes/{node}/vzdump`` backs a guest up for real: its disk image (from the guest
+        backend: the QEMU VM's overlay) is copied with ``qemu-img convert`` into an archive
+        ``vzdump-qemu-<vmid>-<YYYY_MM_DD-HH_MM_SS>.tar[.zst]`` under the backup storage's
+        ``dump/`` folder, with ``notes-template``, ``protected`` and ``prune-backups`` as PVE
+        applies them; the storage's content lists it as PVE does (volid, ctime from the name,
+        size, vmid, notes, protected), and deleting it removes the file. ``/cluster/backup``
+        keeps backup jobs (create, list, read, update, delete); the lab runs no scheduler, so a
+        job alone makes no backup.
+
 Node capacity figures are also configurable per node (fakepve shows one fixed size for all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import json
+import os
 import re
-from collections.abc import Mapping
+import shutil
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from fakepve import FakePve, PveError
 from fakepve import schema as pve_schema
 from fakepve.lxc import format_size, parse_size, random_mac, split_props
+from fakepve.model import TaskError
 from fakepve.server import GENERIC, USER, params
 
-from sop_pipeline.lab.guests import GuestBackend
+from sop_pipeline.lab.guests import DiskImages, GuestBackend
 
 GiB = 1024**3
 CONFIG_PATH = "/nodes/{node}/qemu/{vmid}/config"
@@ -111,7 +128,9 @@ def normalise_drive(value: str) -> str:
 
 
 class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
-    """fakepve with the fixes G1 to G9 and per-node capacity figures."""
+    """fakepve with the fixes G1 to G10 and per-node capacity figures."""
+
+    time_scale: float  # fakepve's: real seconds per PVE second (0: tasks end at once)
 
     def __init__(
         self,
@@ -126,6 +145,8 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
         super().__init__(user=user, password=password, host=host, port=port)
         self.backend = backend
         self.capacity: dict[str, NodeCapacity] = dict(capacity or {})
+        self.backup_dirs: dict[str, Path] = {}  # G10: storage -> the folder of its archives
+        self.backup_jobs: dict[str, dict[str, Any]] = {}  # G10: /cluster/backup
 
     # ---------------------------------------------------------------- G1, G2, G4, G5, G7
 
@@ -424,3 +445,371 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
             "pveversion": "pve-manager/" + self.version,
             "kversion": "Linux 6.8",
         }
+
+    # ---------------------------------------------------------------- G10: vzdump, for real
+
+    def add_backup_storage(self, name: str, path: Path) -> None:
+        """G10: a directory storage for backups whose archives are real files under
+        ``<path>/dump``, indexed from that folder (so they outlive the lab's process)."""
+        (path / "dump").mkdir(parents=True, exist_ok=True)
+        usage = shutil.disk_usage(path)
+        self.storages[name] = {
+            "type": "dir",
+            "active": 1,
+            "content": "backup",
+            "path": str(path),
+            "files": set(),
+            "volumes": {},
+            "avail": usage.free,
+            "total": usage.total,
+        }
+        self.backup_dirs[name] = path
+        for archive in sorted((path / "dump").iterdir()):
+            if BACKUP_NAME.match(archive.name):
+                self.storages[name]["volumes"][f"backup/{archive.name}"] = _archive_volume(archive)
+
+    def _routes_backup(self) -> list[tuple[str, str, Any]]:
+        return [
+            ("POST", VZDUMP_PATH, self._vzdump),
+            ("GET", JOBS_PATH, self._job_list),
+            ("POST", JOBS_PATH, self._job_create),
+            ("GET", JOB_PATH, self._job_read),
+            ("PUT", JOB_PATH, self._job_update),
+            ("DELETE", JOB_PATH, self._job_delete),
+        ]
+
+    async def _vzdump(self, values: Mapping[str, Any], user: str) -> str:
+        """``POST /nodes/{node}/vzdump``: copy each guest's disk into an archive on the storage.
+
+        The archive is ``vzdump-qemu-<vmid>-<YYYY_MM_DD-HH_MM_SS>.tar`` (``.tar.zst`` with
+        ``compress=zstd``): the guest's config as ``qemu-server.conf`` and its disk flattened
+        with ``qemu-img convert`` as ``disk-drive-<key>.qcow2``. The task fails ("job errors"),
+        as PVE's does, when any guest could not be backed up."""
+        node = str(values["node"])
+        storage = str(values.get("storage") or "local")
+        store = self._store(storage)
+        if "backup" not in str(store.get("content", "")).split(","):
+            raise PveError(500, f"storage '{storage}' does not support backups")
+        folder = self.backup_dirs.get(storage)
+        if folder is None:
+            raise PveError(500, f"storage '{storage}' keeps no files in the lab; use 'backup'")
+        compress = str(values.get("compress") or "0")
+        if compress not in ("0", "zstd"):
+            raise PveError(400, "Parameter verification failed.", {"compress": "lab: 0 or zstd"})
+        if values.get("all"):
+            excluded = {int(v) for v in _id_list(values.get("exclude"))}
+            wanted = [vm.vmid for vm in self.vms if vm.node == node and vm.vmid not in excluded]
+            wanted = [vmid for vmid in wanted if not self.vm(vmid).config.get("template")]
+        else:
+            wanted = [int(v) for v in _id_list(values.get("vmid"))]
+        if not wanted:
+            raise PveError(400, "Parameter verification failed.", {"vmid": "no guests given"})
+        guests = []
+        for vmid in wanted:
+            vm = self.vm(vmid)
+            if vm is None:
+                raise PveError(500, f"unable to find configuration file for VM {vmid}")
+            if vm.node != node:
+                raise PveError(500, f"VM {vmid} is not on node '{node}'")
+            guests.append(vm)
+        options = {
+            "notes": str(values.get("notes-template") or ""),
+            "protected": bool(values.get("protected")),
+            "prune": str(values.get("prune-backups") or store.get("prune-backups") or ""),
+            "compress": compress,
+        }
+        argv = " ".join(str(v) for v in wanted) + f" --storage {storage}"
+
+        async def body() -> str:
+            record = self.tasks[upid_box[0]]  # set before the body first runs
+            failed = 0
+            for vm in guests:
+                record["log"].append(f"INFO: Starting Backup of VM {vm.vmid} (qemu)")
+                try:
+                    lines = await self._backup_one(vm, storage, folder, options)
+                    record["log"].extend(lines)
+                    record["log"].append(f"INFO: Finished Backup of VM {vm.vmid}")
+                except (OSError, subprocess.CalledProcessError, PveError) as err:
+                    failed += 1
+                    reason = _error_text(err)
+                    record["log"].append(f"ERROR: Backup of VM {vm.vmid} failed - {reason}")
+            if failed:
+                raise TaskError("job errors")
+            return "INFO: Backup job finished successfully"
+
+        upid_box: list[str] = []
+        tid = str(wanted[0]) if len(wanted) == 1 else ""
+        # As on PVE, the UPID comes back at once and the copy runs behind it, whatever the
+        # time scale: fakepve runs a task in the background only with a time scale, and
+        # task() does not yield before it returns, so setting it for this call is enough.
+        scale: float = self.time_scale
+        self.time_scale = scale or 1e-9
+        try:
+            upid: str = await self.task(
+                node,
+                "vzdump",
+                tid,
+                user,
+                body,
+                lock=False,
+                log=[f"INFO: starting new backup job: vzdump {argv}"],
+            )
+        finally:
+            self.time_scale = scale
+        upid_box.append(upid)
+        return upid
+
+    async def _backup_one(
+        self, vm: Any, storage: str, folder: Path, options: Mapping[str, Any]
+    ) -> list[str]:
+        backend = self.backend
+        image = backend.disk_image(vm.vmid) if isinstance(backend, DiskImages) else None
+        if image is None:
+            raise PveError(500, f"VM {vm.vmid} has no disk image in the lab (never started?)")
+        drive = next(
+            (k for k in sorted(vm.config) if DRIVE_KEY.match(k) and "cdrom" not in vm.config[k]),
+            "scsi0",
+        )
+        when = datetime.datetime.now()
+        name = f"vzdump-qemu-{vm.vmid}-{when:%Y_%m_%d-%H_%M_%S}.tar"
+        dump = folder / "dump"
+        while (dump / name).exists() or (dump / f"{name}.zst").exists():
+            when += datetime.timedelta(seconds=1)  # PVE refuses a second archive in one second
+            name = f"vzdump-qemu-{vm.vmid}-{when:%Y_%m_%d-%H_%M_%S}.tar"
+        if options["compress"] == "zstd":
+            name += ".zst"
+        config = "".join(f"{k}: {v}\n" for k, v in sorted(vm.config.items()) if k != "lock")
+        vm.lock = "backup"
+        vm.config["lock"] = "backup"
+        try:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                None, _write_archive, image, config, drive, dump / name, options["compress"]
+            )
+        finally:
+            vm.lock = None
+            vm.config.pop("lock", None)
+        archive = dump / name
+        notes = _expand_notes(str(options["notes"]), vm, self)
+        if notes:
+            archive.with_name(archive.name + ".notes").write_text(notes + "\n")
+        if options["protected"]:
+            archive.with_name(archive.name + ".protected").touch()
+        store = self.storages[storage]
+        store["volumes"][f"backup/{name}"] = _archive_volume(archive)
+        store["avail"] = shutil.disk_usage(folder).free
+        lines = [
+            f"INFO: creating vzdump archive '{archive}'",
+            f"INFO: archive file size: {archive.stat().st_size}",
+        ]
+        if options["prune"]:
+            for volname in self._prune(storage, vm.vmid, str(options["prune"])):
+                lines.append(f"INFO: removing backup '{storage}:{volname}'")
+        return lines
+
+    def _prune(self, storage: str, vmid: int, spec: str) -> list[str]:
+        """PVE's prune (``PVE::Storage::prune_mark_backup_group``) over this guest's archives:
+        the newest in each of the last N periods is kept; protected ones are never removed."""
+        keep = {}
+        for part in spec.split(","):
+            key, _, value = part.partition("=")
+            if key == "keep-all" and value == "1":
+                return []
+            if key.startswith("keep-") and value.isdigit():
+                keep[key] = int(value)
+        volumes = self.storages[storage]["volumes"]
+        mine = sorted(
+            (
+                (vol["ctime"], volname)
+                for volname, vol in volumes.items()
+                if vol.get("vmid") == vmid and not vol.get("protected")
+            ),
+            reverse=True,
+        )
+        kept: set[str] = set()
+        for option, period in PRUNE_PERIODS:
+            count = keep.get(option, 0)
+            seen: set[str] = set()
+            for ctime, volname in mine:
+                if len(seen) >= count:
+                    break
+                key = period(datetime.datetime.fromtimestamp(ctime))
+                if volname in kept or key in seen:
+                    continue
+                seen.add(key)
+                kept.add(volname)
+        removed = [volname for _, volname in mine if volname not in kept]
+        for volname in removed:
+            self._remove_archive(storage, volname)
+        return removed
+
+    def _remove_archive(self, storage: str, volname: str) -> None:
+        vol = self.storages[storage]["volumes"].pop(volname, None)
+        folder = self.backup_dirs.get(storage)
+        if vol is None or folder is None:
+            return
+        archive = folder / "dump" / volname.removeprefix("backup/")
+        for path in (archive, archive.with_name(archive.name + ".notes")):
+            path.unlink(missing_ok=True)
+
+    async def _content_delete(self, v: Mapping[str, Any], user: str) -> Any:
+        """G10: deleting a backup volume removes its archive file too (unless protected)."""
+        result = await super()._content_delete(v, user)
+        storage, volname = str(v["storage"]), str(v["volume"]).split(":", 1)[-1]
+        if storage in self.backup_dirs and volname not in self.storages[storage]["volumes"]:
+            self._remove_archive_files(storage, volname)
+        return result
+
+    def _remove_archive_files(self, storage: str, volname: str) -> None:
+        archive = self.backup_dirs[storage] / "dump" / volname.removeprefix("backup/")
+        if not archive.with_name(archive.name + ".protected").exists():
+            archive.unlink(missing_ok=True)
+            archive.with_name(archive.name + ".notes").unlink(missing_ok=True)
+
+    async def _content_put(self, v: Mapping[str, Any], user: str) -> Any:
+        """G10: notes and protection of a backup are files beside it, as on a PVE dir storage."""
+        result = await super()._content_put(v, user)
+        storage, volname = str(v["storage"]), str(v["volume"]).split(":", 1)[-1]
+        vol = self.storages.get(storage, {}).get("volumes", {}).get(volname)
+        if storage in self.backup_dirs and vol is not None:
+            archive = self.backup_dirs[storage] / "dump" / volname.removeprefix("backup/")
+            notes, protected = (
+                archive.with_name(archive.name + ".notes"),
+                archive.with_name(archive.name + ".protected"),
+            )
+            if vol.get("notes"):
+                notes.write_text(str(vol["notes"]) + "\n")
+            else:
+                notes.unlink(missing_ok=True)
+            if vol.get("protected"):
+                protected.touch()
+            else:
+                protected.unlink(missing_ok=True)
+        return result
+
+    # ---------------------------------------------------------------- G10: backup jobs
+
+    async def _job_list(self, values: Mapping[str, Any], user: str) -> list[dict[str, Any]]:
+        return [dict(job) for _, job in sorted(self.backup_jobs.items())]
+
+    async def _job_read(self, values: Mapping[str, Any], user: str) -> dict[str, Any]:
+        job = self.backup_jobs.get(str(values["id"]))
+        if job is None:
+            raise PveError(500, f"job '{values['id']}' does not exist")
+        return dict(job)
+
+    async def _job_create(self, values: Mapping[str, Any], user: str) -> None:
+        job_id = str(values.get("id") or f"backup-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:4]}")
+        if job_id in self.backup_jobs:
+            raise PveError(500, f"Job '{job_id}' already exists")
+        if not values.get("vmid") and not values.get("all") and not values.get("pool"):
+            raise PveError(400, "Parameter verification failed.", {"vmid": "no guests selected"})
+        storage = str(values.get("storage") or "local")
+        store = self._store(storage)
+        if "backup" not in str(store.get("content", "")).split(","):
+            raise PveError(500, f"storage '{storage}' does not support backups")
+        job = {k: v for k, v in values.items() if k not in ("id",)}
+        job.setdefault("schedule", str(values.get("starttime") or "00:00"))
+        job.setdefault("enabled", 1)
+        self.backup_jobs[job_id] = dict(job, id=job_id, type="vzdump", storage=storage)
+
+    async def _job_update(self, values: Mapping[str, Any], user: str) -> None:
+        job = self.backup_jobs.get(str(values["id"]))
+        if job is None:
+            raise PveError(500, f"job '{values['id']}' does not exist")
+        for key in str(values.get("delete") or "").split(","):
+            job.pop(key, None)
+        job.update({k: v for k, v in values.items() if k not in ("id", "delete")})
+
+    async def _job_delete(self, values: Mapping[str, Any], user: str) -> None:
+        if self.backup_jobs.pop(str(values["id"]), None) is None:
+            raise PveError(500, f"job '{values['id']}' does not exist")
+
+
+VZDUMP_PATH = "/nodes/{node}/vzdump"
+JOBS_PATH = "/cluster/backup"
+JOB_PATH = "/cluster/backup/{id}"
+BACKUP_NAME = re.compile(
+    r"vzdump-(qemu|lxc)-(\d+)-(\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d)\.(tar|vma)(\.zst)?\Z"
+)
+PRUNE_PERIODS: tuple[tuple[str, Callable[[datetime.datetime], str]], ...] = (
+    ("keep-last", lambda t: t.isoformat()),
+    ("keep-hourly", lambda t: t.strftime("%Y-%m-%d %H")),
+    ("keep-daily", lambda t: t.strftime("%Y-%m-%d")),
+    ("keep-weekly", lambda t: "{}-{}".format(*t.isocalendar()[:2])),
+    ("keep-monthly", lambda t: t.strftime("%Y-%m")),
+    ("keep-yearly", lambda t: t.strftime("%Y")),
+)
+
+
+def _id_list(value: Any) -> list[str]:
+    return [v for v in re.split(r"[,;\s]+", str(value or "")) if v]
+
+
+def _error_text(err: BaseException) -> str:
+    if isinstance(err, subprocess.CalledProcessError):
+        return (err.stderr or b"").decode(errors="replace").strip() or str(err)
+    if isinstance(err, PveError):
+        return str(err.args[1] if len(err.args) > 1 else err)
+    return str(err)
+
+
+def _write_archive(image: Path, config: str, drive: str, archive: Path, compress: str) -> None:
+    """The archive, written beside its final name and renamed into place once complete."""
+    work = archive.with_name(f".{archive.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        disk = work / f"disk-drive-{drive}.qcow2"
+        # -U: the guest may be running (QEMU holds the image's lock), as vzdump's snapshot mode.
+        subprocess.run(
+            ["qemu-img", "convert", "-U", "-O", "qcow2", str(image), str(disk)],
+            check=True,
+            capture_output=True,
+        )
+        (work / "qemu-server.conf").write_text(config)
+        tar = work / "archive.tar"
+        with tarfile.open(tar, "w", format=tarfile.GNU_FORMAT) as out:
+            out.add(work / "qemu-server.conf", arcname="qemu-server.conf")
+            out.add(disk, arcname=disk.name)
+        if compress == "zstd":
+            subprocess.run(
+                ["zstd", "-q", "-T1", str(tar), "-o", str(tar) + ".zst"],
+                check=True,
+                capture_output=True,
+            )
+            tar = Path(str(tar) + ".zst")
+        os.replace(tar, archive)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _archive_volume(archive: Path) -> dict[str, Any]:
+    """A backup volume as PVE's ``archive_info`` describes it: ctime from the file's name."""
+    found = BACKUP_NAME.match(archive.name)
+    assert found is not None  # noqa: S101 - only names that matched reach here
+    stamp = datetime.datetime.strptime(found.group(3), "%Y_%m_%d-%H_%M_%S")
+    notes = archive.with_name(archive.name + ".notes")
+    volume: dict[str, Any] = {
+        "content": "backup",
+        "format": found.group(4) + (found.group(5) or ""),
+        "size": archive.stat().st_size,
+        "ctime": int(stamp.timestamp()),
+        "vmid": int(found.group(2)),
+        "subtype": found.group(1),
+        "protected": archive.with_name(archive.name + ".protected").exists(),
+    }
+    if notes.exists():
+        volume["notes"] = notes.read_text().rstrip("\n")
+    return volume
+
+
+def _expand_notes(template: str, vm: Any, pve: CompatPve) -> str:
+    """PVE's ``notes-template``: ``{{guestname}}``, ``{{vmid}}``, ``{{node}}``, ``{{cluster}}``."""
+    names = {
+        "guestname": str(vm.config.get("name", "")),
+        "vmid": str(vm.vmid),
+        "node": str(vm.node),
+        "cluster": "lab",
+    }
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: names.get(m.group(1), m.group(0)), template)

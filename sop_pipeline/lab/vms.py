@@ -253,6 +253,11 @@ class QemuBackend:
         """The folder that holds the VM's overlay, seed, sockets and logs."""
         return self.state_dir / str(int(vmid))
 
+    def disk_image(self, vmid: int) -> Path | None:
+        """The VM's disk (its overlay over the lab image), what the lab's vzdump copies."""
+        overlay = self.vm_dir(vmid) / "overlay.qcow2"
+        return overlay if overlay.is_file() else None
+
     @property
     def image(self) -> lab_image.LabImage:
         """The lab image (built on first use when not cached)."""

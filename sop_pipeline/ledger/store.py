@@ -5,11 +5,11 @@ The second kind holds pipeline-wide ledgers such as consumed approvals.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sop_pipeline import locking
 from sop_pipeline.errors import Busy
 from sop_pipeline.ledger.chain import ChainFault, Ledger, verify_chain
 
@@ -28,9 +28,15 @@ class LedgerStore:
         return Ledger(self.records_dir / f"_{name}.jsonl", f"_{name}")
 
     def request_ids(self) -> list[str]:
-        return sorted(
-            p.stem for p in self.records_dir.glob("*.jsonl") if not p.name.startswith("_")
-        )
+        return [i for i in self.ledger_ids() if not i.startswith("_")]
+
+    def ledger_ids(self) -> list[str]:
+        """Every ledger here: the request ids and the pipeline-wide ``_<name>`` ledgers."""
+        return sorted(p.stem for p in self.records_dir.glob("*.jsonl"))
+
+    def by_id(self, ledger_id: str) -> Ledger:
+        """A ledger by the id :meth:`ledger_ids` gives it."""
+        return Ledger(self.records_dir / f"{ledger_id}.jsonl", ledger_id)
 
     def audit(self) -> dict[Path, list[ChainFault]]:
         """Every ledger in the folder with its faults (empty list: it holds)."""
@@ -45,10 +51,10 @@ class LedgerStore:
         self.records_dir.mkdir(parents=True, exist_ok=True)
         with open(self.records_dir / f".{name}.lock", "a") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+                locking.lock(handle, blocking=not busy)
             except BlockingIOError:
                 raise Busy(str(busy)) from None
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                locking.unlock(handle)

@@ -738,6 +738,8 @@ def activity(dept: Department, report: ActivityReport) -> Document:
         blocks.append(
             Paragraph(("Tidak ada langkah yang melewati target waktu SOP pada periode ini.",))
         )
+    if report.backups is not None:
+        blocks += _backups_section(dept, report)
     blocks.append(
         Signatures(
             (
@@ -756,6 +758,38 @@ def activity(dept: Department, report: ActivityReport) -> Document:
         blocks,
         None,
     )
+
+
+def _backups_section(dept: Department, report: ActivityReport) -> list[Block]:
+    """D: each hosting's last good backup against its policy (a job alone is no backup)."""
+    statuses = report.backups or ()
+    blocks: list[Block] = [Heading("D. Cadangan (Backup) per Hosting")]
+    if not statuses:
+        blocks.append(Paragraph(("Tidak ada hosting yang berjalan di Proxmox.",)))
+        return blocks
+    rows = tuple(
+        (
+            str(i),
+            s.hosting.request_id,
+            str(s.hosting.vmid),
+            ind.short_date_time(s.last.ctime, dept.tz) if s.last is not None else "-",
+            f"{s.retention.max_age_hours} jam",
+            ("MELANGGAR: " if s.breach else "baik: ") + s.reason,
+        )
+        for i, s in enumerate(statuses, 1)
+    )
+    blocks.append(
+        Table(
+            ("No", "Permintaan", "VM", "Cadangan terakhir", "Batas umur", "Keadaan"),
+            rows,
+            marked=frozenset(i for i, s in enumerate(statuses) if s.breach),
+            widths=(5, 18, 7, 16, 10, 44),
+            note=f"Keadaan cadangan saat laporan ini dibuat; waktu dalam "
+            f"{ind.zone_label(dept.tz)}; batas umur menurut klasifikasi data "
+            "(inventories/backups.yaml). Job cadangan saja tidak dihitung sebagai cadangan.",
+        )
+    )
+    return blocks
 
 
 # -------------------------------------------------------------------------- dispatch

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
+from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.placement import Held, Room, demand_of, fits_quota, node_fits
 from sop_pipeline.domain.policy import Quota
@@ -316,6 +317,8 @@ class ActivityReport:
     sequence: int
     issued: datetime
     entries: tuple[ActivityEntry, ...]
+    #: Each hosting's last good backup when the report was made; None: not asked.
+    backups: tuple[BackupStatus, ...] | None = None
 
     @property
     def breaches(self) -> tuple[tuple[ActivityEntry, StepTiming], ...]:

@@ -2,7 +2,8 @@
 
 A hash chain only shows accidents: whoever can push ``sop-records`` can rewrite a record and
 recompute every hash. After each protected job, ``sop checkpoint`` signs the head of every
-request record whose head is not yet signed, with the pipeline's own key (SSHSIG namespace
+record whose head is not yet signed (each request's, and the pipeline-wide ``_<name>``
+ledgers: tickets, consumed approvals), with the pipeline's own key (SSHSIG namespace
 :data:`~sop_pipeline.signing.statement.CHECKPOINT_NAMESPACE`, principal in ``roles.pipeline``
 of ``approvers/roles.toml``). Files: ``records/checkpoints/<request-id>.jsonl``, one JSON
 object per line (canonical JSON, keys sorted)::
@@ -195,6 +196,21 @@ def audit(
             continue
         covered = max(covered, cp.count)
     return faults, covered
+
+
+def without_ledger(records_dir: Path) -> list[str]:
+    """Checkpoints whose record is gone: a signed head proves the record existed, so its
+    deletion is a rollback to nothing (rule ``checkpoint-rollback``)."""
+    folder = records_dir / FOLDER
+    faults = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        ledger = records_dir / path.name
+        if not ledger.exists():
+            faults.append(
+                f"{ledger}: catatan hilang, padahal {path} menandatangani head-nya: catatan "
+                "dihapus [checkpoint-rollback]"
+            )
+    return faults
 
 
 def statement_heads(approvals: Path, records: Sequence[Record]) -> list[str]:

@@ -119,6 +119,65 @@ def encode(
     )
 
 
+def public_key_blob(point: bytes, rp_id: str) -> bytes:
+    """The ``sk-ecdsa-sha2-nistp256@openssh.com`` key of a WebAuthn credential: its
+    uncompressed P-256 point (``0x04 || x || y``) and the RP ID as the application."""
+    if len(point) != 65 or point[0] != 0x04:
+        raise WebAuthnFormatError("credential public key is not an uncompressed P-256 point")
+    return put_string(KEY_TYPE) + put_string("nistp256") + put_string(point) + put_string(rp_id)
+
+
+def public_key_line(point: bytes, rp_id: str, comment: str = "") -> str:
+    """The line the enrolment page shows, as ``allowed_signers`` takes it."""
+    line = f"{KEY_TYPE} {base64.b64encode(public_key_blob(point, rp_id)).decode()}"
+    return f"{line} {comment}" if comment else line
+
+
+def from_browser(
+    *, authenticator_data_bytes: bytes, client_data: bytes, der_signature: bytes, origin: str
+) -> bytes:
+    """The SSH signature blob for what ``navigator.credentials.get`` returned
+    (``response.authenticatorData``, ``response.clientDataJSON``, ``response.signature``);
+    wrap it with :func:`sshsig_armor`. The RP ID hash stays in the authenticator data and is
+    checked by the verifier against the key's application."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    if len(authenticator_data_bytes) < 37:
+        raise WebAuthnFormatError("authenticatorData is shorter than 37 bytes")
+    flags = authenticator_data_bytes[32]
+    counter = int.from_bytes(authenticator_data_bytes[33:37], "big")
+    try:
+        r, s = decode_dss_signature(der_signature)
+    except ValueError as err:
+        raise WebAuthnFormatError("signature is not a DER ECDSA signature") from err
+    return encode(
+        r,
+        s,
+        flags=flags,
+        counter=counter,
+        origin=origin,
+        client_data=client_data,
+        extensions=authenticator_data_bytes[37:],
+    )
+
+
+def sshsig_armor(
+    public_blob: bytes, namespace: str, hash_algorithm: str, signature: bytes
+) -> bytes:
+    """The armored SSHSIG (the ``.sig`` file) around one signature blob."""
+    from sop_pipeline.signing.sshsig import MAGIC, SIG_VERSION, armor
+
+    return armor(
+        MAGIC
+        + put_u32(SIG_VERSION)
+        + put_string(public_blob)
+        + put_string(namespace)
+        + put_string(b"")
+        + put_string(hash_algorithm)
+        + put_string(signature)
+    )
+
+
 def decode_after_type(reader: Reader) -> Assertion:
     """The rest of a blob whose type string was already read; WebAuthnFormatError when
     OpenSSH would refuse its layout."""

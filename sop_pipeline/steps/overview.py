@@ -98,18 +98,20 @@ def audit_faults(
     report = ws.ledgers.audit()
     faults = [str(f) for path_faults in report.values() for f in path_faults]
     keyring = None
-    for request_id in ws.ledgers.request_ids():
-        ledger = ws.ledgers.for_request(request_id)
+    for ledger_id in ws.ledgers.ledger_ids():
+        ledger = ws.ledgers.by_id(ledger_id)
         path = ledger.path
         if report.get(path):
             continue
-        try:
-            state_of(ws.ledgers, request_id)
-        except SopError as err:
-            faults.append(f"{path}: {err.diagnostics()}")
         records = ledger.records()
-        faults += checkpoint.statement_heads(approvals_dir(ws.request_path(request_id)), records)
-        cp_path = checkpoint.path_for(ws.records_dir, request_id)
+        if not ledger_id.startswith("_"):  # a request's record: its steps and statements too
+            try:
+                state_of(ws.ledgers, ledger_id)
+            except SopError as err:
+                faults.append(f"{path}: {err.diagnostics()}")
+            approvals = approvals_dir(ws.request_path(ledger_id))
+            faults += checkpoint.statement_heads(approvals, records)
+        cp_path = checkpoint.path_for(ws.records_dir, ledger_id)
         try:
             keyring = keyring or load_keyring()
         except SopError as err:
@@ -124,7 +126,8 @@ def audit_faults(
                 )
             continue
         found, _ = checkpoint.audit(
-            path=cp_path, request_id=request_id, records=records, keyring=keyring, at=at
+            path=cp_path, request_id=ledger_id, records=records, keyring=keyring, at=at
         )
         faults += found
+    faults += checkpoint.without_ledger(ws.records_dir)
     return len(report), faults

@@ -11,7 +11,10 @@ bytes under the request's lock (steps 1-2 of the sequence); this module does the
                 host keys through it (Ansible's known_hosts is pinned to them);
 6. ansible      ``playbooks/site.yml`` (base, web, the stack, TLS, the DNS record);
 7. dns          the department's DNS answers the name with the VM's address;
-8. http         the site answers under its name over HTTPS, with the request's own content.
+8. http         the site answers under its name over HTTPS, with the request's own content;
+9. backup       the hosting joins its backup job (retention by its data classification,
+                ``inventories/backups.yaml``), its first backup runs at once, and the archive
+                is confirmed on the backup storage.
 
 Every phase is logged with its time (``PhaseTimes`` keeps them for the lead-time
 benchmark). A failure says which phase, what was left as it was, and how to continue: every
@@ -72,11 +75,12 @@ from sop_pipeline.ports import (
 )
 from sop_pipeline.reports.model import Check, HostingResult
 from sop_pipeline.steps.analysis import dns_name_free, stack_tfvars, vm_name_taken
+from sop_pipeline.steps.backups import join_and_back_up
 
 T = TypeVar("T")
 Log = Callable[[str], None]
 
-PHASES = ("allocate", "terraform", "agent", "ansible", "dns", "http")
+PHASES = ("allocate", "terraform", "agent", "ansible", "dns", "http", "backup")
 PHASE_LABELS = {
     "allocate": "alokasi VMID dan IP",
     "terraform": "Terraform membuat VM",
@@ -84,6 +88,7 @@ PHASE_LABELS = {
     "ansible": "Ansible mengonfigurasi server",
     "dns": "memeriksa nama di DNS",
     "http": "memeriksa situs menjawab dengan namanya",
+    "backup": "job cadangan dan cadangan pertama",
 }
 #: What is left as it was, and how to continue, when a phase fails.
 PHASE_HINTS = {
@@ -100,6 +105,9 @@ PHASE_HINTS = {
     "dan kunci TSIG, lalu jalankan ulang `sop provision`.",
     "http": "VM, situs dan DNS dibiarkan. Periksa nginx dan layanan aplikasi di server, lalu "
     "jalankan ulang `sop provision`.",
+    "backup": "VM, situs dan DNS dibiarkan; job cadangan mungkin sudah dibuat, tetapi belum ada "
+    "cadangan yang terkonfirmasi. Periksa penyimpanan cadangan Proxmox, lalu jalankan ulang "
+    "`sop provision`.",
 }
 
 
@@ -251,12 +259,24 @@ class InfraProvisioner:
         log(f"{rid}:   Ansible: {result.changed} tugas berubah, mode {result.tuning}")
         run("dns", lambda: self._dns(ad, facts, alloc))
         answer = run("http", lambda: self._http(ad.proxmox, node, alloc, facts))
+        backup = run(
+            "backup",
+            lambda: join_and_back_up(
+                ad.backups,
+                request_id=rid,
+                vmid=alloc.vmid,
+                node=node,
+                classification=facts.data_classification,
+                policy=self.trusted.backups,
+            ),
+        )
         checks = (
             Check("VM dibuat oleh Terraform", True, f"VMID {alloc.vmid} di {node}"),
             Check("Agen tamu melaporkan alamat", True, alloc.ipv4),
             Check("Konfigurasi Ansible", True, f"{tasks_ok(result)} ok, {result.changed} berubah"),
             Check("Nama DNS", True, f"{facts.fqdn} -> {alloc.ipv4}"),
             Check("Situs menjawab (HTTPS)", True, f"HTTP {answer.status}, memuat {rid}"),
+            Check("Cadangan pertama", True, f"{backup.volid} ({backup.size} bita)"),
         )
         return HostingResult(
             vmid=alloc.vmid,

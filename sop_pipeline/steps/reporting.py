@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
@@ -328,6 +329,7 @@ def activity_report(
     calendar: WorkingCalendar,
     ledgers: Mapping[str, Sequence[Record]],
     facts: Mapping[str, Request | None],
+    backups: Sequence[BackupStatus] | None = None,
 ) -> ActivityReport:
     """Laporan Kegiatan: every request open at some moment of the period.
 
@@ -354,6 +356,7 @@ def activity_report(
         sequence=sequence,
         issued=as_of,
         entries=tuple(entry for _, _, entry in lines),
+        backups=None if backups is None else tuple(backups),
     )
 
 
@@ -494,8 +497,10 @@ def write_period_report(
     period_end: date,
     now: datetime,
     sequence: int | None = None,
+    backups: Sequence[BackupStatus] | None = None,
 ) -> tuple[ActivityReport, list[Path]]:
-    """The Laporan Kegiatan of ``[period_start, period_end]`` (inclusive), written."""
+    """The Laporan Kegiatan of ``[period_start, period_end]`` (inclusive), written; with
+    ``backups``, each hosting's last good backup and its breaches too."""
     require_ready(
         trusted.calendar, trusted.department, range(period_start.year, period_end.year + 1)
     )
@@ -515,6 +520,7 @@ def write_period_report(
         calendar=trusted.calendar,
         ledgers=ledgers,
         facts=facts,
+        backups=backups,
     )
     return report, write_reports(report, reports_dir(ws), department=trusted.department)
 

@@ -21,6 +21,7 @@ from sop_pipeline.cli.main import main
 from sop_pipeline.demo.officials import T0, Lab, keygen, keyring_texts
 from sop_pipeline.ledger.chain import GENESIS, Record, canonical_json, verify_records
 from sop_pipeline.signing import checkpoint
+from sop_pipeline.signing.record import consume_approvals
 from sop_pipeline.signing.sshsig import SshKeygen
 from sop_pipeline.signing.statement import CHECKPOINT_NAMESPACE
 from tests.attacks.harness import RID, Scene, m
@@ -188,3 +189,54 @@ def test_a_deleted_checkpoint_file_is_caught(lab: Lab, tally: dict[str, int]) ->
     sign_checkpoint(lab, key, 12)
     checkpoint.path_for(lab.records, RID).unlink()
     judged(tally, lab, "checkpoint-missing")
+
+
+def spent(lab: Lab, s: Scene, key: Path) -> Path:
+    """Step 7 recorded, gate 8 held and its approvals spent as step 8 spends them, then
+    checkpointed: records/_consumed-approvals.jsonl, the ledger that stops their replay."""
+    s.flow.sign(7, "kabid", T0 + m(20))
+    s.flow.record(T0 + m(21), "native")
+    gate = s.flow.gate(8, T0 + m(22), "native")
+    assert gate.holds, gate.reasons
+    consume_approvals(
+        s.flow.consumed_ledger, request_id=RID, statements=gate.statements, at=T0 + m(23)
+    )
+    sign_checkpoint(lab, key, 24)
+    return s.flow.consumed_ledger.path
+
+
+def test_pipeline_wide_ledgers_are_checkpointed_too(lab: Lab) -> None:
+    s, key = setup(lab)
+    consumed = spent(lab, s, key)
+    found, _ = checkpoint.read(checkpoint.path_for(lab.records, consumed.stem))
+    assert [(c.request_id, c.count) for c in found] == [("_consumed-approvals", 1)]
+    code, out = sop(lab, "audit", "--base", "main")
+    assert code == 0 and "UTUH" in out, out
+
+
+def test_spent_approvals_rewritten_with_fresh_hashes_are_caught(
+    lab: Lab, tally: dict[str, int]
+) -> None:
+    s, key = setup(lab)
+    consumed = spent(lab, s, key)
+    records = read_records(consumed)
+    forgotten = {name: "00" * 32 for name in records[0].inputs}  # the spent hashes, gone
+    rewrite(consumed, [Record(**{**records[0].body(), "inputs": forgotten})])
+    assert not verify_records(consumed, read_records(consumed))  # the chain itself holds
+    out = judged(tally, lab, "checkpoint-mismatch")
+    assert "_consumed-approvals.jsonl" in out
+
+
+def test_a_deleted_ledger_of_spent_approvals_is_caught(lab: Lab, tally: dict[str, int]) -> None:
+    s, key = setup(lab)
+    spent(lab, s, key).unlink()  # every approval spendable again
+    out = judged(tally, lab, "checkpoint-rollback")
+    assert "_consumed-approvals.jsonl: catatan hilang" in out
+
+
+def test_a_deleted_request_record_is_caught(lab: Lab, tally: dict[str, int]) -> None:
+    _, key = setup(lab)
+    sign_checkpoint(lab, key, 12)
+    ledger_path(lab).unlink()
+    out = judged(tally, lab, "checkpoint-rollback")
+    assert f"{RID}.jsonl: catatan hilang" in out

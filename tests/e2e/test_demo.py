@@ -138,8 +138,9 @@ def test_step_8_ran_every_phase_and_the_site_answers_by_name(
     demo: Demo, probe: dict[str, object]
 ) -> None:
     provisioned = demo.section(3)
-    for number, phase in enumerate(("alokasi", "Terraform", "agen", "Ansible", "DNS", "situs")):
-        assert f"[{number + 1}/6] " in provisioned and phase in provisioned
+    phases = ("alokasi", "Terraform", "agen", "Ansible", "DNS", "situs", "cadangan")
+    for number, phase in enumerate(phases):
+        assert f"[{number + 1}/{len(phases)}] " in provisioned and phase in provisioned
     assert "langkah 8 selesai: simpus.sumbarprov.go.id" in provisioned
     assert f"https://{FQDN}/ -> " in provisioned
     assert "HTTP 200; halaman memuat dinkes-simpus: ya" in provisioned

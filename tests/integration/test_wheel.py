@@ -20,6 +20,7 @@ import pytest
 
 from sop_pipeline.demo.officials import Official, keyring_texts
 from tests.conftest import REPO, commit_all
+from tests.support.nofcntl import blocker
 from tests.support.wheel import build_wheel, clean_env, fresh_venv, hashed_requirements
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,14 +33,14 @@ class Installed:
     bin: Path
     wheel: Path
 
-    def run(self, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    def run(self, *argv: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            argv, cwd=cwd, env=clean_env(PATH=f"{self.bin}:/usr/bin:/bin"),
+            argv, cwd=cwd, env=clean_env(PATH=f"{self.bin}:/usr/bin:/bin", **env),
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
 
-    def sop(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        return self.run(str(self.bin / "sop"), *args, cwd=cwd)
+    def sop(self, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.run(str(self.bin / "sop"), *args, cwd=cwd, **env)
 
     def python(self, code: str, cwd: Path) -> str:
         done = self.run(str(self.bin / "python"), "-c", code, cwd=cwd)
@@ -128,6 +129,28 @@ def test_the_core_install_validates_signs_and_verifies(
     done = installed.sop("analyze", "dinkes-simpus", cwd=repo)  # step 6 needs [provision]
     assert done.returncode == 3, done.stdout + done.stderr
     assert "pip install 'sop-pipeline[provision]' [extra-missing]" in done.stderr
+
+
+def test_the_core_install_runs_without_fcntl(
+    installed: Installed, repo: Path, officials: dict[str, Official], tmp_path: Path
+) -> None:
+    """Windows' Python has no fcntl: the installed core validates and verifies without it."""
+    hook = str(blocker(tmp_path / "hook"))
+    done = installed.run(str(installed.bin / "python"), "-c", "import fcntl", cwd=repo,
+                         PYTHONPATH=hook)  # fmt: skip
+    assert done.returncode == 1 and "(blocked)" in done.stderr
+    done = installed.sop("validate", cwd=repo, PYTHONPATH=hook)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 berkas diperiksa, 3 sah, 0 ditolak." in done.stdout
+    kadis = officials["kadis"]
+    done = installed.sop(
+        "sign", "dinkes-simpus", "--step", "2", "--decision", "approve",
+        "--signer", kadis.principal, "--key", str(kadis.key), cwd=repo, PYTHONPATH=hook,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = installed.sop("verify", "dinkes-simpus", cwd=repo, PYTHONPATH=hook)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("SAH (valid)") == 1
 
 
 def test_the_installed_sop_takes_playbooks_and_roles_from_the_base_commit(

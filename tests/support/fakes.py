@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sop_pipeline.adapters import ansible
 from sop_pipeline.adapters.allocator import Allocation, AllocationError, Pool, RequestLeasedError
+from sop_pipeline.adapters.backups import BackupError
 from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage, ProxmoxError
 from sop_pipeline.adapters.terraform import PlanSummary, RequestBusyError, TerraformError
+from sop_pipeline.domain.backups import Backup, BackupJob
 from sop_pipeline.steps.provisioning import SiteAnswer
 
 TEMPLATE = ExistingVm(
@@ -239,6 +242,43 @@ class FakeDns:
 
 
 @dataclass
+class FakeBackups:
+    """Proxmox's backup jobs and archives; ``failing`` makes the next backups fail."""
+
+    journal: Journal
+    jobs_by_id: dict[str, BackupJob] = field(default_factory=dict)
+    archives: list[Backup] = field(default_factory=list)
+    failing: bool = False
+    clock: datetime = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+    def ensure_job(self, job: BackupJob) -> None:
+        self.journal.append(f"backups.ensure_job {job.job_id}")
+        self.jobs_by_id[job.job_id] = job
+
+    def jobs(self) -> list[BackupJob]:
+        self.journal.append("backups.jobs")
+        return list(self.jobs_by_id.values())
+
+    def backup_now(self, node: str, job: BackupJob, *, timeout: float = 0.0) -> Backup:
+        self.journal.append(f"backups.backup_now {job.vmid}")
+        if self.failing:
+            raise BackupError(f"Pencadangan VM {job.vmid} gagal (job errors)")
+        stamp = self.clock + timedelta(seconds=len(self.archives))
+        made = Backup(
+            volid=f"{job.storage}:backup/vzdump-qemu-{job.vmid}-{stamp:%Y_%m_%d-%H_%M_%S}.tar.zst",
+            vmid=job.vmid,
+            ctime=stamp,
+            size=1024,
+        )
+        self.archives.append(made)
+        return made
+
+    def backups(self, storage: str, vmid: int | None = None) -> list[Backup]:
+        self.journal.append("backups.backups")
+        return [b for b in self.archives if vmid is None or b.vmid == vmid]
+
+
+@dataclass
 class FakePorts:
     """The adapters of one environment (``Infrastructure.open``), all in memory."""
 
@@ -246,6 +286,11 @@ class FakePorts:
     allocator: FakeAllocator
     dns: FakeDns
     runners: dict[str, FakeTerraform] = field(default_factory=dict)
+    backups: FakeBackups = None  # type: ignore[assignment]  # made on the proxmox journal
+
+    def __post_init__(self) -> None:
+        if self.backups is None:
+            self.backups = FakeBackups(self.proxmox.journal)
 
     def terraform(self, request_id: str, source_dir: Path) -> FakeTerraform:
         if request_id not in self.runners:

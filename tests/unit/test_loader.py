@@ -42,6 +42,11 @@ REQUIRED_RULES = {
     "schema-version",
     "nip-spaces",
     "unknown-opd",
+    # issue 14: deployers' keys and the database
+    "deploy-key-options",
+    "deploy-key-rsa-bits",
+    "deploy-key-one-line",
+    "deploy-key-malformed",
 }
 
 

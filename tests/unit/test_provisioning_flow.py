@@ -128,6 +128,9 @@ def test_the_phases_run_in_the_sop_order(world: World) -> None:
         "dns.resolves_to",
         "proxmox.read_guest_file",
         "http.get",
+        # 9. backup: the job joined, the first backup run and its archive returned
+        f"backups.ensure_job sop-{RID}",
+        "backups.backup_now 1000",
     ]
     assert getattr(result, "vmid", None) == 1000 and getattr(result, "node", None) == "pve1"
     assert world.runner.tfvars["vmid"] == 1000 and world.runner.tfvars["node_name"] == "pve1"
@@ -246,6 +249,27 @@ def test_an_ansible_failure_reports_its_phase_and_leaves_dns_untouched(world: Wo
     assert world.journal[-1] == "ansible.run"  # no DNS check, no HTTP check after it
     assert world.dns.records == {} and "dns.resolves_to" not in world.journal
     assert world.guests() == [1000] and RID in world.allocator.held  # the VM stays as it is
+
+
+def test_the_first_backup_is_a_check_of_the_handover(world: World) -> None:
+    result = world.provision()
+    (job,) = world.ports.backups.jobs_by_id.values()
+    assert job.vmid == 1000 and job.job_id == f"sop-{RID}"
+    # dinkes-simpus declares terbatas: the retention of that classification
+    assert job.prune_backups == "keep-daily=14,keep-weekly=8,keep-monthly=6"
+    checks = getattr(result, "checks", ())
+    assert checks[-1].name == "Cadangan pertama" and checks[-1].ok
+    assert checks[-1].detail.startswith("backup:backup/vzdump-qemu-1000-")
+
+
+def test_a_failed_first_backup_stops_step_8_before_it_is_recorded(world: World) -> None:
+    world.ports.backups.failing = True
+    with pytest.raises(ProvisionError) as caught:
+        world.provision()
+    assert caught.value.phase == "backup" and "job errors" in str(caught.value)
+    assert "belum ada cadangan yang terkonfirmasi" in caught.value.diagnostics()
+    assert world.journal[-1] == "backups.backup_now 1000"
+    assert world.guests() == [1000]  # the hosting stays; a re-run backs it up
 
 
 def test_a_name_dns_does_not_give_fails_in_the_dns_phase(world: World) -> None:

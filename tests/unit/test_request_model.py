@@ -155,6 +155,7 @@ def test_choices_are_the_schemas_enums() -> None:
         model.Environment: props["environment"]["enum"],
         model.Classification: props["data_classification"]["enum"],
         model.Exposure: props["exposure"]["enum"],
+        model.DatabaseEngine: props["database"]["properties"]["engine"]["enum"],
     }
     for literal, enum in pairs.items():
         assert list(get_args(literal)) == enum

@@ -23,6 +23,27 @@ def mutate(name: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
+KEYS = HERE.parent / "keys" / "deployers"
+
+
+def deployers(*keys: str) -> str:
+    """A ``deployers:`` list, one deployer per key text (written as a YAML double-quoted
+    string, so a newline in it is the escape ``\\n``)."""
+    lines = ["deployers:"]
+    for index, key in enumerate(keys):
+        quoted = key.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines += [
+            f"  - name: Deployer {index + 1}",
+            f'    nip: "19900101201501100{index + 1}"',
+            f'    ssh_public_key: "{quoted}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def key(name: str) -> str:
+    return (KEYS / f"{name}.pub").read_text().strip()
+
+
 FIXTURES: dict[str, str | bytes] = {
     "anchor-alias": mutate("anchor-alias", "  vcpu: 2\n", "  vcpu: &cpu 2\n").replace(
         "  disk_gb: 40", "  disk_gb: *cpu"
@@ -136,6 +157,23 @@ def _six(name: str) -> str:
 
 # Whole requests/ folders, checked by the real `sop validate` (tests/unit/test_validate_trees.py):
 # what only shows with the letter beside the request, several files, or the clock.
+# Issue 14: the deployers' keys and the database, each refused with its own rule.
+FIXTURES.update(
+    {
+        "deployer-key-options": base("deployer-key-options")
+        + deployers(f'command="/bin/sh -c id",no-pty {key("ed25519")}'),
+        "deployer-key-rsa-2048": base("deployer-key-rsa-2048") + deployers(key("rsa2048")),
+        "deployer-key-newline": base("deployer-key-newline")
+        + deployers(f"{key('ed25519')}\n{key('ed2')}"),
+        "deployer-key-malformed": base("deployer-key-malformed")
+        + deployers("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMmWAtsk7vjzwVVs6Lao9mDyKNfe"),
+        "database-sql-name": base("database-sql-name")
+        + 'database: {engine: mariadb, name: "simpus; DROP DATABASE mysql; --"}\n',
+        "database-engine-unknown": base("database-engine-unknown")
+        + "database: {engine: mongodb, name: simpus}\n",
+    }
+)
+
 TREES: dict[str, dict[str, str | bytes]] = {
     "stray-file": {
         "x.yml": base("x"),
@@ -174,6 +212,12 @@ TREES: dict[str, dict[str, str | bytes]] = {
     },
     "letter-future": {
         "simpus.yaml": base("simpus").replace('  date: "2026-11-02"\n', '  date: "2099-11-02"\n'),
+        "simpus/surat-permintaan.pdf": b"@LETTER@",
+    },
+    "deployers-and-database": {  # every problem of the four in one run, through sop validate
+        "simpus.yaml": base("simpus")
+        + deployers(f"restrict {key('ed25519')}", key("rsa2048"), f"{key('ecdsa')}\nx")
+        + "database: {engine: oracle, name: \"x' OR '1'='1\"}\n",
         "simpus/surat-permintaan.pdf": b"@LETTER@",
     },
     "six-problems": {

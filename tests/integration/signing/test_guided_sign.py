@@ -170,3 +170,10 @@ def test_push_to_a_bare_remote_and_after_someone_else_pushed(mr: Lab, tmp_path: 
 def test_push_refuses_a_bad_remote_name(mr: Lab) -> None:
     code, out = sign(mr, "kadis", 1, "--push", "--remote", "--upload-pack=touch /tmp/x")
     assert code == 4 and "nama remote" in out, out
+    code, out = sign(mr, "kadis", 1, "--push", "--remote", "nowhere")
+    assert code == 4 and "nowhere" in out, out
+    mr.git("checkout", "-q", "--detach")
+    code, out = sign(mr, "kadis", 1, "--push")
+    assert code == 4, out
+    assert approvals(mr) == []  # refused before anything was written
+    assert mr.git("log", "--format=%s", "-1").strip() == "request: dinkes-simpus"

@@ -323,3 +323,33 @@ def test_ssh_keygen_prints_good_ecdsa_sk(tmp_path: Path) -> None:
     assert f'Good "{NS}" signature for p@x with ECDSA-SK key'.encode() in good.stdout
     bad = subprocess.run(argv, input=b"statemenT", capture_output=True, check=False)
     assert bad.returncode != 0 and b"Good" not in bad.stdout
+
+
+def test_a_browser_assertion_becomes_an_sshsig_ssh_keygen_accepts(tmp_path: Path) -> None:
+    """What navigator.credentials.get returns (authenticatorData, clientDataJSON, a DER
+    signature), made here with a raw P-256 key, turned into a .sig by webauthn.from_browser."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    line = webauthn.public_key_line(point, "localhost", "kabid@x")
+    assert line.startswith("sk-ecdsa-sha2-nistp256@openssh.com ") and line.endswith(" kabid@x")
+    message = b'{"step":7}'
+    auth = webauthn.authenticator_data("localhost", webauthn.FLAG_UP | webauthn.FLAG_UV, 9)
+    cdj = webauthn.client_data_json(to_sign(NS, "sha512", message), "http://localhost:8080")
+    der = key.sign(auth + hashlib.sha256(cdj).digest(), ec.ECDSA(hashes.SHA256()))
+    blob = webauthn.from_browser(
+        authenticator_data_bytes=auth,
+        client_data=cdj,
+        der_signature=der,
+        origin="http://localhost:8080",
+    )
+    sig = webauthn.sshsig_armor(webauthn.public_key_blob(point, "localhost"), NS, "sha512", blob)
+    allowed = f'p@x namespaces="{NS}" {" ".join(line.split()[:2])}'
+    assert both(message, sig, tmp_path, allowed) == (True, True)
+    assert both(message + b"\n", sig, tmp_path, allowed) == (False, False)
