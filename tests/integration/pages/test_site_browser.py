@@ -17,7 +17,7 @@ import pytest
 
 from sop_pipeline.demo.officials import Lab, Official, RequestFlow, keyring_texts, signer_line
 from sop_pipeline.signing import statement as st
-from sop_pipeline.signing.sshsig import armor, dearmor
+from sop_pipeline.signing.sshsig import armor, dearmor, parse_armored
 from sop_pipeline.signing.sshwire import Reader, put_string, put_u32
 from tests.support.browser import Browser, browser, require_browser_tools, serve
 from tests.support.sitelab import commit_on_branch, git, sop, with_inventories
@@ -75,6 +75,36 @@ def rewrap(armored: bytes, key_blob: bytes) -> bytes:
     reader.string()
     rest = blob[len(blob) - reader.remaining :]
     return armor(magic + put_u32(version) + put_string(key_blob) + rest)
+
+
+def python_encoding(armored: bytes, rp_id: str) -> bytes:
+    """The same signature re-encoded by the pipeline's own WebAuthn code
+    (``signing.webauthn.from_browser``) from the fields the page wrote: two encoders, one
+    result."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from sop_pipeline.signing import webauthn
+
+    parsed = parse_armored(armored)
+    sig = Reader(parsed.signature)
+    assert sig.cstring() == "webauthn-sk-ecdsa-sha2-nistp256@openssh.com"
+    inner = Reader(sig.string())
+    r, s_ = inner.mpint(), inner.mpint()
+    flags, counter = sig.u8(), sig.u32()
+    origin, client_data, extensions = sig.cstring(), sig.string(), sig.string()
+    sig.end()
+    authenticator_data = (
+        hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + put_u32(counter) + extensions
+    )
+    blob = webauthn.from_browser(
+        authenticator_data_bytes=authenticator_data,
+        client_data=client_data,
+        der_signature=encode_dss_signature(r, s_),
+        origin=origin,
+    )
+    return webauthn.sshsig_armor(parsed.key.blob, parsed.namespace, parsed.hash_algorithm, blob)
 
 
 class Site:
@@ -231,6 +261,8 @@ def test_enrol_sign_steps_2_to_7_and_gate_8(site: Site) -> None:
         )
         assert done.returncode == 0 and "Good" in done.stdout + done.stderr, (step, done.stderr)
         assert "ECDSA-SK" in done.stdout + done.stderr
+        armored = Path(files["signature"]).read_bytes()
+        assert python_encoding(armored, "localhost") == armored, step
 
     site.rebuild()
     assert site.chrome("goto", url=site.url("index.html"))["status"] == 200
