@@ -215,7 +215,7 @@ def build_site(
                 rp_id=options.rp_id,
                 valid_days=options.valid_days,
                 gitlab_url=options.gitlab_url,
-                branch=options.branch.format(request_id=ctx.request_id),
+                branch=options.branch.replace("{request_id}", ctx.request_id),
             )
         )
     signable = {(c.request_id, c.step): c.path for c in contexts}
