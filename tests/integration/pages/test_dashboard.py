@@ -175,3 +175,25 @@ def test_dashboard_shows_the_sop_audit_result(repo: Lab, tmp_path: Path) -> None
     page = figures(repo, tmp_path / "altered")
     assert page.audit["class"] == "red"
     assert int(page.audit["data-faults"]) == len(faults) > 0
+
+
+def test_signing_pages_link_the_merge_request_branch_on_gitlab(repo: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    done = sop(
+        repo.repo,
+        "site",
+        "build",
+        str(out),
+        "--gitlab-url",
+        "https://gitlab.example/aptika/hosting",
+        "--branch",
+        "hosting/{request_id}",
+    )
+    assert done.returncode == 0, done.stderr
+    page = (out / "sign" / "dinkes-baru" / "step-02.html").read_text(encoding="utf-8")
+    assert (
+        'href="https://gitlab.example/aptika/hosting/-/tree/hosting%2Fdinkes-baru/'
+        'requests/dinkes-baru.approvals"'
+    ) in page
+    # no page for a step whose earlier step does not hold: step 10 needs a step-7 approval
+    assert not (out / "sign" / "dinkes-tolak" / "step-10.html").exists()  # rejected at 7
