@@ -191,7 +191,9 @@ def build_site(
     keyring = trusted.keyring
     calendar = trusted.calendar
     rp_id = options.rp_id or keyring.webauthn_rp_id or DEFAULT_RP_ID
-    options = replace(options, rp_id=rp_id)
+    # a statement may not outlive the keyring's max_statement_days (sop sign's default: 14)
+    valid_days = min(options.valid_days, keyring.max_statement_days)
+    options = replace(options, rp_id=rp_id, valid_days=valid_days)
     agency = _agency(trusted)
     verifier = Verifier(keyring, at=now, mode=options.verifier)
     ids = known_request_ids(ws)
