@@ -635,6 +635,7 @@ def request_model(
         period=Period(start=start, end=end),
         data_classification=data["data_classification"],
         exposure=data["exposure"],
+        kind=data.get("kind", "baru"),
     )
     return request, []
 

@@ -18,6 +18,8 @@ Stack = Literal["static", "php", "nodejs", "python"]
 Environment = Literal["production", "staging"]
 Classification = Literal["publik", "internal", "terbatas", "rahasia"]
 Exposure = Literal["public", "internal"]
+#: What a request file asks for (its top-level ``kind``); a file without it is ``baru``.
+RequestKind = Literal["baru", "ubah", "perpanjang", "pensiun"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Request:
     period: Period
     data_classification: Classification
     exposure: Exposure
+    kind: RequestKind = "baru"  # missing in the file means a new hosting
 
     @property
     def fqdn(self) -> str:
@@ -108,6 +111,7 @@ class Request:
         id, digest and zone: what the playbooks read as ``sop_request``."""
         return {
             "schema_version": self.schema_version,
+            "kind": self.kind,
             "opd": asdict(self.opd),
             "pic": asdict(self.pic),
             "letter": asdict(self.letter) | {"date": self.letter.date.isoformat()},
