@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.maintenance import Window
 from sop_pipeline.domain.policy import Policy, Quota, Range
 from sop_pipeline.errors import ConfigError
 from sop_pipeline.loader import RequestInvalid, load_yaml_file
@@ -96,7 +97,34 @@ def load_policy(inventories: Path) -> Policy:
         reserved_hostnames=frozenset(data.get("reserved_hostnames") or ()),
         max_period_days=data.get("max_period_days", 1096),
         max_file_bytes=data.get("max_file_bytes", 64 * 1024),
+        **_change_policy(data.get("change") or {}, path),
     )
+
+
+def _change_policy(data: Any, path: Path) -> dict[str, Any]:
+    """``change:`` of policy.yaml: the maintenance windows (Asia/Jakarta) and where a renewal
+    counts from; absent, no window at all (a reboot or replacement never applies)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: change: harus pemetaan [type]")
+    counts_from = data.get("renewal_counts_from", "old_end")
+    if counts_from not in ("old_end", "approval"):
+        raise ConfigError(
+            f"{path}: change.renewal_counts_from: '{counts_from}' harus old_end atau approval "
+            "[renewal-counts-from]"
+        )
+    windows = []
+    for index, spec in enumerate(data.get("maintenance_windows") or ()):
+        where = f"change.maintenance_windows[{index}]"
+        if not isinstance(spec, dict) or spec.get("day") not in WEEKDAYS:
+            raise ConfigError(f"{path}: {where}: day harus salah satu {', '.join(WEEKDAYS)} [day]")
+        windows.append(
+            Window(
+                WEEKDAYS.index(spec["day"]),
+                _clock(spec.get("start"), f"{where}.start", path),
+                _clock(spec.get("end"), f"{where}.end", path),
+            )
+        )
+    return {"maintenance_windows": tuple(windows), "renewal_counts_from": counts_from}
 
 
 def _clock(value: Any, where: str, path: Path) -> time:

@@ -8,10 +8,11 @@ both record the same step.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sop_pipeline.domain.sop import ANALYSIS_STEP
+from sop_pipeline.domain.sop import ANALYSIS_STEP, PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, fold
 from sop_pipeline.ledger import LedgerStore, Record
 
@@ -84,6 +85,28 @@ def override_of(records: Sequence[Record]) -> str:
         if r.kind == STEP_KIND and r.step == ANALYSIS_STEP:
             text = str(r.data.get("override", ""))
     return text
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What step 8 last built or changed: the digest of the request bytes it applied and the
+    request's facts then (``Request.as_data()``), the "last applied record" a change is read
+    against (``domain.change``)."""
+
+    digest: str
+    facts: Mapping[str, Any]
+    at: datetime
+
+
+def last_applied(records: Sequence[Record]) -> Applied | None:
+    """The newest step-8 record's applied request, or None when step 8 never ran. A step-8
+    record written before step 8 recorded the facts has only the digest: its facts are empty
+    (a change of such a hosting is read against nothing, and every field shows as new)."""
+    found: Applied | None = None
+    for r in records:
+        if r.kind == STEP_KIND and r.step == PROVISION_STEP and "request" in r.inputs:
+            found = Applied(r.inputs["request"], dict(r.data.get("applied") or {}), r.time)
+    return found
 
 
 ANALYSIS_KIND = "analysis"

@@ -276,7 +276,11 @@ class Pipeline:
                 request_id,
                 StepEvent(8, Outcome.DONE, at, actor=PIPELINE),
                 inputs={"request": fresh.subject.digest, **dict(gate.statements)},
-                extra={"hosting": hosting_record(hosting)},
+                # the last applied record a later change is read against (docs/changes.md)
+                extra={
+                    "hosting": hosting_record(hosting),
+                    "applied": fresh.request.request.as_data(),
+                },
             )
             consume_approvals(
                 self.ledgers.named(CONSUMED_LEDGER),
