@@ -23,6 +23,8 @@ from typing import Any
 VM_TYPE = "proxmox_virtual_environment_vm"
 #: Proxmox's own default of a VM's ``hotplug`` option (qm.conf(5)) when the VM does not set it.
 PVE_DEFAULT_HOTPLUG = frozenset({"network", "disk", "usb"})
+# Our module (terraform/modules/proxmox_vm) sets no ``hotplug``: the provider's attribute is
+# optional and computed, so the plan carries what Proxmox reports, or nothing.
 #: Attributes whose change Proxmox applies to a running VM.
 LIVE_ATTRIBUTES = frozenset(
     {"name", "description", "tags", "on_boot", "protection", "started", "reboot"}
@@ -110,7 +112,11 @@ def _changes(
         yield path, before, after
 
 
-def _update_class(path: str, before: Any, after: Any, hotplug: frozenset[str]) -> ChangeClass:
+def _update_class(
+    path: str, before: Any, after: Any, hotplug: frozenset[str], *, numa: bool
+) -> ChangeClass:
+    """One changed attribute's class. Memory plugs in live only growing, with ``memory`` in
+    ``hotplug`` and NUMA on (the provider's schema: "Memory hotplug requires NUMA")."""
     top = path.split(".", 1)[0]
     if top in LIVE_ATTRIBUTES or top.startswith("timeout_"):  # timeouts are the provider's
         return ChangeClass.LIVE
@@ -120,7 +126,7 @@ def _update_class(path: str, before: Any, after: Any, hotplug: frozenset[str]) -
         return ChangeClass.LIVE  # a disk grows online (qm resize)
     if path == "memory.dedicated":
         grows = isinstance(before, int) and isinstance(after, int) and after > before
-        return ChangeClass.LIVE if grows and "memory" in hotplug else ChangeClass.REBOOT
+        return ChangeClass.LIVE if grows and "memory" in hotplug and numa else ChangeClass.REBOOT
     if path == "memory.floating":
         return ChangeClass.LIVE  # the balloon target moves while the VM runs
     if path == "cpu.hotplugged":
@@ -148,9 +154,12 @@ def classify(plan: Mapping[str, Any]) -> Classified:
             worst = max(worst, found, key=lambda c: c.rank)
             continue
         before, after = change.get("before") or {}, change.get("after") or {}
-        hotplug = hotplug_of(after) if "hotplug" in after else hotplug_of(before)
+        # What plugs in live is the running VM's setting (before): a new hotplug or NUMA
+        # setting in the same plan itself waits for the restart.
+        hotplug = hotplug_of(before)
+        numa = bool(((before.get("cpu") or [{}])[0] or {}).get("numa"))
         for path, old, new in _changes(before, after, change.get("after_unknown") or {}):
-            found = _update_class(path, old, new, hotplug)
+            found = _update_class(path, old, new, hotplug, numa=numa)
             reasons.append(f"{path}: {old} -> {new} ({found})")
             worst = max(worst, found, key=lambda c: c.rank)
     return Classified(worst, tuple(reasons))
