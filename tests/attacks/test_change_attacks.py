@@ -9,7 +9,7 @@ into a change (docs/changes.md). Each case counts in the suite's one tally.
 from __future__ import annotations
 
 import pytest
-from harness import RID, SEVEN, Scene, T0, Target, m, refused
+from harness import RID, SEVEN, T0, Scene, Target, m, refused
 
 from sop_pipeline.demo.officials import Lab
 from sop_pipeline.signing.record import consume_approvals
