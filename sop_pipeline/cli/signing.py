@@ -127,6 +127,8 @@ def _describe(c: Checked, repo: Path) -> str:
         )
         if s.override:  # approved although the analysis said BELUM DAPAT DILAKSANAKAN
             head += f", DENGAN PENGECUALIAN (override): {s.override!r}"
+        if s.change_class:  # the Kabid accepts that the change stops or replaces the VM
+            head += f", kelas perubahan: {s.change_class}"
     if c.ok:
         return f"{head}: SAH (valid)"
     return f"{head}: TIDAK SAH (invalid)\n" + "\n".join(f"    - {p}" for p in c.problems)
@@ -172,6 +174,14 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     "Kegiatan.",
 )
 @click.option(
+    "--change-class",
+    type=click.Choice(["reboot", "replace"]),
+    default=None,
+    help="Langkah 7 untuk perubahan (kind: ubah): kelas perubahan yang disebut analisis, "
+    "reboot (VM dimulai ulang) atau replace (VM dibuat ulang); keputusan tanpa kelas itu "
+    "tidak berlaku [change-class-unconfirmed].",
+)
+@click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Kunci privat, handle kunci FIDO (id_ed25519_sk), atau .pub bersama --agent.",
@@ -196,6 +206,7 @@ def sign_cmd(
     missing: tuple[str, ...],
     evidence: tuple[str, ...],
     override: str,
+    change_class: str | None,
     key: Path | None,
     agent: bool,
     valid_days: int,
@@ -231,6 +242,7 @@ def sign_cmd(
         missing=missing,
         evidence=proofs,
         override=override,
+        change_class=change_class or "",
         validity=timedelta(days=valid_days),
     )
     namespace = st.namespace(int(step_number))
@@ -275,6 +287,7 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "signer": s.signer if s else None,
         "signed_at": s.signed_at if s else None,
         "override": s.override if s else "",
+        "change_class": s.change_class if s else "",
         "fingerprint": c.fingerprint,
         "problems": list(c.problems),
     }

@@ -123,10 +123,12 @@ def record_analysis(
     feasible: bool,
     at: datetime,
     actor: str = ANALYSIS_ACTOR,
+    change_class: str = "",
 ) -> Record:
     """Append what ``sop analyze`` wrote: the report's sha256 (what Tim Teknis cites at step 6),
     the request bytes it analysed and its verdict. Not a step: step 6 is recorded from the
-    signature, which must cite one of these."""
+    signature, which must cite one of these. ``change_class`` (``reboot`` or ``replace``) is
+    what the plan of a change would do to the VM: the Kabid must name it at step 7."""
     with store.locked(request_id):
         return store.for_request(request_id).append(
             kind=ANALYSIS_KIND,
@@ -139,5 +141,7 @@ def record_analysis(
                 "feasible": feasible,
                 "verdict": "DAPAT DILAKSANAKAN" if feasible else "BELUM DAPAT DILAKSANAKAN",
                 "report": report,
+                # the class of a change's Terraform plan (domain.change_class), when not live
+                **({"change_class": change_class} if change_class else {}),
             },
         )

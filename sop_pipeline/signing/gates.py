@@ -52,6 +52,8 @@ class RecordedAnalysis:
     request_digest: str  # the request bytes it analysed
     feasible: bool  # DAPAT DILAKSANAKAN (True) or BELUM DAPAT DILAKSANAKAN (False)
     name: str = ""
+    #: ``reboot`` or ``replace`` when the analysed change's plan stops or replaces the VM.
+    change_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,42 @@ class OverrideConfirmed:
                         "[override-not-confirmed]"
                     )
         return reasons
+
+
+@dataclass(frozen=True)
+class ChangeClassConfirmed:
+    """A change whose analysis (cited by a counting step-6 approval, of these bytes) found
+    that the plan reboots or replaces the VM holds only if every counting step-7 approval
+    names that class (``change_class``): the Kabid decides knowing the VM stops."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        classes = {
+            found.change_class
+            for c in select(ctx, ANALYSIS_STEP).positive
+            if c.statement is not None
+            for digest in c.statement.evidence.values()
+            if (found := ctx.analyses.get(digest)) is not None
+            and found.request_digest == ctx.subject.digest
+            and found.change_class
+        }
+        reasons = []
+        for seven in select(ctx, DECISION_STEP).positive:
+            named = seven.statement.change_class if seven.statement is not None else ""
+            for wanted in sorted(classes):
+                if named != wanted:
+                    reasons.append(
+                        f"{seven.path.name}: analisis perubahan ini menyatakan kelas '{wanted}' "
+                        f"({CHANGE_CLASS_WORDS.get(wanted, wanted)}), tetapi keputusan Kabid "
+                        f"tidak menyebutnya; tandatangani langkah 7 dengan --change-class "
+                        f"{wanted} [change-class-unconfirmed]"
+                    )
+        return reasons
+
+
+CHANGE_CLASS_WORDS = {
+    "reboot": "VM dimulai ulang",
+    "replace": "VM dihapus lalu dibuat ulang",
+}
 
 
 def lapsed_refusal(checked: Checked) -> bool:
@@ -486,6 +524,7 @@ def policy_for(number: int) -> AllOf:
         policies.append(GateSignersDistinct())
     if ANALYSIS_STEP in steps and DECISION_STEP in steps:
         policies.append(OverrideConfirmed())
+        policies.append(ChangeClassConfirmed())
     if ANALYSIS_STEP <= number <= PROVISION_STEP:
         policies.append(NoRecordedRefusal(number))
     if number == PROVISION_STEP:

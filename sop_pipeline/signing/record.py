@@ -71,6 +71,7 @@ def recorded_analyses(records: Sequence[Record]) -> dict[str, gates.RecordedAnal
                 request_digest=r.inputs.get("request", ""),
                 feasible=r.data.get("feasible") is True,
                 name=name,
+                change_class=str(r.data.get("change_class", "")),
             )
     return found
 
