@@ -57,3 +57,25 @@ def opening(windows: Sequence[Window], moment: datetime, tz: tzinfo) -> datetime
             if begin > local and (best is None or begin < best):
                 best = begin
     return best
+
+
+def window_refusal(
+    needs_window: bool,
+    class_label: str,
+    windows: Sequence[Window],
+    moment: datetime,
+    tz: tzinfo,
+) -> str:
+    """Why a change of this class may not be applied at ``moment`` ("" when it may): a
+    change that reboots or replaces the VM only inside a maintenance window
+    [outside-maintenance-window]."""
+    if not needs_window or inside(windows, moment, tz):
+        return ""
+    listed = ", ".join(w.label() for w in windows) or "tidak ada (inventories/policy.yaml)"
+    upcoming = opening(windows, moment, tz)
+    then = f"; jendela berikutnya {upcoming.astimezone(tz):%Y-%m-%d %H.%M} WIB" if upcoming else ""
+    return (
+        f"perubahan ini {class_label}: hanya diterapkan di dalam jendela pemeliharaan "
+        f"({listed}){then}. Tidak ada yang diubah; jalankan lagi di dalam jendela "
+        "[outside-maintenance-window]"
+    )

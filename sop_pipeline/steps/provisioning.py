@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -49,6 +49,9 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
 )
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.domain.change import CHANGE_KINDS
+from sop_pipeline.domain.change_class import ChangeClass, classify
+from sop_pipeline.domain.maintenance import Window, window_refusal
 from sop_pipeline.domain.placement import (
     Demand,
     Held,
@@ -71,6 +74,7 @@ from sop_pipeline.ports import (
     TerraformPort,
 )
 from sop_pipeline.reports.model import Check, HostingResult
+from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.steps.analysis import dns_name_free, stack_tfvars, vm_name_taken
 
 T = TypeVar("T")
@@ -243,6 +247,14 @@ class InfraProvisioner:
             pauses=self.pauses,
             sleep=self.sleep,
             limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns, override),
+            guard=change_guard(
+                windows=self.policy.maintenance_windows,
+                tz=self.trusted.calendar.tz,
+                now=self.now,
+                log=log,
+            )
+            if facts.kind in CHANGE_KINDS
+            else None,
         )
         node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
@@ -398,6 +410,7 @@ def create_vm(
     pauses: Sequence[float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     limits: Limits | None = None,
+    guard: PlanGuard | None = None,
 ) -> Placement:
     """Step 8's Terraform part: the request's VM exists, in the state and on Proxmox.
 
@@ -409,6 +422,10 @@ def create_vm(
     4. terraform  under the request's lease (allocator) and lock (working copy): tfvars, init
                   from the offline mirror; then, holding one of the node's slots, adopt a VM
                   that Proxmox has and the state lacks (a killed run's), plan, apply.
+
+    ``guard`` sees the saved plan (``show -json``) of a plan that changes something, before
+    the apply: a change of a live hosting (``kind: ubah``) is applied only as its class and
+    the maintenance windows allow (:func:`change_guard`); it raises to stop the apply.
 
     PVE's config-lock timeout is retried after each of ``pauses`` (the slot given back while
     waiting). A cancellation or a busy request keeps everything for the re-run; any other
@@ -433,7 +450,7 @@ def create_vm(
             runner.init()
             while True:
                 try:
-                    _apply_in_slot(runner, proxmox, limiter, placed, log)
+                    _apply_in_slot(runner, proxmox, limiter, placed, log, guard)
                     return
                 except (CancelledError, RequestBusyError):
                     raise  # the next run adopts or converges; nothing is released
@@ -574,7 +591,12 @@ def _own_tag(request_id: str) -> str:
 
 
 def _apply_in_slot(
-    runner: TerraformPort, proxmox: ProxmoxPort, limiter: NodeSlots, placed: Placement, log: Log
+    runner: TerraformPort,
+    proxmox: ProxmoxPort,
+    limiter: NodeSlots,
+    placed: Placement,
+    log: Log,
+    guard: PlanGuard | None = None,
 ) -> None:
     """Adopt, plan and apply while holding one of the node's slots."""
     rid, vmid = placed.allocation.request_id, placed.allocation.vmid
@@ -583,10 +605,38 @@ def _apply_in_slot(
             log(f"{rid}:   VM {vmid} sudah ada di Proxmox: diadopsi")
         plan = runner.plan(detailed=False)
         log(f"{rid}:   rencana: {plan.add} dibuat, {plan.change} diubah")
+        if guard is not None and not plan.empty:
+            guard(runner.show_plan())
         # The two lines bracket the apply inside the slot (the per-node bound test reads them).
         log(f"{rid}:   {APPLY_STARTED} di node {placed.node} (slot {number + 1})")
         runner.apply()
         log(f"{rid}:   {APPLY_ENDED}")
+
+
+#: Sees a saved plan before it is applied; raises to stop the apply (``create_vm``).
+PlanGuard = Callable[[Mapping[str, Any]], None]
+
+
+def change_guard(
+    *, windows: Sequence[Window], tz: tzinfo, now: Callable[[], datetime], log: Log = _quiet
+) -> PlanGuard:
+    """The guard of a change (``kind`` ubah/perpanjang): the plan's class
+    (``domain.change_class``); a refused one (a smaller disk) never applies, a reboot or a
+    replacement only inside a maintenance window (Asia/Jakarta)."""
+
+    def guard(plan: Mapping[str, Any]) -> None:
+        found = classify(plan)
+        log(f"kelas perubahan: {found.change_class} ({found.change_class.label})")
+        if found.change_class is ChangeClass.REFUSED:
+            raise GateRefused(
+                f"rencana Terraform mengecilkan disk: ditolak, tidak ada yang diubah "
+                f"({'; '.join(found.reasons)}) [disk-shrink]"
+            )
+        refusal = window_refusal(found.needs_window, found.change_class.label, windows, now(), tz)
+        if refusal:
+            raise GateRefused(refusal)
+
+    return guard
 
 
 #: The log words around ``terraform apply`` (said while the node's slot is held).

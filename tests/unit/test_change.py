@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sop_pipeline.domain.change import FieldChange, change_problems, diff, renewed_period
-from sop_pipeline.domain.maintenance import Window, inside, opening
+from sop_pipeline.domain.maintenance import Window, inside, opening, window_refusal
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Period, Request
 from sop_pipeline.loader import load_request
@@ -155,3 +155,14 @@ def test_the_repositorys_policy_has_windows_and_a_renewal_rule(policy: Policy) -
     assert policy.maintenance_windows, "inventories/policy.yaml: change.maintenance_windows"
     assert policy.renewal_counts_from in ("old_end", "approval")
     assert Path(REPO / "docs" / "changes.md").exists()
+
+
+def test_window_refusal_names_the_windows_and_the_next_one() -> None:
+    friday = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)  # Fri 10.00 WIB
+    assert window_refusal(False, "langsung", [SATURDAY_NIGHT], friday, JAKARTA) == ""
+    text = window_refusal(True, "perlu mulai ulang VM", [SATURDAY_NIGHT], friday, JAKARTA)
+    assert text.endswith("[outside-maintenance-window]")
+    assert "Sabtu 22.00-04.00 WIB" in text and "2026-12-05 22.00 WIB" in text
+    saturday = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)  # Sat 23.00 WIB
+    assert window_refusal(True, "x", [SATURDAY_NIGHT], saturday, JAKARTA) == ""
+    assert "tidak ada" in window_refusal(True, "x", [], saturday, JAKARTA)

@@ -7,20 +7,26 @@ The plans are made here, from the live VM's state, never written by hand."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from tf_support import CreateVm, RunnerFactory
 
 from sop_pipeline.adapters.terraform import TFVARS_NAME, TerraformError, TerraformRunner
 from sop_pipeline.domain.change_class import VM_TYPE, ChangeClass, classify
+from sop_pipeline.domain.maintenance import Window
 from sop_pipeline.lab.pve import RunningPve
+from sop_pipeline.signing.errors import GateRefused
+from sop_pipeline.steps.provisioning import change_guard
 
 pytestmark = pytest.mark.integration
 
 ID = "dinkes-ubah"
+JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 @pytest.fixture
@@ -93,6 +99,31 @@ def test_classes_of_real_plans(planned: Callable[..., dict[str, Any]], lab: Runn
             "vmid": moved.reasons,
         },
     )
+
+
+def test_step_8_guard_applies_a_reboot_only_inside_the_window(
+    planned: Callable[..., dict[str, Any]],
+) -> None:
+    """``change_guard`` (what step 8 runs before the apply of a change) on real plans: a
+    live change at any time; a reboot outside the window refused, inside it let through."""
+    windows = (Window(5, time(22, 0), time(4, 0)),)  # Sabtu 22.00-04.00 WIB
+    friday_noon = datetime(2026, 12, 4, 12, 0, tzinfo=JAKARTA)
+    saturday_night = datetime(2026, 12, 5, 23, 0, tzinfo=JAKARTA)
+    lines: list[str] = []
+
+    def guard(at: datetime) -> Callable[[Mapping[str, Any]], None]:
+        return change_guard(windows=windows, tz=JAKARTA, now=lambda: at, log=lines.append)
+
+    guard(friday_noon)(planned(disk_gb=30))  # live: no window needed
+    reboot = planned(vcpu=4)
+    with pytest.raises(GateRefused) as refused:
+        guard(friday_noon)(reboot)
+    assert "[outside-maintenance-window]" in str(refused.value)
+    assert "2026-12-05 22.00 WIB" in str(refused.value)
+    guard(saturday_night)(reboot)
+    with pytest.raises(GateRefused, match=r"\[disk-shrink\]"):
+        guard(saturday_night)(planned(disk_gb=10))
+    assert "kelas perubahan: reboot" in " ".join(lines)
 
 
 def test_a_disk_shrink_never_plans_as_a_live_change(
