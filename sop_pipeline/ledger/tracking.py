@@ -98,15 +98,21 @@ class Applied:
     at: datetime
 
 
+def applied_history(records: Sequence[Record]) -> list[Applied]:
+    """Every step-8 record's applied request, oldest first (see :func:`last_applied`)."""
+    return [
+        Applied(r.inputs["request"], dict(r.data.get("applied") or {}), r.time)
+        for r in records
+        if r.kind == STEP_KIND and r.step == PROVISION_STEP and "request" in r.inputs
+    ]
+
+
 def last_applied(records: Sequence[Record]) -> Applied | None:
     """The newest step-8 record's applied request, or None when step 8 never ran. A step-8
     record written before step 8 recorded the facts has only the digest: its facts are empty
     (a change of such a hosting is read against nothing, and every field shows as new)."""
-    found: Applied | None = None
-    for r in records:
-        if r.kind == STEP_KIND and r.step == PROVISION_STEP and "request" in r.inputs:
-            found = Applied(r.inputs["request"], dict(r.data.get("applied") or {}), r.time)
-    return found
+    history = applied_history(records)
+    return history[-1] if history else None
 
 
 ANALYSIS_KIND = "analysis"

@@ -6,9 +6,10 @@ the SOP (555/129/Dikominfotik-2021) and the usual style of naskah dinas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sop_pipeline.domain.change import FieldChange
 from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
 from sop_pipeline.domain.sop import Role
@@ -292,6 +293,7 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         ),
         Heading("A. Data Permintaan"),
         request_fields(r),
+        *change_blocks(a.changes, "diterapkan", "diminta"),
         Heading("B. Hasil Pemeriksaan"),
         Table(
             ("No", "Aspek", "Hasil", "Keterangan"),
@@ -404,6 +406,47 @@ def _check_rows(checks: Iterable[Check]) -> tuple[tuple[str, ...], ...]:
 OVERRIDE_LABEL = "Pengecualian (analisis BELUM DAPAT DILAKSANAKAN)"
 
 
+#: How a request field reads in a change table (dotted path -> Indonesian label).
+FIELD_LABELS = {
+    "resources.vcpu": "vCPU",
+    "resources.memory_mb": "Memori (MiB)",
+    "resources.disk_gb": "Disk (GiB)",
+    "resources.template": "Templat sistem operasi",
+    "application.stack": "Stack",
+    "application.name": "Nama aplikasi",
+    "hostname": "Nama (label DNS)",
+    "environment": "Lingkungan",
+    "period.start": "Awal masa hosting",
+    "period.end": "Akhir masa hosting",
+    "exposure": "Akses jaringan",
+    "data_classification": "Klasifikasi data",
+    "letter.number": "Nomor surat",
+    "letter.date": "Tanggal surat",
+}
+
+
+def change_blocks(changes: Sequence[FieldChange], before: str, after: str) -> list[Block]:
+    """A change's fields, before and after, as a table (nothing when there is no change)."""
+    if not changes:
+        return []
+    return [
+        Heading(f"Perubahan: {before.capitalize()} dan {after.capitalize()}"),
+        Table(
+            ("No", "Kolom", before.capitalize(), after.capitalize()),
+            tuple(
+                (
+                    str(i),
+                    FIELD_LABELS.get(c.field, c.field),
+                    "-" if c.before is None else str(c.before),
+                    "-" if c.after is None else str(c.after),
+                )
+                for i, c in enumerate(changes, 1)
+            ),
+            widths=(5, 35, 30, 30),
+        ),
+    ]
+
+
 def override_paragraph(text: str) -> Paragraph:
     return Paragraph(
         (
@@ -429,6 +472,7 @@ def hosting(dept: Department, report: HostingReport) -> Document:
             )
         ),
         *([override_paragraph(report.override)] if report.override else []),
+        *change_blocks(report.changes, "sebelum", "sesudah"),
         Heading("A. Server dan Alamat"),
         Fields(
             (
@@ -495,9 +539,8 @@ def hosting(dept: Department, report: HostingReport) -> Document:
             centered_rows=frozenset({1}),
         ),
     ]
-    return _document(
-        dept, report, "Laporan Hasil Hosting", f"{r.application.name} — {res.fqdn}", blocks, r
-    )
+    title = "Laporan Hasil Perubahan Hosting" if r.kind == "ubah" else "Laporan Hasil Hosting"
+    return _document(dept, report, title, f"{r.application.name} — {res.fqdn}", blocks, r)
 
 
 # ------------------------------------------------------------- Berita Acara Serah Terima
@@ -584,6 +627,7 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
             ),
             widths=(6, 30, 64),
         ),
+        *change_blocks(m.changes, "sebelum", "sesudah"),
         Paragraph(("Dengan ketentuan sebagai berikut:",)),
         Items(
             (
@@ -620,7 +664,7 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
     return _document(
         dept,
         m,
-        "Berita Acara Serah Terima",
+        "Berita Acara Perubahan Layanan" if r.kind == "ubah" else "Berita Acara Serah Terima",
         f"Layanan Hosting {label(KIND_LABELS, r.application.kind)} {r.application.name}",
         blocks,
         r,

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.change import FieldChange
 from sop_pipeline.domain.placement import Held, Room, demand_of, fits_quota, node_fits
 from sop_pipeline.domain.policy import Quota
 from sop_pipeline.domain.request import Request
@@ -228,6 +229,8 @@ class AnalysisReport:
     sequence: int
     issued: datetime
     result: AnalysisResult
+    #: For a change of a live hosting: each field, as last applied and as asked now.
+    changes: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,8 @@ class HostingReport:
     issued: datetime
     result: HostingResult
     override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
+    #: For a change (kind ubah): each field before (the previous step 8) and after (this one).
+    changes: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,7 @@ class HandoverMinutes:
     sequence: int
     issued: datetime
     result: HostingResult
+    changes: tuple[FieldChange, ...] = ()  # for a change (kind ubah), as in HostingReport
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,8 @@ class ActivityEntry:
     reason: str = ""
     missing: tuple[str, ...] = ()
     override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
+    #: For a change (kind ubah): each field before (the previous step 8) and after (this one).
+    changes: tuple[FieldChange, ...] = ()
 
     @property
     def breaches(self) -> tuple[StepTiming, ...]:

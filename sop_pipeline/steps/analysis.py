@@ -40,6 +40,7 @@ from sop_pipeline.adapters.terraform import (
     request_tfvars,
 )
 from sop_pipeline.atomic import write_atomically
+from sop_pipeline.domain.change import FieldChange
 from sop_pipeline.domain.placement import choose_node, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
@@ -409,10 +410,12 @@ def write_analysis(
     sequence: int,
     logs_url: str | None = None,
     report_url: str | None = None,
+    changes: tuple[FieldChange, ...] = (),
 ) -> AnalysisFiles:
     """The Laporan Analisis Teknis (``.md`` + ``.pdf``) and the MR comment, under
-    ``records_dir/reports/<id>/``; each file replaced atomically."""
-    report = AnalysisReport(facts, sequence, result.analysed_at, result)
+    ``records_dir/reports/<id>/``; each file replaced atomically. ``changes``: for a change of
+    a live hosting, its fields against the last applied record (``domain.change.diff``)."""
+    report = AnalysisReport(facts, sequence, result.analysed_at, result, changes=changes)
     md, pdf = write_reports(report, records_dir / "reports", department=department)
     comment = md.parent / COMMENT_NAME
     text = analysis_comment(report, report_url=report_url, logs_url=logs_url, tz=department.tz)
