@@ -171,6 +171,8 @@ def _run(
         request_digest=request.digest,
         feasible=ok,
         at=result.analysed_at,
+        # what the Kabid must name at step 7 (gates.ChangeClassConfirmed)
+        change_class=result.change_class if result.change_class in ("reboot", "replace") else "",
     )
     for finding in analysis_findings(facts, result):
         say(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")

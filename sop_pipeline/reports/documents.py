@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sop_pipeline.domain.change import FieldChange
+from sop_pipeline.domain.change_class import CLASS_LABELS, ChangeClass
 from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
 from sop_pipeline.domain.sop import Role
@@ -34,6 +35,7 @@ from sop_pipeline.reports.model import (
     ActivityEntry,
     ActivityReport,
     AnalysisReport,
+    AnalysisResult,
     Check,
     Disposition,
     HandoverMinutes,
@@ -326,7 +328,10 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         Heading(f"D. Kuota OPD {r.opd.code}"),
         _quota_table(a),
         Heading("E. Ringkasan Rencana Terraform"),
-        Items(res.plan_summary or ("(tidak ada ringkasan rencana)",), ordered=False),
+        Items(
+            (res.plan_summary or ("(tidak ada ringkasan rencana)",)) + change_class_lines(res),
+            ordered=False,
+        ),
         Heading("F. Kesimpulan"),
         _analysis_conclusion(a, ok, [f.label for f in findings if not f.ok]),
         Signatures(
@@ -423,6 +428,21 @@ FIELD_LABELS = {
     "letter.number": "Nomor surat",
     "letter.date": "Tanggal surat",
 }
+
+
+def change_class_lines(res: AnalysisResult) -> tuple[str, ...]:
+    """The class of a change's plan, for the analysis (and what the Kabid must name)."""
+    if not res.change_class:
+        return ()
+    label = CLASS_LABELS.get(ChangeClass(res.change_class), res.change_class)
+    lines = [f"Kelas perubahan: {res.change_class} ({label})."]
+    if res.change_class in ("reboot", "replace"):
+        lines.append(
+            "Keputusan Kabid (langkah 7) wajib menyebut kelas ini (--change-class "
+            f"{res.change_class}); perubahan diterapkan hanya di dalam jendela pemeliharaan."
+        )
+    lines += [f"Atribut: {reason}" for reason in res.change_reasons]
+    return tuple(lines)
 
 
 def change_blocks(changes: Sequence[FieldChange], before: str, after: str) -> list[Block]:

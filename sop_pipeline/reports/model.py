@@ -81,6 +81,10 @@ class AnalysisResult:
     plan_ok: bool = True
     chosen_node: str | None = None  # the node the plan places the VM on
     vm_name_free: bool = True  # no other Proxmox VM already carries the request's VM name
+    #: For a change of a live hosting: the class of its plan (domain.change_class: live,
+    #: reboot, replace, refused) and the attributes that decided it.
+    change_class: str = ""
+    change_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

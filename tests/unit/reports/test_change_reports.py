@@ -77,3 +77,18 @@ def test_only_a_second_step_8_of_an_ubah_is_a_change() -> None:
     assert applied_changes(AFTER, [_step_8(1, AFTER.as_data())]) == ()
     records = [_step_8(1, BEFORE.as_data()), _step_8(2, AFTER.as_data())]
     assert applied_changes(BEFORE, records) == ()  # kind baru: no change report
+
+
+def test_analysis_names_the_change_class_and_what_the_kabid_must_sign() -> None:
+    result = dataclasses.replace(
+        samples.analysis_result(),
+        change_class="reboot",
+        change_reasons=("cpu.cores: 2 -> 4 (reboot)",),
+    )
+    report = dataclasses.replace(samples.analysis_report(AFTER), result=result, changes=CHANGES)
+    text = render(report, DEPT, "md")
+    assert "Kelas perubahan: reboot (perlu mulai ulang VM" in text
+    assert "--change-class reboot" in text and "Atribut: cpu.cores: 2 -\\> 4 (reboot)" in text
+    live = dataclasses.replace(result, change_class="live", change_reasons=())
+    text = render(dataclasses.replace(report, result=live), DEPT, "md")
+    assert "Kelas perubahan: live" in text and "--change-class" not in text
