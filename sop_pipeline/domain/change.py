@@ -106,6 +106,19 @@ def change_problems(
             )
         )
     problems += shrink_problems(applied, request)
+    if (
+        request.kind in CHANGE_KINDS
+        and request.letter.sha256 == str(applied.get("letter", {}).get("sha256", "")).lower()
+    ):
+        problems.append(
+            Problem(
+                "letter.sha256",
+                "change-letter",
+                "perubahan diajukan dengan surat permintaan baru (SOP langkah 1): surat ini "
+                "sama dengan surat hosting yang berjalan; lampirkan surat baru dan tulis "
+                "sha256-nya",
+            )
+        )
     changed = {c.field for c in diff(applied, request)}
     if request.kind == "ubah" and changed & {"period.start", "period.end"}:
         problems.append(

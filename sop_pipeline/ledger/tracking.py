@@ -98,6 +98,16 @@ class Applied:
     at: datetime
 
 
+def cycle_records(records: Sequence[Record]) -> Sequence[Record]:
+    """The records of the request's current cycle: from its last step-1 ``change`` record
+    (a change of the live hosting, ``domain.state``) on; all of them before any change."""
+    start = 0
+    for index, r in enumerate(records):
+        if r.kind == STEP_KIND and r.step == 1 and r.data.get("outcome") == Outcome.CHANGE:
+            start = index
+    return records[start:]
+
+
 def applied_history(records: Sequence[Record]) -> list[Applied]:
     """Every step-8 record's applied request, oldest first (see :func:`last_applied`)."""
     return [

@@ -30,12 +30,19 @@ from typing import Protocol
 
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.change import CHANGE_KINDS, change_problems
 from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.ledger import LedgerStore
-from sop_pipeline.ledger.tracking import override_of, record_step, state_of
+from sop_pipeline.ledger.tracking import (
+    STEP_KIND,
+    last_applied,
+    override_of,
+    record_step,
+    state_of,
+)
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
@@ -154,6 +161,8 @@ class Pipeline:
                 result.recorded += self.step_8_provision(ctx)
             elif state.next_step == 9:
                 result.recorded += self.step_9_report(ctx)
+            elif state.terminal and state.built:
+                result.recorded += self.step_1_change(ctx)
             if len(result.recorded) == before:
                 result.state = state
                 return result
@@ -178,6 +187,52 @@ class Pipeline:
             inputs={"request": ctx.subject.digest, **ctx.subject.attachments},
         )
         self.log(f"{ctx.request.request_id}: langkah 1 dicatat (surat permintaan diterima)")
+        return [1]
+
+    def step_1_change(self, ctx: Context) -> list[int]:
+        """Step 1 of a change of the live hosting (docs/changes.md): the same file, edited to
+        ``kind: ubah`` or ``perpanjang``, opens the next cycle, read against the last applied
+        record. The bytes that run, bytes a cycle already ended on, or a change the rules
+        refuse (``domain.change``) open nothing."""
+        request_id = ctx.request.request_id
+        facts = ctx.request.request
+        records = self.ledgers.for_request(request_id).records()
+        applied = last_applied(records)
+        if facts.kind not in CHANGE_KINDS or applied is None:
+            return []
+        if ctx.subject.digest == applied.digest:
+            return []
+        opened = [r for r in records if r.kind == STEP_KIND and r.step == 1]
+        if opened and opened[-1].inputs.get("request") == ctx.subject.digest:
+            return []  # this change's cycle already ran (and ended): edit the file anew
+        problems = change_problems(
+            applied.facts,
+            applied.digest,
+            facts,
+            policy=self.policy,
+            today=ctx.at.astimezone(self.calendar.tz).date(),
+        )
+        if problems:
+            self.log(
+                f"{request_id}: perubahan ditolak, tidak dicatat:\n"
+                + "\n".join(f"  - {p.field}: {p.message} [{p.rule}]" for p in problems)
+            )
+            return []
+        record_step(
+            self.ledgers,
+            request_id,
+            StepEvent(1, Outcome.CHANGE, ctx.at, actor=ctx.subject.requester_email),
+            inputs={
+                "request": ctx.subject.digest,
+                **ctx.subject.attachments,
+                "applied_request": applied.digest,
+            },
+            extra={"kind": facts.kind},
+        )
+        self.log(
+            f"{request_id}: langkah 1 dicatat: perubahan ({facts.kind}) diajukan terhadap "
+            "hosting yang berjalan"
+        )
         return [1]
 
     def steps_signed(self, ctx: Context) -> list[int]:

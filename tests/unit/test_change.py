@@ -26,11 +26,13 @@ def live(policy: Policy) -> Request:
 
 
 def _changed(request: Request, kind: str = "ubah", **resources: int) -> Request:
+    """The request as a change: its own bytes and its own letter (a change needs one)."""
     return dataclasses.replace(
         request,
         kind=kind,  # type: ignore[arg-type]
         digest="0" * 64,
         resources=dataclasses.replace(request.resources, **resources),
+        letter=dataclasses.replace(request.letter, sha256="1" * 64),
     )
 
 
@@ -38,6 +40,7 @@ def test_diff_is_against_the_applied_facts_field_by_field(live: Request) -> None
     applied = live.as_data()
     bigger = _changed(live, memory_mb=live.resources.memory_mb * 2)
     assert diff(applied, bigger) == (
+        FieldChange("letter.sha256", live.letter.sha256, "1" * 64),
         FieldChange("resources.memory_mb", live.resources.memory_mb, live.resources.memory_mb * 2),
     )
     # kind and schema_version say what the file is: never a change of the hosting
@@ -62,6 +65,12 @@ def test_disk_shrink_is_refused_with_its_own_rule(live: Request) -> None:
     assert f"{live.resources.disk_gb} GiB" in problems[0].message
     grown = _changed(live, disk_gb=live.resources.disk_gb + 10)
     assert change_problems(live.as_data(), live.digest, grown) == []
+
+
+def test_a_change_brings_a_new_letter(live: Request) -> None:
+    same_letter = dataclasses.replace(_changed(live, vcpu=2), letter=live.letter)
+    problems = change_problems(live.as_data(), live.digest, same_letter)
+    assert [(p.field, p.rule) for p in problems] == [("letter.sha256", "change-letter")]
 
 
 def test_a_change_must_say_its_kind_and_a_new_request_must_not(live: Request) -> None:

@@ -3,6 +3,7 @@ the workspace's records/, or from a records ref (the sop-records branch) with --
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -40,9 +41,18 @@ def _apply(ws: Workspace) -> None:
 
 
 def _edit(ws: Workspace, old: str, new: str, *, kind: str = "ubah") -> None:
+    """The file edited into a change, with the change's own letter (a new PDF)."""
     path = ws.request_path(ID)
     text = path.read_text()
     assert old in text
+    letter = ws.requests_dir / ID / "surat-permintaan.pdf"
+    new_letter = letter.with_name("surat-perubahan.pdf")
+    new_letter.write_bytes(letter.read_bytes() + b"\n% surat perubahan\n")
+    sha = hashlib.sha256(new_letter.read_bytes()).hexdigest()
+    old_sha = hashlib.sha256(letter.read_bytes()).hexdigest()
+    assert old_sha in text.lower()
+    text = text.replace(old_sha, sha).replace(old_sha.upper(), sha)
+    text = text.replace(f"{ID}/surat-permintaan.pdf", f"{ID}/surat-perubahan.pdf")
     path.write_text(f"kind: {kind}\n" + text.replace(old, new))
 
 
