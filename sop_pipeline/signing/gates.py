@@ -248,34 +248,50 @@ class OverrideConfirmed:
         return reasons
 
 
+def change_classes(ctx: GateContext) -> set[str]:
+    """The classes (``reboot``, ``replace``) the analyses of these request bytes found in a
+    change's plan, as cited by the step-6 approvals that count."""
+    return {
+        found.change_class
+        for c in select(ctx, ANALYSIS_STEP).positive
+        if c.statement is not None
+        for digest in c.statement.evidence.values()
+        if (found := ctx.analyses.get(digest)) is not None
+        and found.request_digest == ctx.subject.digest
+        and found.change_class
+    }
+
+
+def class_problems(ctx: GateContext, checked: Checked) -> list[str]:
+    """A step-7 approval of a change that reboots or replaces the VM must name that class
+    (``change_class``): one that does not is no decision for this change."""
+    s = checked.statement
+    if s is None or s.step != DECISION_STEP or not s.positive:
+        return []
+    return [
+        f"{checked.path.name}: analisis perubahan ini menyatakan kelas '{wanted}' "
+        f"({CHANGE_CLASS_WORDS.get(wanted, wanted)}), tetapi keputusan Kabid tidak "
+        f"menyebutnya; tandatangani langkah 7 dengan --change-class {wanted} "
+        "[change-class-unconfirmed]"
+        for wanted in sorted(change_classes(ctx))
+        if s.change_class != wanted
+    ]
+
+
 @dataclass(frozen=True)
 class ChangeClassConfirmed:
-    """A change whose analysis (cited by a counting step-6 approval, of these bytes) found
-    that the plan reboots or replaces the VM holds only if every counting step-7 approval
-    names that class (``change_class``): the Kabid decides knowing the VM stops."""
+    """Says why a change has no decision when the Kabid's approvals do not name the class
+    the analysis found (they are left out of the selection: :func:`class_problems`)."""
 
     def evaluate(self, ctx: GateContext) -> list[str]:
-        classes = {
-            found.change_class
-            for c in select(ctx, ANALYSIS_STEP).positive
-            if c.statement is not None
-            for digest in c.statement.evidence.values()
-            if (found := ctx.analyses.get(digest)) is not None
-            and found.request_digest == ctx.subject.digest
-            and found.change_class
-        }
-        reasons = []
-        for seven in select(ctx, DECISION_STEP).positive:
-            named = seven.statement.change_class if seven.statement is not None else ""
-            for wanted in sorted(classes):
-                if named != wanted:
-                    reasons.append(
-                        f"{seven.path.name}: analisis perubahan ini menyatakan kelas '{wanted}' "
-                        f"({CHANGE_CLASS_WORDS.get(wanted, wanted)}), tetapi keputusan Kabid "
-                        f"tidak menyebutnya; tandatangani langkah 7 dengan --change-class "
-                        f"{wanted} [change-class-unconfirmed]"
-                    )
-        return reasons
+        if select(ctx, DECISION_STEP).positive:
+            return []
+        return [
+            reason
+            for c in statements(ctx)
+            if c.ok and c.statement is not None and c.statement.step == DECISION_STEP
+            for reason in class_problems(ctx, c)
+        ]
 
 
 CHANGE_CLASS_WORDS = {
@@ -316,6 +332,7 @@ def select(ctx: GateContext, step_number: int) -> Selection:
         and c.statement.step == step_number
         and not chain_problems(ctx, c)
         and not evidence_problems(ctx, c)
+        and not class_problems(ctx, c)
     ]
     negative = tuple(c for c in valid if c.statement and not c.statement.positive)
     positive: list[Checked] = []
