@@ -66,6 +66,8 @@ from sop_pipeline.workspace import Workspace
 PIPELINE = "pipeline"
 SIGNED_STEPS = (2, 3, 4, 6, 7, 10, 11, 12)  # recorded from officials' signatures
 TICKETS_LEDGER = "tickets"
+#: Kinds whose edited file opens the next cycle (``pensiun`` will have its own flow).
+CYCLE_KINDS = frozenset({"ubah", "perpanjang"})
 
 
 class Provisioner(Protocol):
@@ -199,6 +201,9 @@ class Pipeline:
         records = self.ledgers.for_request(request_id).records()
         applied = last_applied(records)
         if facts.kind not in CHANGE_KINDS or applied is None:
+            return []
+        if facts.kind not in CYCLE_KINDS:  # retirement has its own flow (not built yet)
+            self.log(f"{request_id}: kind '{facts.kind}' belum dilayani pipeline; tidak dicatat")
             return []
         if ctx.subject.digest == applied.digest:
             return []
