@@ -98,3 +98,31 @@ def walk_at(walk: Walk, minutes: int):  # type: ignore[no-untyped-def]
 
     walk.clock.minutes = minutes
     return at(minutes)
+
+
+def test_a_change_that_breaks_the_change_rules_opens_nothing(walk: Walk) -> None:
+    """The same letter as the hosting's (a change needs its own), then a smaller disk: `sop
+    run` records no step 1 and says why; kind baru on the edited file opens nothing either."""
+    ledgers = walk.ws.ledgers
+    walk.to_step_7(RID)
+    walk.sign(RID, 10, "koordinator", 200)
+    walk.sign(RID, 11, "kabid", 202)
+    walk.sign(RID, 12, "kadis", 204)
+    path = walk.lab.request_file(RID)
+    original = path.read_text()
+    lines: list[str] = []
+    walk.pipeline.log = lines.append
+    memory = next(x for x in original.splitlines() if "memory_mb:" in x)
+    doubled = memory.replace(memory.split(":")[1].strip(), str(2 * int(memory.split(":")[1])))
+    path.write_text("kind: ubah\n" + original.replace(memory, doubled))
+    assert walk.advance(RID, 300) == []
+    assert any("[change-letter]" in line for line in lines), lines
+    path.write_text(original)
+    _edit_into_change(walk)
+    disk = next(x for x in path.read_text().splitlines() if "disk_gb:" in x)
+    path.write_text(path.read_text().replace(disk, "  disk_gb: 10"))
+    assert walk.advance(RID, 301) == []
+    assert any("[disk-shrink]" in line for line in lines), lines
+    path.write_text(path.read_text().removeprefix("kind: ubah\n"))
+    assert walk.advance(RID, 302) == []
+    assert state_of(ledgers, RID).phase is Phase.CLOSED and state_of(ledgers, RID).cycle == 1
