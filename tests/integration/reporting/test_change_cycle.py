@@ -78,7 +78,28 @@ def test_a_change_walks_the_twelve_steps_again(walk: Walk, tmp_path: Path) -> No
     gate = sop(walk.lab.repo, "gate", RID, "--step", "8")
     assert "[change-class-unconfirmed]" in gate.output, gate.output
     # Now named: step 7 is recorded, the pipeline applies the change (8) and reports it (9).
-    assert walk.sign(RID, 7, "kabid", 350, change_class="reboot") == [7, 8, 9]
+    kabid = walk.lab.officials["kabid"]
+    signed = sop(
+        walk.lab.repo,
+        "sign",
+        RID,
+        "--step",
+        "7",
+        "--decision",
+        "approve",
+        "--change-class",
+        "reboot",
+        "--signer",
+        kabid.principal,
+        "--key",
+        str(kabid.key),
+        "--at",
+        walk_at(walk, 350).isoformat(),
+    )
+    assert signed.exit_code == 0, signed.output
+    verified = sop(walk.lab.repo, "verify", RID, "--at", walk_at(walk, 351).isoformat())
+    assert "kelas perubahan: reboot" in verified.output, verified.output
+    assert walk.advance(RID, 352) == [7, 8, 9]
 
     changed = last_applied(ledgers.for_request(RID).records())
     assert changed is not None and changed.facts["kind"] == "ubah"
