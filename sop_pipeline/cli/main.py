@@ -422,6 +422,8 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
         "paused_working_seconds": int(paused),
         "breaches": sum(1 for t in rows if t.breached),
         "steps": [_timing_row(t) for t in rows],
+        "cycle": state.cycle,  # 1: the creation; 2+: a change of the live hosting
+        "earlier_steps": len(state.earlier),
     }
 
 
@@ -501,6 +503,11 @@ def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
         return working_duration(timedelta(seconds=seconds), working_day)
 
     click.echo(f"Permintaan {s['request_id']}: {s['phase_label']}")
+    if s["cycle"] > 1:
+        click.echo(
+            f"Siklus {s['cycle']}: perubahan hosting yang berjalan (siklus sebelumnya: "
+            f"{s['earlier_steps']} langkah tercatat; docs/changes.md)"
+        )
     if s["missing"]:
         click.echo("Kekurangan yang harus dilengkapi OPD: " + "; ".join(s["missing"]))
     if s["reason"]:

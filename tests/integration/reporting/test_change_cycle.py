@@ -61,6 +61,8 @@ def test_a_change_walks_the_twelve_steps_again(walk: Walk, tmp_path: Path) -> No
     assert walk.advance(RID, 300) == [1]  # step 1 of the change: the next cycle
     state = state_of(ledgers, RID)
     assert (state.cycle, state.next_step) == (2, 2)
+    shown = sop(walk.lab.repo, "status", RID)
+    assert "Siklus 2: perubahan hosting yang berjalan" in shown.output, shown.output
     assert walk.advance(RID, 301) == []  # the creation's statements count for nothing
     assert walk.advance(RID, 302) == []  # and nothing is opened twice
 
