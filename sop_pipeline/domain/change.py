@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from sop_pipeline.domain.placement import Demand
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Period, Request
 from sop_pipeline.domain.rules import Problem
@@ -152,6 +153,20 @@ def change_problems(
             )
             problems += renewal
     return problems
+
+
+def growth(applied: Mapping[str, Any], request: Request) -> Demand:
+    """What a change adds to its running VM (never below zero: a smaller memory or vCPU frees
+    nothing until applied): what the quota and the node's room must still hold."""
+    old = applied.get("resources") or {}
+    new = request.resources
+    return Demand(
+        request.request_id,
+        request.opd.code,
+        max(0, new.vcpu - int(old.get("vcpu", 0))),
+        max(0, new.memory_mb - int(old.get("memory_mb", 0))),
+        max(0, new.disk_gb - int(old.get("disk_gb", 0))),
+    )
 
 
 def shrink_problems(applied: Mapping[str, Any], request: Request) -> Iterator[Problem]:

@@ -23,10 +23,10 @@ that is already recorded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
@@ -80,11 +80,13 @@ class Provisioner(Protocol):
         log: Callable[[str], None],
         pending: Sequence[Demand] = (),
         override: str = "",
+        applied: Mapping[str, Any] | None = None,
     ) -> HostingResult:
         """Make the request's server answer under its name; raise SopError if it can't.
         ``pending`` are the other requests approved at step 7 and not built yet: the hard
         limits count them as well as what the cluster holds; a signed ``override`` (steps
-        6 and 7) waives the OPD quota, nothing else."""
+        6 and 7) waives the OPD quota, nothing else; ``applied`` (a change of the live
+        hosting) is what runs, so that the limits count what the change adds."""
 
 
 @dataclass(frozen=True)
@@ -326,9 +328,16 @@ class Pipeline:
                 raise GateRefused(gate.summary())
             self.log(f"{request_id}: gerbang langkah 8 terpenuhi; mulai penyediaan")
             pending = self.approved_unbuilt(exclude=request_id)  # 3: the limits count them
-            override = override_of(self.ledgers.for_request(request_id).records())
+            records = self.ledgers.for_request(request_id).records()
+            override = override_of(records)
+            applied = last_applied(records)
+            is_change = state_of(self.ledgers, request_id).cycle > 1 and applied is not None
             hosting = self.provisioner.provision(
-                fresh.request, log=self.log, pending=pending, override=override
+                fresh.request,
+                log=self.log,
+                pending=pending,
+                override=override,
+                applied=applied.facts if is_change and applied is not None else None,
             )
             at = self.now()
             record_step(  # 9: record, then spend the approvals it used

@@ -49,7 +49,7 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
 )
 from sop_pipeline.config import TrustedConfig
-from sop_pipeline.domain.change import CHANGE_KINDS
+from sop_pipeline.domain.change import CHANGE_KINDS, growth
 from sop_pipeline.domain.change_class import ChangeClass, classify
 from sop_pipeline.domain.maintenance import Window, window_refusal
 from sop_pipeline.domain.placement import (
@@ -203,10 +203,12 @@ class InfraProvisioner:
         log: Log,
         pending: Sequence[Demand] = (),
         override: str = "",
+        applied: Mapping[str, Any] | None = None,
     ) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence);
         the hard limits are checked first, counting the ``pending`` requests (approved at
-        step 7, not built yet), with the quota waived by a signed ``override``."""
+        step 7, not built yet), with the quota waived by a signed ``override``. ``applied``:
+        for a change, the last applied facts (what the change adds is counted)."""
         rid = request.request_id
         facts = request.request
         self.times = PhaseTimes()
@@ -246,7 +248,13 @@ class InfraProvisioner:
             phase=run,
             pauses=self.pauses,
             sleep=self.sleep,
-            limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns, override),
+            limits=Limits(
+                self.policy.quota_for(facts.opd.code),
+                tuple(pending),
+                ad.dns,
+                override,
+                growth=growth(applied, facts) if applied is not None else None,
+            ),
             guard=change_guard(
                 windows=self.policy.maintenance_windows,
                 tz=self.trusted.calendar.tz,
@@ -508,6 +516,8 @@ class Limits:
     #: The override Tim Teknis signed at step 6 and the Kabid named at step 7 (the gates
     #: checked both): it waives the OPD quota, a policy limit, and nothing physical.
     override: str = ""
+    #: For a change of the live hosting (its VM exists): what it adds to that VM.
+    growth: Demand | None = None
 
 
 def check_limits(
@@ -548,6 +558,14 @@ def check_limits(
 
     used = proxmox.opd_usage(facts.opd.code)
     held = Held(used.vms, used.vcpu, used.memory_mb, used.disk_gb)
+    grown = limits.growth if own is not None else None
+    if grown is not None:  # the running VM counts at its old size: add what the change adds
+        held = Held(
+            used.vms,
+            used.vcpu + grown.vcpu,
+            used.memory_mb + grown.memory_mb,
+            used.disk_gb + grown.disk_gb,
+        )
     asked = pending if own is not None else [*pending, demand]
     for excess in quota_excess(facts.opd.code, limits.quota, held, asked):
         others = [i for i in excess.request_ids if i != rid]
@@ -566,6 +584,13 @@ def check_limits(
             problems.append(f"{text} [opd-quota-total]")
 
     node = own.node if own is not None else None
+    if own is not None and grown is not None and (grown.vcpu or grown.memory_mb or grown.disk_gb):
+        room = proxmox.capacity(vcpu=grown.vcpu, memory_mb=grown.memory_mb, disk_gb=grown.disk_gb)
+        if not any(f.node == own.node and f.fits for f in room):
+            problems.append(
+                f"node {own.node} tidak punya ruang untuk tambahan {grown.vcpu} vCPU, "
+                f"{grown.memory_mb} MiB, {grown.disk_gb} GiB dari perubahan ini [node-capacity]"
+            )
     if own is None:
         size = facts.resources
         fits = proxmox.capacity(vcpu=size.vcpu, memory_mb=size.memory_mb, disk_gb=size.disk_gb)
