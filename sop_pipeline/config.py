@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sop_pipeline.domain.backups import BackupPolicy, Retention
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.maintenance import Window
 from sop_pipeline.domain.policy import Policy, Quota, Range
 from sop_pipeline.errors import ConfigError
 from sop_pipeline.loader import RequestInvalid, load_yaml_file
@@ -105,6 +106,7 @@ def load_policy(inventories: Path) -> Policy:
         max_file_bytes=data.get("max_file_bytes", 64 * 1024),
         database_engines=frozenset(databases.get("engines") or ()),
         database_size_gb=Range(_get(db_size, "min", int, path), _get(db_size, "max", int, path)),
+        **_change_policy(data.get("change") or {}, path),
     )
 
 
@@ -134,6 +136,32 @@ def load_backup_policy(inventories: Path) -> BackupPolicy:
         compress=str(data.get("compress", "zstd")),
         retention=retention,
     )
+
+
+def _change_policy(data: Any, path: Path) -> dict[str, Any]:
+    """``change:`` of policy.yaml: the maintenance windows (Asia/Jakarta) and where a renewal
+    counts from; absent, no window at all (a reboot or replacement never applies)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: change: harus pemetaan [type]")
+    counts_from = data.get("renewal_counts_from", "old_end")
+    if counts_from not in ("old_end", "approval"):
+        raise ConfigError(
+            f"{path}: change.renewal_counts_from: '{counts_from}' harus old_end atau approval "
+            "[renewal-counts-from]"
+        )
+    windows = []
+    for index, spec in enumerate(data.get("maintenance_windows") or ()):
+        where = f"change.maintenance_windows[{index}]"
+        if not isinstance(spec, dict) or spec.get("day") not in WEEKDAYS:
+            raise ConfigError(f"{path}: {where}: day harus salah satu {', '.join(WEEKDAYS)} [day]")
+        windows.append(
+            Window(
+                WEEKDAYS.index(spec["day"]),
+                _clock(spec.get("start"), f"{where}.start", path),
+                _clock(spec.get("end"), f"{where}.end", path),
+            )
+        )
+    return {"maintenance_windows": tuple(windows), "renewal_counts_from": counts_from}
 
 
 def _clock(value: Any, where: str, path: Path) -> time:

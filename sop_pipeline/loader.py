@@ -643,6 +643,7 @@ def request_model(
             for d in data.get("deployers", ())
         ),
         database=_database(data.get("database")),
+        kind=data.get("kind", "baru"),
     )
     return request, []
 

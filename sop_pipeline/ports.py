@@ -96,6 +96,8 @@ class TerraformPort(Protocol):
 
     def apply(self) -> None: ...
 
+    def show_plan(self) -> dict[str, Any]: ...
+
 
 class AnsiblePort(Protocol):
     """A playbook run (:func:`sop_pipeline.adapters.ansible.run_playbook`)."""

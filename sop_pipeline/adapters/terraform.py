@@ -348,8 +348,16 @@ class TerraformRunner:
             _, out, _ = self._run("plan", json=IsFlagged, **args)
             return summarise_stream(out, self.request_id)
         self._run("plan", **args)
+        return summarise_plan(self.show_plan(), self.request_id)
+
+    def show_plan(self) -> dict[str, Any]:
+        """The saved plan ``tfplan`` as ``terraform show -json`` gives it: what the change
+        classifier (``domain.change_class``) and the summary read."""
         _, out, _ = self._run("show", "-json", "tfplan")
-        return summarise_plan(json.loads(out), self.request_id)
+        plan = json.loads(out)
+        if not isinstance(plan, dict):
+            raise TerraformError("terraform show -json: keluaran bukan objek JSON")
+        return plan
 
     def apply(self) -> None:
         """Apply the saved plan ``tfplan``."""

@@ -143,6 +143,15 @@ def _run(
     sequence = ticket_sequence(ws.ledgers, request_id)
     if not sequence:
         say(f"{request_id}: catatan: langkah 5 belum dicatat; laporan tanpa nomor tiket.")
+    from sop_pipeline.domain.change import CHANGE_KINDS, diff
+    from sop_pipeline.ledger.tracking import last_applied
+
+    applied = last_applied(ws.ledgers.for_request(request_id).records())
+    changes = (
+        diff(applied.facts, facts)
+        if applied is not None and facts.kind in CHANGE_KINDS and applied.digest != facts.digest
+        else ()
+    )
     files = write_analysis(
         ws.records_dir,
         facts,
@@ -151,6 +160,7 @@ def _run(
         sequence=sequence,
         logs_url=logs_url,
         report_url=report_url,
+        changes=changes,
     )
     ok = feasible(facts, result)
     record_analysis(  # what Tim Teknis' step-6 approval must cite, and its verdict
@@ -161,6 +171,8 @@ def _run(
         request_digest=request.digest,
         feasible=ok,
         at=result.analysed_at,
+        # what the Kabid must name at step 7 (gates.ChangeClassConfirmed)
+        change_class=result.change_class if result.change_class in ("reboot", "replace") else "",
     )
     for finding in analysis_findings(facts, result):
         say(f"  [{'ya' if finding.ok else 'TIDAK'}] {finding.label}: {finding.detail}")

@@ -166,11 +166,23 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     metavar="COMMIT",
     help="Hanya berkas permintaan (dan lampirannya) yang berubah sejak COMMIT.",
 )
+@click.option(
+    "--records",
+    "records_ref",
+    metavar="REF",
+    help="Baca catatan penerapan terakhir (records/) dari REF, mis. cabang sop-records, bukan "
+    "dari folder records/ salinan kerja.",
+)
 @base_option("the policy and quotas (inventories/)")
 @_JSON
 @click.pass_obj
 def validate(
-    ws: Workspace, paths: tuple[Path, ...], since: str | None, base: str, as_json: bool
+    ws: Workspace,
+    paths: tuple[Path, ...],
+    since: str | None,
+    records_ref: str | None,
+    base: str,
+    as_json: bool,
 ) -> None:
     """Periksa berkas permintaan terhadap skema dan kebijakan Dinas.
 
@@ -184,12 +196,19 @@ def validate(
     COMMIT lalu dihapus atau diubah juga ditolak ([approval-removed], [approval-modified]):
     persetujuan hanya boleh bertambah.
 
-    Kode keluar: 0 semua sah; 2 ada berkas yang ditolak; 3 kebijakan salah.
+    Berkas hosting yang sudah berjalan diperiksa sebagai perubahan terhadap catatan penerapan
+    terakhir langkah 8 (records/, atau --records REF): disk tidak dapat diperkecil
+    ([disk-shrink]), jenis perubahan harus ditulis ([kind-live]), dan seterusnya
+    (docs/changes.md).
+
+    Kode keluar: 0 semua sah; 2 ada berkas yang ditolak; 3 kebijakan salah; 5 catatan rusak.
     """
     from dataclasses import asdict
 
     from sop_pipeline.loader import format_problem
     from sop_pipeline.steps.validation import (
+        applied_at_commit,
+        applied_in_store,
         approval_history_problems,
         changed_request_files,
         entries_to_check,
@@ -211,6 +230,9 @@ def validate(
         check_totals=True,  # over the peers too: --since still checks the OPDs it touches
         today=today_anywhere(_now()),
         peers=request_files(ws.requests_dir) if paths or since else (),
+        applied=applied_at_commit(ws.root, records_ref)
+        if records_ref
+        else applied_in_store(ws.ledgers),
     )
     if since and not paths:  # the approvals folders only grow
         results += approval_history_problems(ws.root, ws.requests_dir, since)
@@ -425,6 +447,11 @@ def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
         return working_duration(timedelta(seconds=seconds), working_day)
 
     click.echo(f"Permintaan {s['request_id']}: {s['phase_label']}")
+    if s["cycle"] > 1:
+        click.echo(
+            f"Siklus {s['cycle']}: perubahan hosting yang berjalan (siklus sebelumnya: "
+            f"{s['earlier_steps']} langkah tercatat; docs/changes.md)"
+        )
     if s["missing"]:
         click.echo("Kekurangan yang harus dilengkapi OPD: " + "; ".join(s["missing"]))
     if s["reason"]:

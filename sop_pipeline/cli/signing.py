@@ -129,6 +129,8 @@ def _describe(c: Checked, repo: Path) -> str:
         )
         if s.override:  # approved although the analysis said BELUM DAPAT DILAKSANAKAN
             head += f", DENGAN PENGECUALIAN (override): {s.override!r}"
+        if s.change_class:  # the Kabid accepts that the change stops or replaces the VM
+            head += f", kelas perubahan: {s.change_class}"
     if c.ok:
         return f"{head}: SAH (valid)"
     return f"{head}: TIDAK SAH (invalid)\n" + "\n".join(f"    - {p}" for p in c.problems)
@@ -175,6 +177,14 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Keluaran JSON (mac
     "Kegiatan.",
 )
 @click.option(
+    "--change-class",
+    type=click.Choice(["reboot", "replace"]),
+    default=None,
+    help="Langkah 7 untuk perubahan (kind: ubah): kelas perubahan yang disebut analisis, "
+    "reboot (VM dimulai ulang) atau replace (VM dibuat ulang); keputusan tanpa kelas itu "
+    "tidak berlaku [change-class-unconfirmed].",
+)
+@click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Kunci privat, handle kunci FIDO (id_ed25519_sk), atau .pub bersama --agent.",
@@ -213,6 +223,7 @@ def sign_cmd(
     missing: tuple[str, ...],
     evidence: tuple[str, ...],
     override: str,
+    change_class: str | None,
     key: Path | None,
     agent: bool,
     valid_days: int,
@@ -270,6 +281,7 @@ def sign_cmd(
         missing=missing,
         evidence=proofs,
         override=override,
+        change_class=change_class or "",
         validity=timedelta(days=valid_days),
         check_first=True,
     )
@@ -337,6 +349,7 @@ def _checked_row(c: Checked, repo: Path, *, superseded_: bool) -> dict[str, Any]
         "signer": s.signer if s else None,
         "signed_at": s.signed_at if s else None,
         "override": s.override if s else "",
+        "change_class": s.change_class if s else "",
         "fingerprint": c.fingerprint,
         # FIDO flags of the signature (None for keys that are no security key), and the
         # origin of a browser (WebAuthn) signature

@@ -309,10 +309,12 @@ class RequestFlow:
             self.lab.repo, self.request_file, self.subject(), self.verifier(at, mode)
         )
 
-    def analyse(self, at: datetime, *, feasible: bool = True) -> dict[str, str]:
+    def analyse(
+        self, at: datetime, *, feasible: bool = True, change_class: str = ""
+    ) -> dict[str, str]:
         """Step 6's analysis as ``sop analyze`` records it in the ledger (the report's sha256
-        and verdict), without a cluster and without writing the report files; returns the
-        ``evidence`` Tim Teknis cites."""
+        and verdict, and for a change the class of its plan), without a cluster and without
+        writing the report files; returns the ``evidence`` Tim Teknis cites."""
         import hashlib
 
         from sop_pipeline.ledger.tracking import record_analysis
@@ -329,6 +331,7 @@ class RequestFlow:
             request_digest=self.subject().digest,
             feasible=feasible,
             at=at,
+            change_class=change_class,
         )
         return {name: digest}
 

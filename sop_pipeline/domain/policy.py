@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sop_pipeline.domain.maintenance import Window
+
 
 @dataclass(frozen=True)
 class Range:
@@ -41,6 +43,10 @@ class Policy:
     max_file_bytes: int = 64 * 1024
     database_engines: frozenset[str] = frozenset()  # none listed: no database may be asked for
     database_size_gb: Range = Range(1, 1)
+    #: When a change that reboots or replaces a VM may be applied (Asia/Jakarta); none: never.
+    maintenance_windows: tuple[Window, ...] = ()
+    #: Where a renewal's period counts from: the day after the old end, or the approval.
+    renewal_counts_from: str = "old_end"
 
     def knows_opd(self, opd_code: str) -> bool:
         """Only OPDs listed in quotas.yaml may ask: the list of OPD codes is that file."""

@@ -19,6 +19,8 @@ Environment = Literal["production", "staging"]
 Classification = Literal["publik", "internal", "terbatas", "rahasia"]
 Exposure = Literal["public", "internal"]
 DatabaseEngine = Literal["mariadb", "postgresql"]
+#: What a request file asks for (its top-level ``kind``); a file without it is ``baru``.
+RequestKind = Literal["baru", "ubah", "perpanjang", "pensiun"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Request:
     exposure: Exposure
     deployers: tuple[Deployer, ...] = ()
     database: Database | None = None
+    kind: RequestKind = "baru"  # missing in the file means a new hosting
 
     @property
     def fqdn(self) -> str:
@@ -128,6 +131,7 @@ class Request:
         id, digest and zone: what the playbooks read as ``sop_request``."""
         return {
             "schema_version": self.schema_version,
+            "kind": self.kind,
             "opd": asdict(self.opd),
             "pic": asdict(self.pic),
             "letter": asdict(self.letter) | {"date": self.letter.date.isoformat()},

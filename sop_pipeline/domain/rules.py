@@ -170,7 +170,8 @@ def check_request(request: Request, policy: Policy, *, today: date | None = None
         problems.append(
             Problem("period.end", "period-order", "tanggal akhir harus sesudah tanggal mulai")
         )
-    elif (end - start).days > policy.max_period_days:
+    elif (end - start).days > policy.max_period_days and request.kind != "perpanjang":
+        # a renewal's length counts from the old end or the approval (domain.change)
         problems.append(
             Problem(
                 "period.end",

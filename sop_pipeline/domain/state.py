@@ -12,6 +12,11 @@ the state it meets; anything the SOP does not allow raises :class:`IllegalTransi
   approval files say later.
 - Step 7 NO (``reject``) ends the request: nothing may be created for it.
 - Step 12 closes it.
+- A change of the live hosting (``kind: ubah`` / ``perpanjang`` in the same file,
+  docs/changes.md) opens a new cycle with a step-1 ``change`` event: allowed once a cycle
+  built the VM (step 8) and ended (closed at 12, or a later change rejected at 7). The new
+  cycle walks steps 2-12 again from nothing; :attr:`RequestState.earlier` keeps the runs of
+  the cycles before it.
 
 Pure: no I/O, no clock reads. Times come in with the events.
 """
@@ -22,7 +27,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from sop_pipeline.domain.sop import ANALYSIS_STEP, DECISION_STEP, LAST_STEP, VERIFICATION_STEP
+from sop_pipeline.domain.sop import (
+    ANALYSIS_STEP,
+    DECISION_STEP,
+    LAST_STEP,
+    PROVISION_STEP,
+    VERIFICATION_STEP,
+)
 from sop_pipeline.errors import SopError
 
 
@@ -33,6 +44,7 @@ class Outcome(StrEnum):
     APPROVE = "approve"  # step 7 YES
     REJECT = "reject"  # step 6 NO (a refusal) or step 7 NO (ends the request)
     RESUBMIT = "resubmit"  # the OPD sends the fixed request back to step 4
+    CHANGE = "change"  # step 1 of a change of the live hosting: a new cycle
 
 
 class Phase(StrEnum):
@@ -57,6 +69,7 @@ OUTCOME_LABELS = {
     Outcome.APPROVE: "disetujui",
     Outcome.REJECT: "ditolak",
     Outcome.RESUBMIT: "diajukan ulang",
+    Outcome.CHANGE: "perubahan diajukan",
 }
 
 
@@ -118,6 +131,13 @@ class RequestState:
     pauses: tuple[Pause, ...] = ()
     missing: tuple[str, ...] = ()  # open list while returned
     reason: str = ""  # of a rejection
+    cycle: int = 1  # 1: the creation; each change of the live hosting opens the next
+    earlier: tuple[StepRun, ...] = ()  # the runs of the cycles before this one
+
+    @property
+    def built(self) -> bool:
+        """Step 8 was done in this cycle or an earlier one: the hosting exists."""
+        return any(r.step == PROVISION_STEP for r in (*self.earlier, *self.runs))
 
     @property
     def terminal(self) -> bool:
@@ -157,6 +177,8 @@ def allowed_outcomes(step: int) -> frozenset[Outcome]:
 
 def advance(state: RequestState, event: StepEvent) -> RequestState:
     """The state after ``event``; IllegalTransition if the SOP does not allow it here."""
+    if event.outcome is Outcome.CHANGE:
+        return _change(state, event)
     if state.terminal:
         raise IllegalTransition(
             f"{state.request_id}: permintaan sudah {PHASE_LABELS[state.phase]}; langkah "
@@ -221,6 +243,34 @@ def advance(state: RequestState, event: StepEvent) -> RequestState:
     if event.step == LAST_STEP:
         return replace(state, phase=Phase.CLOSED, next_step=None, due_since=event.at, runs=runs)
     return replace(state, next_step=event.step + 1, due_since=event.at, runs=runs)
+
+
+def _change(state: RequestState, event: StepEvent) -> RequestState:
+    """Step 1 of a change: the next cycle, once the hosting was built and its cycle ended."""
+    if event.step != 1:
+        raise IllegalTransition(
+            f"{state.request_id}: perubahan dimulai di langkah 1, bukan {event.step} [change-step]"
+        )
+    if not (state.terminal and state.built):
+        raise IllegalTransition(
+            f"{state.request_id}: perubahan hanya untuk hosting yang sudah dibangun (langkah "
+            "8) dan siklusnya selesai (langkah 12, atau perubahan sebelumnya ditolak) "
+            "[change-not-live]"
+        )
+    if state.due_since is not None and event.at < state.due_since:
+        raise IllegalTransition(
+            f"{state.request_id}: waktu perubahan ({event.at.isoformat()}) lebih awal dari "
+            f"langkah sebelumnya ({state.due_since.isoformat()}) [time-order]"
+        )
+    run = StepRun(1, event.started or event.at, event.at, event.outcome, event.actor)
+    return RequestState(
+        request_id=state.request_id,
+        next_step=2,
+        due_since=event.at,
+        runs=(run,),
+        cycle=state.cycle + 1,
+        earlier=(*state.earlier, *state.runs),
+    )
 
 
 def _resubmit(state: RequestState, event: StepEvent) -> RequestState:

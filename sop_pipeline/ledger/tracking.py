@@ -8,10 +8,11 @@ both record the same step.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sop_pipeline.domain.sop import ANALYSIS_STEP
+from sop_pipeline.domain.sop import ANALYSIS_STEP, PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, RequestState, StepEvent, advance, fold
 from sop_pipeline.ledger import LedgerStore, Record
 
@@ -86,6 +87,44 @@ def override_of(records: Sequence[Record]) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What step 8 last built or changed: the digest of the request bytes it applied and the
+    request's facts then (``Request.as_data()``), the "last applied record" a change is read
+    against (``domain.change``)."""
+
+    digest: str
+    facts: Mapping[str, Any]
+    at: datetime
+
+
+def cycle_records(records: Sequence[Record]) -> Sequence[Record]:
+    """The records of the request's current cycle: from its last step-1 ``change`` record
+    (a change of the live hosting, ``domain.state``) on; all of them before any change."""
+    start = 0
+    for index, r in enumerate(records):
+        if r.kind == STEP_KIND and r.step == 1 and r.data.get("outcome") == Outcome.CHANGE:
+            start = index
+    return records[start:]
+
+
+def applied_history(records: Sequence[Record]) -> list[Applied]:
+    """Every step-8 record's applied request, oldest first (see :func:`last_applied`)."""
+    return [
+        Applied(r.inputs["request"], dict(r.data.get("applied") or {}), r.time)
+        for r in records
+        if r.kind == STEP_KIND and r.step == PROVISION_STEP and "request" in r.inputs
+    ]
+
+
+def last_applied(records: Sequence[Record]) -> Applied | None:
+    """The newest step-8 record's applied request, or None when step 8 never ran. A step-8
+    record written before step 8 recorded the facts has only the digest: its facts are empty
+    (a change of such a hosting is read against nothing, and every field shows as new)."""
+    history = applied_history(records)
+    return history[-1] if history else None
+
+
 ANALYSIS_KIND = "analysis"
 ANALYSIS_ACTOR = "sop analyze"
 
@@ -100,10 +139,12 @@ def record_analysis(
     feasible: bool,
     at: datetime,
     actor: str = ANALYSIS_ACTOR,
+    change_class: str = "",
 ) -> Record:
     """Append what ``sop analyze`` wrote: the report's sha256 (what Tim Teknis cites at step 6),
     the request bytes it analysed and its verdict. Not a step: step 6 is recorded from the
-    signature, which must cite one of these."""
+    signature, which must cite one of these. ``change_class`` (``reboot`` or ``replace``) is
+    what the plan of a change would do to the VM: the Kabid must name it at step 7."""
     with store.locked(request_id):
         return store.for_request(request_id).append(
             kind=ANALYSIS_KIND,
@@ -116,5 +157,7 @@ def record_analysis(
                 "feasible": feasible,
                 "verdict": "DAPAT DILAKSANAKAN" if feasible else "BELUM DAPAT DILAKSANAKAN",
                 "report": report,
+                # the class of a change's Terraform plan (domain.change_class), when not live
+                **({"change_class": change_class} if change_class else {}),
             },
         )

@@ -6,9 +6,11 @@ the SOP (555/129/Dikominfotik-2021) and the usual style of naskah dinas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sop_pipeline.domain.change import FieldChange
+from sop_pipeline.domain.change_class import CLASS_LABELS, ChangeClass
 from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
 from sop_pipeline.domain.sop import Role
@@ -33,6 +35,7 @@ from sop_pipeline.reports.model import (
     ActivityEntry,
     ActivityReport,
     AnalysisReport,
+    AnalysisResult,
     Check,
     Disposition,
     HandoverMinutes,
@@ -292,6 +295,7 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         ),
         Heading("A. Data Permintaan"),
         request_fields(r),
+        *change_blocks(a.changes, "diterapkan", "diminta"),
         Heading("B. Hasil Pemeriksaan"),
         Table(
             ("No", "Aspek", "Hasil", "Keterangan"),
@@ -324,7 +328,10 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         Heading(f"D. Kuota OPD {r.opd.code}"),
         _quota_table(a),
         Heading("E. Ringkasan Rencana Terraform"),
-        Items(res.plan_summary or ("(tidak ada ringkasan rencana)",), ordered=False),
+        Items(
+            (res.plan_summary or ("(tidak ada ringkasan rencana)",)) + change_class_lines(res),
+            ordered=False,
+        ),
         Heading("F. Kesimpulan"),
         _analysis_conclusion(a, ok, [f.label for f in findings if not f.ok]),
         Signatures(
@@ -404,6 +411,62 @@ def _check_rows(checks: Iterable[Check]) -> tuple[tuple[str, ...], ...]:
 OVERRIDE_LABEL = "Pengecualian (analisis BELUM DAPAT DILAKSANAKAN)"
 
 
+#: How a request field reads in a change table (dotted path -> Indonesian label).
+FIELD_LABELS = {
+    "resources.vcpu": "vCPU",
+    "resources.memory_mb": "Memori (MiB)",
+    "resources.disk_gb": "Disk (GiB)",
+    "resources.template": "Templat sistem operasi",
+    "application.stack": "Stack",
+    "application.name": "Nama aplikasi",
+    "hostname": "Nama (label DNS)",
+    "environment": "Lingkungan",
+    "period.start": "Awal masa hosting",
+    "period.end": "Akhir masa hosting",
+    "exposure": "Akses jaringan",
+    "data_classification": "Klasifikasi data",
+    "letter.number": "Nomor surat",
+    "letter.date": "Tanggal surat",
+}
+
+
+def change_class_lines(res: AnalysisResult) -> tuple[str, ...]:
+    """The class of a change's plan, for the analysis (and what the Kabid must name)."""
+    if not res.change_class:
+        return ()
+    label = CLASS_LABELS.get(ChangeClass(res.change_class), res.change_class)
+    lines = [f"Kelas perubahan: {res.change_class} ({label})."]
+    if res.change_class in ("reboot", "replace"):
+        lines.append(
+            "Keputusan Kabid (langkah 7) wajib menyebut kelas ini (--change-class "
+            f"{res.change_class}); perubahan diterapkan hanya di dalam jendela pemeliharaan."
+        )
+    lines += [f"Atribut: {reason}" for reason in res.change_reasons]
+    return tuple(lines)
+
+
+def change_blocks(changes: Sequence[FieldChange], before: str, after: str) -> list[Block]:
+    """A change's fields, before and after, as a table (nothing when there is no change)."""
+    if not changes:
+        return []
+    return [
+        Heading(f"Perubahan: {before.capitalize()} dan {after.capitalize()}"),
+        Table(
+            ("No", "Kolom", before.capitalize(), after.capitalize()),
+            tuple(
+                (
+                    str(i),
+                    FIELD_LABELS.get(c.field, c.field),
+                    "-" if c.before is None else str(c.before),
+                    "-" if c.after is None else str(c.after),
+                )
+                for i, c in enumerate(changes, 1)
+            ),
+            widths=(5, 35, 30, 30),
+        ),
+    ]
+
+
 def override_paragraph(text: str) -> Paragraph:
     return Paragraph(
         (
@@ -429,6 +492,7 @@ def hosting(dept: Department, report: HostingReport) -> Document:
             )
         ),
         *([override_paragraph(report.override)] if report.override else []),
+        *change_blocks(report.changes, "sebelum", "sesudah"),
         Heading("A. Server dan Alamat"),
         Fields(
             (
@@ -495,9 +559,8 @@ def hosting(dept: Department, report: HostingReport) -> Document:
             centered_rows=frozenset({1}),
         ),
     ]
-    return _document(
-        dept, report, "Laporan Hasil Hosting", f"{r.application.name} — {res.fqdn}", blocks, r
-    )
+    title = "Laporan Hasil Perubahan Hosting" if r.kind == "ubah" else "Laporan Hasil Hosting"
+    return _document(dept, report, title, f"{r.application.name} — {res.fqdn}", blocks, r)
 
 
 # ------------------------------------------------------------- Berita Acara Serah Terima
@@ -584,6 +647,7 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
             ),
             widths=(6, 30, 64),
         ),
+        *change_blocks(m.changes, "sebelum", "sesudah"),
         Paragraph(("Dengan ketentuan sebagai berikut:",)),
         Items(
             (
@@ -620,7 +684,7 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
     return _document(
         dept,
         m,
-        "Berita Acara Serah Terima",
+        "Berita Acara Perubahan Layanan" if r.kind == "ubah" else "Berita Acara Serah Terima",
         f"Layanan Hosting {label(KIND_LABELS, r.application.kind)} {r.application.name}",
         blocks,
         r,

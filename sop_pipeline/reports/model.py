@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.change import FieldChange
 from sop_pipeline.domain.placement import Held, Room, demand_of, fits_quota, node_fits
 from sop_pipeline.domain.policy import Quota
 from sop_pipeline.domain.request import Request
@@ -81,6 +82,10 @@ class AnalysisResult:
     plan_ok: bool = True
     chosen_node: str | None = None  # the node the plan places the VM on
     vm_name_free: bool = True  # no other Proxmox VM already carries the request's VM name
+    #: For a change of a live hosting: the class of its plan (domain.change_class: live,
+    #: reboot, replace, refused) and the attributes that decided it.
+    change_class: str = ""
+    change_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ class AnalysisReport:
     sequence: int
     issued: datetime
     result: AnalysisResult
+    #: For a change of a live hosting: each field, as last applied and as asked now.
+    changes: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,8 @@ class HostingReport:
     issued: datetime
     result: HostingResult
     override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
+    #: For a change (kind ubah): each field before (the previous step 8) and after (this one).
+    changes: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,7 @@ class HandoverMinutes:
     sequence: int
     issued: datetime
     result: HostingResult
+    changes: tuple[FieldChange, ...] = ()  # for a change (kind ubah), as in HostingReport
 
 
 @dataclass(frozen=True)
@@ -271,6 +281,8 @@ class ActivityEntry:
     reason: str = ""
     missing: tuple[str, ...] = ()
     override: str = ""  # step 6 approved over BELUM DAPAT DILAKSANAKAN, with this reason
+    #: For a change (kind ubah): each field before (the previous step 8) and after (this one).
+    changes: tuple[FieldChange, ...] = ()
 
     @property
     def breaches(self) -> tuple[StepTiming, ...]:

@@ -52,6 +52,8 @@ class RecordedAnalysis:
     request_digest: str  # the request bytes it analysed
     feasible: bool  # DAPAT DILAKSANAKAN (True) or BELUM DAPAT DILAKSANAKAN (False)
     name: str = ""
+    #: ``reboot`` or ``replace`` when the analysed change's plan stops or replaces the VM.
+    change_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,58 @@ class OverrideConfirmed:
         return reasons
 
 
+def change_classes(ctx: GateContext) -> set[str]:
+    """The classes (``reboot``, ``replace``) the analyses of these request bytes found in a
+    change's plan, as cited by the step-6 approvals that count."""
+    return {
+        found.change_class
+        for c in select(ctx, ANALYSIS_STEP).positive
+        if c.statement is not None
+        for digest in c.statement.evidence.values()
+        if (found := ctx.analyses.get(digest)) is not None
+        and found.request_digest == ctx.subject.digest
+        and found.change_class
+    }
+
+
+def class_problems(ctx: GateContext, checked: Checked) -> list[str]:
+    """A step-7 approval of a change that reboots or replaces the VM must name that class
+    (``change_class``): one that does not is no decision for this change."""
+    s = checked.statement
+    if s is None or s.step != DECISION_STEP or not s.positive:
+        return []
+    return [
+        f"{checked.path.name}: analisis perubahan ini menyatakan kelas '{wanted}' "
+        f"({CHANGE_CLASS_WORDS.get(wanted, wanted)}), tetapi keputusan Kabid tidak "
+        f"menyebutnya; tandatangani langkah 7 dengan --change-class {wanted} "
+        "[change-class-unconfirmed]"
+        for wanted in sorted(change_classes(ctx))
+        if s.change_class != wanted
+    ]
+
+
+@dataclass(frozen=True)
+class ChangeClassConfirmed:
+    """Says why a change has no decision when the Kabid's approvals do not name the class
+    the analysis found (they are left out of the selection: :func:`class_problems`)."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        if select(ctx, DECISION_STEP).positive:
+            return []
+        return [
+            reason
+            for c in statements(ctx)
+            if c.ok and c.statement is not None and c.statement.step == DECISION_STEP
+            for reason in class_problems(ctx, c)
+        ]
+
+
+CHANGE_CLASS_WORDS = {
+    "reboot": "VM dimulai ulang",
+    "replace": "VM dihapus lalu dibuat ulang",
+}
+
+
 def lapsed_refusal(checked: Checked) -> bool:
     """A NO whose only fault is that its validity has run out: it still refuses (a refusal
     is evidence; waiting for it to expire must not turn it into a YES)."""
@@ -278,6 +332,7 @@ def select(ctx: GateContext, step_number: int) -> Selection:
         and c.statement.step == step_number
         and not chain_problems(ctx, c)
         and not evidence_problems(ctx, c)
+        and not class_problems(ctx, c)
     ]
     negative = tuple(c for c in valid if c.statement and not c.statement.positive)
     positive: list[Checked] = []
@@ -486,6 +541,7 @@ def policy_for(number: int) -> AllOf:
         policies.append(GateSignersDistinct())
     if ANALYSIS_STEP in steps and DECISION_STEP in steps:
         policies.append(OverrideConfirmed())
+        policies.append(ChangeClassConfirmed())
     if ANALYSIS_STEP <= number <= PROVISION_STEP:
         policies.append(NoRecordedRefusal(number))
     if number == PROVISION_STEP:

@@ -20,7 +20,13 @@ from datetime import datetime
 from sop_pipeline.domain.sop import ANALYSIS_STEP, DECISION_STEP, VERIFICATION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, fold
 from sop_pipeline.ledger.chain import Ledger, Record
-from sop_pipeline.ledger.tracking import ANALYSIS_KIND, STEP_KIND, event_of, step_events
+from sop_pipeline.ledger.tracking import (
+    ANALYSIS_KIND,
+    STEP_KIND,
+    cycle_records,
+    event_of,
+    step_events,
+)
 from sop_pipeline.signing import gates
 from sop_pipeline.signing import statement as st
 from sop_pipeline.signing.approvals import Checked
@@ -71,6 +77,7 @@ def recorded_analyses(records: Sequence[Record]) -> dict[str, gates.RecordedAnal
                 request_digest=r.inputs.get("request", ""),
                 feasible=r.data.get("feasible") is True,
                 name=name,
+                change_class=str(r.data.get("change_class", "")),
             )
     return found
 
@@ -140,18 +147,19 @@ def context(
     records = ledger.records()
     expiry = {c.sha256: c.statement.expiry for c in (*checked, *history) if c.statement}
     covered = checkpointed(ledger, keyring, at) if expiry else 0
+    cycle = cycle_records(records)  # a change's gates see only its own cycle's records
     return gates.GateContext(
         step=step_number,
         subject=subject,
         keyring=keyring,
         checked=tuple(checked),
         state=fold(ledger.request_id, events(records)),
-        recorded=recorded_statements(records),
+        recorded=recorded_statements(cycle),
         consumed=consumed,
         at=at,
         history=tuple(history),
-        analyses=recorded_analyses(records),
-        refusals=tuple(recorded_refusals(records)),
+        analyses=recorded_analyses(cycle),
+        refusals=tuple(recorded_refusals(cycle)),
         anchored=anchored_statements(records, covered, expiry),
     )
 

@@ -180,6 +180,7 @@ def sign_step(
     missing: Sequence[str] = (),
     evidence: Mapping[str, str] | None = None,
     override: str = "",
+    change_class: str = "",
     validity: timedelta = DEFAULT_VALIDITY,
     ssh_keygen: SshKeygen | None = None,
     record_head: str | None = None,
@@ -217,6 +218,7 @@ def sign_step(
         evidence=evidence,
         record_head=record_head,
         override=override,
+        change_class=change_class,
     )
     signature = None
     if key is not None:

@@ -21,6 +21,9 @@ Optional field (present only when not empty, so a statement without it keeps its
 hash): ``override``, the reason Tim Teknis approves step 6 although the cited analysis says
 BELUM DAPAT DILAKSANAKAN; the Kabid's step-7 ``approve`` must carry the same text
 (``gates.OverrideConfirmed``). Same character rules as ``reason``, and visible text.
+``change_class``, on the Kabid's step-7 ``approve`` of a change (``kind: ubah``): the class
+the analysis found in the Terraform plan, ``reboot`` or ``replace``, which the Kabid accepts
+by naming it (``gates.ChangeClassConfirmed``, docs/changes.md).
 """
 
 from __future__ import annotations
@@ -92,7 +95,9 @@ _FIELDS = frozenset(
     }
 )
 #: Fields a statement carries only when they are not empty (added without a new format).
-_OPTIONAL = frozenset({"record_head", "override"})
+_OPTIONAL = frozenset({"record_head", "override", "change_class"})
+#: What a step-7 ``change_class`` may name: the classes that stop or replace the VM.
+CHANGE_CLASSES = frozenset({"reboot", "replace"})
 #: Steps whose ``approve`` may carry an ``override``: Tim Teknis names it, the Kabid confirms.
 OVERRIDE_STEPS: tuple[int, ...] = (6, DECISION_STEP)
 
@@ -147,10 +152,17 @@ class Statement:
     format: str = FORMAT
     record_head: str = ""
     override: str = ""
+    change_class: str = ""
 
     def to_json(self) -> dict[str, Any]:
         optional = {
-            k: v for k, v in (("record_head", self.record_head), ("override", self.override)) if v
+            k: v
+            for k, v in (
+                ("record_head", self.record_head),
+                ("override", self.override),
+                ("change_class", self.change_class),
+            )
+            if v
         }
         return optional | {
             "format": self.format,
@@ -211,6 +223,7 @@ def new(
     nonce: str | None = None,
     record_head: str = "",
     override: str = "",
+    change_class: str = "",
 ) -> Statement:
     """A checked statement; the role is the SOP actor of the step."""
     if step_number not in SIGNED_STEPS:
@@ -232,6 +245,7 @@ def new(
         evidence=dict(evidence or {}),
         record_head=record_head,
         override=override,
+        change_class=change_class,
     )
     problems = check(statement)
     if problems:
@@ -314,6 +328,12 @@ def check(s: Statement) -> list[str]:
         problems.append("override hanya untuk persetujuan (approve) langkah 6 dan 7 [override]")
     if s.override and not has_visible(s.override):
         problems.append("override harus berisi teks yang terlihat [override]")
+    if s.change_class and (s.step != DECISION_STEP or s.decision != "approve"):
+        problems.append("change_class hanya untuk persetujuan (approve) langkah 7 [change-class]")
+    if s.change_class and s.change_class not in CHANGE_CLASSES:
+        problems.append(
+            f"change_class '{shown(s.change_class)}' harus reboot atau replace [change-class]"
+        )
     if s.decision == "incomplete" and not s.missing:
         problems.append("daftar kekurangan wajib diisi bila tidak lengkap [missing-required]")
     if any(not has_visible(item) for item in s.missing):
@@ -424,9 +444,11 @@ def parse(data: bytes) -> Statement:
         evidence=_str_map(raw["evidence"], "evidence"),
         record_head=raw.get("record_head", ""),
         override=raw.get("override", ""),
+        change_class=raw.get("change_class", ""),
     )
-    if "override" in raw and not raw["override"]:  # present only when not empty: one encoding
-        raise StatementInvalid("'override' kosong tidak ditulis [not-canonical]")
+    for name in ("override", "change_class"):  # present only when not empty: one encoding
+        if name in raw and not raw[name]:
+            raise StatementInvalid(f"'{name}' kosong tidak ditulis [not-canonical]")
     if text_problems(statement):  # first: a lone surrogate cannot even be re-encoded
         raise StatementInvalid("; ".join(check(statement)))  # every rule it breaks, at once
     try:

@@ -40,6 +40,8 @@ from sop_pipeline.adapters.terraform import (
     request_tfvars,
 )
 from sop_pipeline.atomic import write_atomically
+from sop_pipeline.domain.change import CHANGE_KINDS, FieldChange
+from sop_pipeline.domain.change_class import ChangeClass, Classified, classify
 from sop_pipeline.domain.placement import choose_node, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
@@ -279,7 +281,9 @@ def analyze(
     )
     steps.done("belum dipakai" if dns_free else "SUDAH DIPAKAI")
 
-    plan, plan_ok = _plan(steps, ad, facts, infra, terraform_dir, template, peek, chosen)
+    plan, plan_ok, classified = _plan(
+        steps, ad, facts, infra, terraform_dir, template, peek, chosen
+    )
     return AnalysisResult(
         analysed_at=analysed_at,
         nodes=node_capacities(fits),
@@ -292,6 +296,8 @@ def analyze(
         plan_ok=plan_ok,
         chosen_node=chosen,
         vm_name_free=taken is None,
+        change_class=str(classified.change_class) if classified else "",
+        change_reasons=classified.reasons if classified else (),
     )
 
 
@@ -333,16 +339,19 @@ def _plan(
     template: ExistingVm | None,
     peek: Allocation | None,
     chosen: str | None,
-) -> tuple[tuple[str, ...], bool]:
-    """Step 6: ``terraform plan`` with the peeked values; (lines for the report, ok)."""
+) -> tuple[tuple[str, ...], bool, Classified | None]:
+    """Step 6: ``terraform plan`` with the peeked values; (lines for the report, ok, and for
+    a change of a live hosting the class of its plan, from ``show -json``)."""
     if template is None:
         steps.log(f"{facts.request_id}: [6/6] rencana Terraform dilewati: templat tidak ada")
         return (
-            f"Rencana Terraform tidak dibuat: templat {facts.resources.template} tidak ada.",
-        ), False
+            (f"Rencana Terraform tidak dibuat: templat {facts.resources.template} tidak ada.",),
+            False,
+            None,
+        )
     if peek is None:
         steps.log(f"{facts.request_id}: [6/6] rencana Terraform dilewati: pool habis")
-        return ("Rencana Terraform tidak dibuat: tidak ada VMID/IP bebas.",), False
+        return ("Rencana Terraform tidak dibuat: tidak ada VMID/IP bebas.",), False, None
     tfvars = stack_tfvars(facts, infra, template, peek, chosen or template.node)
     runner = ad.terraform(facts.request_id, terraform_dir)
 
@@ -354,10 +363,15 @@ def _plan(
     steps.run(6, "menyiapkan Terraform (init dari mirror lokal)", init, TF_HINT)
     steps.done("siap")
 
+    shown: list[dict[str, Any]] = []
+
     def plan() -> PlanSummary | TerraformError:
         with runner.exclusive():
             try:
-                return runner.plan()
+                summary = runner.plan()
+                if facts.kind in CHANGE_KINDS:  # what the change does to the running VM
+                    shown.append(runner.show_plan())
+                return summary
             except TerraformError as err:
                 if isinstance(err, RequestBusyError):  # another run holds the request
                     raise
@@ -366,9 +380,16 @@ def _plan(
     outcome = steps.run(6, "menjalankan terraform plan", plan, TF_HINT)
     if isinstance(outcome, TerraformError):
         steps.done(f"GAGAL: {outcome.message}")
-        return plan_failure_lines(outcome), False
+        return plan_failure_lines(outcome), False, None
     steps.done(f"{outcome.add} ditambah, {outcome.change} diubah, {outcome.destroy} dihapus")
-    return plan_lines(outcome), outcome.destroy == 0
+    if shown:
+        classified = classify(shown[0])
+        steps.done(f"kelas perubahan: {classified.change_class} ({classified.change_class.label})")
+        # a change may replace its VM only when the Kabid names it (gates), never destroy data
+        # silently: the plan is acceptable unless it is refused (a smaller disk)
+        ok = classified.change_class is not ChangeClass.REFUSED
+        return plan_lines(outcome), ok, classified
+    return plan_lines(outcome), outcome.destroy == 0, None
 
 
 # ------------------------------------------------------------------------------- writing
@@ -409,10 +430,12 @@ def write_analysis(
     sequence: int,
     logs_url: str | None = None,
     report_url: str | None = None,
+    changes: tuple[FieldChange, ...] = (),
 ) -> AnalysisFiles:
     """The Laporan Analisis Teknis (``.md`` + ``.pdf``) and the MR comment, under
-    ``records_dir/reports/<id>/``; each file replaced atomically."""
-    report = AnalysisReport(facts, sequence, result.analysed_at, result)
+    ``records_dir/reports/<id>/``; each file replaced atomically. ``changes``: for a change of
+    a live hosting, its fields against the last applied record (``domain.change.diff``)."""
+    report = AnalysisReport(facts, sequence, result.analysed_at, result, changes=changes)
     md, pdf = write_reports(report, records_dir / "reports", department=department)
     comment = md.parent / COMMENT_NAME
     text = analysis_comment(report, report_url=report_url, logs_url=logs_url, tz=department.tz)

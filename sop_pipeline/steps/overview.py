@@ -54,6 +54,8 @@ def _summary(state: RequestState, rows: list[StepTiming], paused: float) -> dict
         "paused_working_seconds": int(paused),
         "breaches": sum(1 for t in rows if t.breached),
         "steps": [_timing_row(t) for t in rows],
+        "cycle": state.cycle,  # 1: the creation; 2+: a change of the live hosting
+        "earlier_steps": len(state.earlier),
     }
 
 

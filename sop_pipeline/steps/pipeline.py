@@ -23,19 +23,26 @@ that is already recorded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.change import CHANGE_KINDS, change_problems
 from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.ledger import LedgerStore
-from sop_pipeline.ledger.tracking import override_of, record_step, state_of
+from sop_pipeline.ledger.tracking import (
+    STEP_KIND,
+    last_applied,
+    override_of,
+    record_step,
+    state_of,
+)
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
@@ -59,6 +66,8 @@ from sop_pipeline.workspace import Workspace
 PIPELINE = "pipeline"
 SIGNED_STEPS = (2, 3, 4, 6, 7, 10, 11, 12)  # recorded from officials' signatures
 TICKETS_LEDGER = "tickets"
+#: Kinds whose edited file opens the next cycle (``pensiun`` will have its own flow).
+CYCLE_KINDS = frozenset({"ubah", "perpanjang"})
 
 
 class Provisioner(Protocol):
@@ -71,11 +80,13 @@ class Provisioner(Protocol):
         log: Callable[[str], None],
         pending: Sequence[Demand] = (),
         override: str = "",
+        applied: Mapping[str, Any] | None = None,
     ) -> HostingResult:
         """Make the request's server answer under its name; raise SopError if it can't.
         ``pending`` are the other requests approved at step 7 and not built yet: the hard
         limits count them as well as what the cluster holds; a signed ``override`` (steps
-        6 and 7) waives the OPD quota, nothing else."""
+        6 and 7) waives the OPD quota, nothing else; ``applied`` (a change of the live
+        hosting) is what runs, so that the limits count what the change adds."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,8 @@ class Pipeline:
                 result.recorded += self.step_8_provision(ctx)
             elif state.next_step == 9:
                 result.recorded += self.step_9_report(ctx)
+            elif state.terminal and state.built:
+                result.recorded += self.step_1_change(ctx)
             if len(result.recorded) == before:
                 result.state = state
                 return result
@@ -178,6 +191,55 @@ class Pipeline:
             inputs={"request": ctx.subject.digest, **ctx.subject.attachments},
         )
         self.log(f"{ctx.request.request_id}: langkah 1 dicatat (surat permintaan diterima)")
+        return [1]
+
+    def step_1_change(self, ctx: Context) -> list[int]:
+        """Step 1 of a change of the live hosting (docs/changes.md): the same file, edited to
+        ``kind: ubah`` or ``perpanjang``, opens the next cycle, read against the last applied
+        record. The bytes that run, bytes a cycle already ended on, or a change the rules
+        refuse (``domain.change``) open nothing."""
+        request_id = ctx.request.request_id
+        facts = ctx.request.request
+        records = self.ledgers.for_request(request_id).records()
+        applied = last_applied(records)
+        if facts.kind not in CHANGE_KINDS or applied is None:
+            return []
+        if facts.kind not in CYCLE_KINDS:  # retirement has its own flow (not built yet)
+            self.log(f"{request_id}: kind '{facts.kind}' belum dilayani pipeline; tidak dicatat")
+            return []
+        if ctx.subject.digest == applied.digest:
+            return []
+        opened = [r for r in records if r.kind == STEP_KIND and r.step == 1]
+        if opened and opened[-1].inputs.get("request") == ctx.subject.digest:
+            return []  # this change's cycle already ran (and ended): edit the file anew
+        problems = change_problems(
+            applied.facts,
+            applied.digest,
+            facts,
+            policy=self.policy,
+            today=ctx.at.astimezone(self.calendar.tz).date(),
+        )
+        if problems:
+            self.log(
+                f"{request_id}: perubahan ditolak, tidak dicatat:\n"
+                + "\n".join(f"  - {p.field}: {p.message} [{p.rule}]" for p in problems)
+            )
+            return []
+        record_step(
+            self.ledgers,
+            request_id,
+            StepEvent(1, Outcome.CHANGE, ctx.at, actor=ctx.subject.requester_email),
+            inputs={
+                "request": ctx.subject.digest,
+                **ctx.subject.attachments,
+                "applied_request": applied.digest,
+            },
+            extra={"kind": facts.kind},
+        )
+        self.log(
+            f"{request_id}: langkah 1 dicatat: perubahan ({facts.kind}) diajukan terhadap "
+            "hosting yang berjalan"
+        )
         return [1]
 
     def steps_signed(self, ctx: Context) -> list[int]:
@@ -266,9 +328,16 @@ class Pipeline:
                 raise GateRefused(gate.summary())
             self.log(f"{request_id}: gerbang langkah 8 terpenuhi; mulai penyediaan")
             pending = self.approved_unbuilt(exclude=request_id)  # 3: the limits count them
-            override = override_of(self.ledgers.for_request(request_id).records())
+            records = self.ledgers.for_request(request_id).records()
+            override = override_of(records)
+            applied = last_applied(records)
+            is_change = state_of(self.ledgers, request_id).cycle > 1 and applied is not None
             hosting = self.provisioner.provision(
-                fresh.request, log=self.log, pending=pending, override=override
+                fresh.request,
+                log=self.log,
+                pending=pending,
+                override=override,
+                applied=applied.facts if is_change and applied is not None else None,
             )
             at = self.now()
             record_step(  # 9: record, then spend the approvals it used
@@ -276,7 +345,11 @@ class Pipeline:
                 request_id,
                 StepEvent(8, Outcome.DONE, at, actor=PIPELINE),
                 inputs={"request": fresh.subject.digest, **dict(gate.statements)},
-                extra={"hosting": hosting_record(hosting)},
+                # the last applied record a later change is read against (docs/changes.md)
+                extra={
+                    "hosting": hosting_record(hosting),
+                    "applied": fresh.request.request.as_data(),
+                },
             )
             consume_approvals(
                 self.ledgers.named(CONSUMED_LEDGER),

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +52,9 @@ from sop_pipeline.adapters.terraform import (
     is_lock_timeout,
 )
 from sop_pipeline.config import TrustedConfig
+from sop_pipeline.domain.change import CHANGE_KINDS, growth
+from sop_pipeline.domain.change_class import ChangeClass, classify
+from sop_pipeline.domain.maintenance import Window, window_refusal
 from sop_pipeline.domain.placement import (
     Demand,
     Held,
@@ -74,6 +77,7 @@ from sop_pipeline.ports import (
     TerraformPort,
 )
 from sop_pipeline.reports.model import Check, HostingResult
+from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.steps.analysis import dns_name_free, stack_tfvars, vm_name_taken
 from sop_pipeline.steps.backups import join_and_back_up
 
@@ -207,10 +211,12 @@ class InfraProvisioner:
         log: Log,
         pending: Sequence[Demand] = (),
         override: str = "",
+        applied: Mapping[str, Any] | None = None,
     ) -> HostingResult:
         """Make the request's server answer under its name (steps 3-8 of the sequence);
         the hard limits are checked first, counting the ``pending`` requests (approved at
-        step 7, not built yet), with the quota waived by a signed ``override``."""
+        step 7, not built yet), with the quota waived by a signed ``override``. ``applied``:
+        for a change, the last applied facts (what the change adds is counted)."""
         rid = request.request_id
         facts = request.request
         self.times = PhaseTimes()
@@ -250,7 +256,21 @@ class InfraProvisioner:
             phase=run,
             pauses=self.pauses,
             sleep=self.sleep,
-            limits=Limits(self.policy.quota_for(facts.opd.code), tuple(pending), ad.dns, override),
+            limits=Limits(
+                self.policy.quota_for(facts.opd.code),
+                tuple(pending),
+                ad.dns,
+                override,
+                growth=growth(applied, facts) if applied is not None else None,
+            ),
+            guard=change_guard(
+                windows=self.policy.maintenance_windows,
+                tz=self.trusted.calendar.tz,
+                now=self.now,
+                log=log,
+            )
+            if facts.kind in CHANGE_KINDS
+            else None,
         )
         node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
@@ -418,6 +438,7 @@ def create_vm(
     pauses: Sequence[float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     limits: Limits | None = None,
+    guard: PlanGuard | None = None,
 ) -> Placement:
     """Step 8's Terraform part: the request's VM exists, in the state and on Proxmox.
 
@@ -429,6 +450,10 @@ def create_vm(
     4. terraform  under the request's lease (allocator) and lock (working copy): tfvars, init
                   from the offline mirror; then, holding one of the node's slots, adopt a VM
                   that Proxmox has and the state lacks (a killed run's), plan, apply.
+
+    ``guard`` sees the saved plan (``show -json``) of a plan that changes something, before
+    the apply: a change of a live hosting (``kind: ubah``) is applied only as its class and
+    the maintenance windows allow (:func:`change_guard`); it raises to stop the apply.
 
     PVE's config-lock timeout is retried after each of ``pauses`` (the slot given back while
     waiting). A cancellation or a busy request keeps everything for the re-run; any other
@@ -453,7 +478,7 @@ def create_vm(
             runner.init()
             while True:
                 try:
-                    _apply_in_slot(runner, proxmox, limiter, placed, log)
+                    _apply_in_slot(runner, proxmox, limiter, placed, log, guard)
                     return
                 except (CancelledError, RequestBusyError):
                     raise  # the next run adopts or converges; nothing is released
@@ -511,6 +536,8 @@ class Limits:
     #: The override Tim Teknis signed at step 6 and the Kabid named at step 7 (the gates
     #: checked both): it waives the OPD quota, a policy limit, and nothing physical.
     override: str = ""
+    #: For a change of the live hosting (its VM exists): what it adds to that VM.
+    growth: Demand | None = None
 
 
 def check_limits(
@@ -551,6 +578,14 @@ def check_limits(
 
     used = proxmox.opd_usage(facts.opd.code)
     held = Held(used.vms, used.vcpu, used.memory_mb, used.disk_gb)
+    grown = limits.growth if own is not None else None
+    if grown is not None:  # the running VM counts at its old size: add what the change adds
+        held = Held(
+            used.vms,
+            used.vcpu + grown.vcpu,
+            used.memory_mb + grown.memory_mb,
+            used.disk_gb + grown.disk_gb,
+        )
     asked = pending if own is not None else [*pending, demand]
     for excess in quota_excess(facts.opd.code, limits.quota, held, asked):
         others = [i for i in excess.request_ids if i != rid]
@@ -569,6 +604,13 @@ def check_limits(
             problems.append(f"{text} [opd-quota-total]")
 
     node = own.node if own is not None else None
+    if own is not None and grown is not None and (grown.vcpu or grown.memory_mb or grown.disk_gb):
+        room = proxmox.capacity(vcpu=grown.vcpu, memory_mb=grown.memory_mb, disk_gb=grown.disk_gb)
+        if not any(f.node == own.node and f.fits for f in room):
+            problems.append(
+                f"node {own.node} tidak punya ruang untuk tambahan {grown.vcpu} vCPU, "
+                f"{grown.memory_mb} MiB, {grown.disk_gb} GiB dari perubahan ini [node-capacity]"
+            )
     if own is None:
         size = facts.resources
         fits = proxmox.capacity(vcpu=size.vcpu, memory_mb=size.memory_mb, disk_gb=size.disk_gb)
@@ -594,7 +636,12 @@ def _own_tag(request_id: str) -> str:
 
 
 def _apply_in_slot(
-    runner: TerraformPort, proxmox: ProxmoxPort, limiter: NodeSlots, placed: Placement, log: Log
+    runner: TerraformPort,
+    proxmox: ProxmoxPort,
+    limiter: NodeSlots,
+    placed: Placement,
+    log: Log,
+    guard: PlanGuard | None = None,
 ) -> None:
     """Adopt, plan and apply while holding one of the node's slots."""
     rid, vmid = placed.allocation.request_id, placed.allocation.vmid
@@ -603,10 +650,38 @@ def _apply_in_slot(
             log(f"{rid}:   VM {vmid} sudah ada di Proxmox: diadopsi")
         plan = runner.plan(detailed=False)
         log(f"{rid}:   rencana: {plan.add} dibuat, {plan.change} diubah")
+        if guard is not None and not plan.empty:
+            guard(runner.show_plan())
         # The two lines bracket the apply inside the slot (the per-node bound test reads them).
         log(f"{rid}:   {APPLY_STARTED} di node {placed.node} (slot {number + 1})")
         runner.apply()
         log(f"{rid}:   {APPLY_ENDED}")
+
+
+#: Sees a saved plan before it is applied; raises to stop the apply (``create_vm``).
+PlanGuard = Callable[[Mapping[str, Any]], None]
+
+
+def change_guard(
+    *, windows: Sequence[Window], tz: tzinfo, now: Callable[[], datetime], log: Log = _quiet
+) -> PlanGuard:
+    """The guard of a change (``kind`` ubah/perpanjang): the plan's class
+    (``domain.change_class``); a refused one (a smaller disk) never applies, a reboot or a
+    replacement only inside a maintenance window (Asia/Jakarta)."""
+
+    def guard(plan: Mapping[str, Any]) -> None:
+        found = classify(plan)
+        log(f"kelas perubahan: {found.change_class} ({found.change_class.label})")
+        if found.change_class is ChangeClass.REFUSED:
+            raise GateRefused(
+                f"rencana Terraform mengecilkan disk: ditolak, tidak ada yang diubah "
+                f"({'; '.join(found.reasons)}) [disk-shrink]"
+            )
+        refusal = window_refusal(found.needs_window, found.change_class.label, windows, now(), tz)
+        if refusal:
+            raise GateRefused(refusal)
+
+    return guard
 
 
 #: The log words around ``terraform apply`` (said while the node's slot is held).

@@ -37,6 +37,7 @@ from typing import Any
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.change import FieldChange, diff
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.request import Request
 from sop_pipeline.domain.sla import StepTiming
@@ -45,7 +46,7 @@ from sop_pipeline.domain.sop import step as sop_step
 from sop_pipeline.domain.state import Phase, RequestState, fold
 from sop_pipeline.errors import SopError
 from sop_pipeline.ledger import Record, verify_chain
-from sop_pipeline.ledger.tracking import STEP_KIND, override_of, step_events
+from sop_pipeline.ledger.tracking import STEP_KIND, applied_history, override_of, step_events
 from sop_pipeline.loader import load_request, read_request_model
 from sop_pipeline.reports import render, write_reports
 from sop_pipeline.reports.department import Department
@@ -244,8 +245,22 @@ def hosting_report(
     if issued is None:
         issued = _step_time(facts.request_id, "hasil-hosting", records, HOSTING_REPORT_STEP)
     return HostingReport(
-        facts, ticket_sequence(ticket_of(records)), issued, result, override=override_of(records)
+        facts,
+        ticket_sequence(ticket_of(records)),
+        issued,
+        result,
+        override=override_of(records),
+        changes=applied_changes(facts, records),
     )
+
+
+def applied_changes(facts: Request, records: Sequence[Record]) -> tuple[FieldChange, ...]:
+    """What the last step 8 changed of a live hosting (kind ubah): the applied facts before
+    it against ``facts``; nothing for a new hosting or a ledger with one step 8."""
+    if facts.kind != "ubah":
+        return ()
+    history = applied_history(records)
+    return diff(history[-2].facts, facts) if len(history) >= 2 else ()
 
 
 def handover_minutes(facts: Request, records: Sequence[Record]) -> HandoverMinutes:
@@ -262,7 +277,13 @@ def handover_minutes(facts: Request, records: Sequence[Record]) -> HandoverMinut
             step=HOSTING_STEP,
         )
     issued = _step_time(facts.request_id, "berita-acara", records, HOSTING_REPORT_STEP)
-    return HandoverMinutes(facts, ticket_sequence(ticket_of(records)), issued, result)
+    return HandoverMinutes(
+        facts,
+        ticket_sequence(ticket_of(records)),
+        issued,
+        result,
+        changes=applied_changes(facts, records),
+    )
 
 
 BUILDERS: dict[str, Callable[[Request, Sequence[Record]], Report]] = {

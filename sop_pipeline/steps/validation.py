@@ -6,15 +6,20 @@ Since a commit, the approvals folders are also checked to be append-only
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sop_pipeline.adapters import git
+from sop_pipeline.domain.change import change_problems
 from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
 from sop_pipeline.domain.rules import Problem, check_opd_totals
+from sop_pipeline.ledger import LedgerStore
+from sop_pipeline.ledger.chain import LedgerError, Record, verify_records
+from sop_pipeline.ledger.tracking import Applied, last_applied
 from sop_pipeline.loader import LoadedRequest, RequestInvalid, decode, load_request, parse_yaml
 from sop_pipeline.safefile import lexists
 
@@ -99,13 +104,16 @@ def validate_files(
     check_totals: bool = False,
     today: date | None = None,
     peers: Iterable[Path] = (),
+    applied: AppliedLookup | None = None,
 ) -> list[FileResult]:
     """Every file's problems; with ``check_totals``, per-OPD quota totals over the files given
     and the ``peers`` (so ``--since`` still refuses a file that takes its OPD over quota).
 
     Two files asking for the same hostname are both refused, naming each other; ``today``
     (the caller's clock) refuses letters dated in the future. ``peers`` are the other request
-    files (not checked themselves, as with --since) whose hostnames are taken already."""
+    files (not checked themselves, as with --since) whose hostnames are taken already.
+    ``applied`` gives a request's last applied record: a file that changes a live hosting is
+    checked as a change of it (``domain.change``: [disk-shrink], [kind-live], ...)."""
     results = []
     usages = []
     by_hostname: dict[str, list[FileResult]] = {}
@@ -121,7 +129,7 @@ def validate_files(
         except RequestInvalid as err:
             results.append(FileResult(path, err.problems))
             continue
-        results.append(FileResult(path))
+        results.append(FileResult(path, _change_problems(request, applied, policy, today)))
         by_hostname.setdefault(request.request.hostname, []).append(results[-1])
         loaded[path] = request
         usages.append(_demand(request))
@@ -156,6 +164,68 @@ def validate_files(
         for result in results:
             result.problems += over.get(result.path.stem, [])
     return results
+
+
+#: A request id -> its last applied record (None: step 8 never built it).
+AppliedLookup = Callable[[str], Applied | None]
+
+
+def _change_problems(
+    request: LoadedRequest, applied: AppliedLookup | None, policy: Policy, today: date | None
+) -> list[Problem]:
+    if applied is None:
+        return []
+    last = applied(request.request_id)
+    found = change_problems(
+        last.facts if last else None,
+        last.digest if last else "",
+        request.request,
+        policy=policy,
+        today=today,
+    )
+    if not found:
+        return []
+    text, _ = decode(request.raw, len(request.raw))
+    doc = parse_yaml(text)[0] if text is not None else None
+    return [p.located(doc.line_of(p.field) if doc else None) for p in found]
+
+
+def applied_in_store(store: LedgerStore) -> AppliedLookup:
+    """The last applied records of a ``records/`` folder (the protected jobs' own, or a local
+    one); a ledger that does not verify raises LedgerError (exit 5), never reads as empty."""
+
+    def lookup(request_id: str) -> Applied | None:
+        ledger = store.for_request(request_id)
+        records = ledger.records()
+        faults = verify_records(ledger.path, records)
+        if faults:
+            raise LedgerError(f"buku catatan tidak utuh: {faults[0]}")
+        return last_applied(records)
+
+    return lookup
+
+
+def applied_at_commit(repo: Path, ref: str, *, limit: int = 64 * 1024 * 1024) -> AppliedLookup:
+    """The last applied records as ``records/`` holds them at ``ref`` (the records branch,
+    ``sop-records``, docs/ci.md): what a merge request cannot change."""
+    commit = git.resolve(repo, ref)
+
+    def lookup(request_id: str) -> Applied | None:
+        path = f"records/{request_id}.jsonl"
+        try:
+            raw = git.read_blob(repo, commit, path, limit=limit)
+        except FileNotFoundError:
+            return None
+        try:
+            records = [Record(**json.loads(line)) for line in raw.split(b"\n") if line]
+        except (ValueError, TypeError) as err:
+            raise LedgerError(f"{path} di {ref}: baris bukan catatan yang sah ({err})") from err
+        faults = verify_records(Path(path), records)
+        if faults:
+            raise LedgerError(f"{path} di {ref}: buku catatan tidak utuh: {faults[0]}")
+        return last_applied(records)
+
+    return lookup
 
 
 def _demand(request: LoadedRequest) -> Demand:

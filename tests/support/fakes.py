@@ -198,6 +198,11 @@ class FakeTerraform:
         add = 0 if self.in_state else 1
         return PlanSummary(add=add, change=0, destroy=0, text=f"{add} ditambah")
 
+    def show_plan(self) -> dict[str, Any]:
+        """No plan JSON in the fake: a change's guard sees nothing to classify."""
+        self.journal.append("terraform.show")
+        return {"resource_changes": []}
+
     def apply(self) -> None:
         self.journal.append("terraform.apply")
         vmid = int(self.tfvars["vmid"])

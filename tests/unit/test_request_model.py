@@ -142,7 +142,8 @@ def test_as_data_gives_back_the_file(path: Path, policy: Policy) -> None:
     are one line and their sha256 lower case, so nothing is folded)."""
     doc, problems = parse_yaml(path.read_text())
     assert doc is not None and not problems
-    assert load_request(path, policy=policy).request.as_data() == doc.data
+    # A file without ``kind`` is a new hosting: the playbooks are told so.
+    assert load_request(path, policy=policy).request.as_data() == {"kind": "baru", **doc.data}
 
 
 def test_choices_are_the_schemas_enums() -> None:
@@ -156,6 +157,7 @@ def test_choices_are_the_schemas_enums() -> None:
         model.Classification: props["data_classification"]["enum"],
         model.Exposure: props["exposure"]["enum"],
         model.DatabaseEngine: props["database"]["properties"]["engine"]["enum"],
+        model.RequestKind: props["kind"]["enum"],
     }
     for literal, enum in pairs.items():
         assert list(get_args(literal)) == enum
@@ -175,6 +177,24 @@ def test_every_schema_field_has_a_place_in_the_model() -> None:
     }
     for name, part in parts.items():
         assert set(props[name]["properties"]) == {f.name for f in dataclasses.fields(part)}, name
+
+
+@pytest.mark.parametrize("kind", ["baru", "ubah", "perpanjang", "pensiun"])
+def test_kind_is_read_and_a_missing_kind_is_baru(tmp_path: Path, policy: Policy, kind: str) -> None:
+    assert "kind:" not in DISTINCT.replace("kind: website", "")
+    plain = load_request(_write(tmp_path, DISTINCT), policy=policy, check_attachments=False)
+    assert plain.request.kind == "baru"
+    path = _write(tmp_path, f"kind: {kind}\n" + DISTINCT, "jenis")
+    assert read_request_model(path, zone=policy.zone) is not None
+    loaded = read_request_model(path, zone=policy.zone)
+    assert loaded is not None and loaded.kind == kind and loaded.as_data()["kind"] == kind
+
+
+def test_an_unknown_kind_is_refused_by_the_schema(tmp_path: Path, policy: Policy) -> None:
+    path = _write(tmp_path, "kind: hapus\n" + DISTINCT, "jenis")
+    with pytest.raises(RequestInvalid) as refused:
+        load_request(path, policy=policy, check_attachments=False)
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("kind", "enum")]
 
 
 def test_an_impossible_date_builds_no_model(tmp_path: Path, policy: Policy) -> None:

@@ -12,8 +12,10 @@ import pytest
 from sop_pipeline.loader import request_schema
 from tests.conftest import REPO
 
-# The only fields a request may leave out (issue 14: not every hosting has a database).
-OPTIONAL = {"deployers", "database", "database.size_gb"}
+# The only fields a request may leave out, each with the meaning of its absence in its
+# description: ``kind`` (absent means ``baru``, so files written before it stay valid), and
+# ``deployers`` and ``database`` (issue 14: not every hosting has a database).
+OPTIONAL = {"kind", "deployers", "database", "database.size_gb"}
 
 
 def properties(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:

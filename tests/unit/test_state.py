@@ -52,6 +52,8 @@ def states_on_the_way() -> list[tuple[str, RequestState]]:
 
 
 def expected_legal(state: RequestState, step: int, outcome: Outcome) -> bool:
+    if outcome is Outcome.CHANGE:  # a change opens a cycle only once the hosting was built
+        return step == 1 and state.terminal and state.built
     if state.terminal:
         return False
     if state.phase is Phase.RETURNED:
@@ -144,3 +146,38 @@ def test_a_step_6_refusal_goes_on_to_the_kabid_but_is_kept_as_a_refusal() -> Non
 def test_a_step_6_refusal_needs_a_reason() -> None:
     with pytest.raises(IllegalTransition, match=r"\[reason-required\]"):
         fold("r", [*happy_path()[:5], ev(6, Outcome.REJECT, 6)])
+
+
+def test_a_change_opens_the_next_cycle_and_keeps_the_earlier_runs() -> None:
+    closed = fold("r", happy_path())
+    changed = advance(closed, ev(1, Outcome.CHANGE, 100))
+    assert (changed.cycle, changed.next_step, changed.phase) == (2, 2, Phase.IN_PROGRESS)
+    assert len(changed.earlier) == 12 and [r.step for r in changed.runs] == [1]
+    assert not changed.done(8) and changed.built  # step 8 is this cycle's to do again
+    again = fold("r", [*happy_path(), ev(1, Outcome.CHANGE, 100), *[
+        ev(e.step, e.outcome, 100 + e.step) for e in happy_path()[1:]
+    ]])  # fmt: skip
+    assert again.phase is Phase.CLOSED and again.cycle == 2 and len(again.runs) == 12
+
+
+def test_a_change_of_a_rejected_change_is_allowed_of_a_rejected_creation_not() -> None:
+    rejected_creation = fold("r", [*happy_path()[:6], ev(7, Outcome.REJECT, 7, reason="kapasitas")])
+    with pytest.raises(IllegalTransition, match=r"\[change-not-live\]"):
+        advance(rejected_creation, ev(1, Outcome.CHANGE, 100))
+    closed = fold("r", happy_path())
+    changed = advance(closed, ev(1, Outcome.CHANGE, 100))
+    walked = fold(
+        "r",
+        [
+            *happy_path(),
+            ev(1, Outcome.CHANGE, 100),
+            *[ev(e.step, e.outcome, 100 + e.step) for e in happy_path()[1:6]],
+            ev(7, Outcome.REJECT, 107, reason="tidak perlu"),
+        ],
+    )
+    assert walked.phase is Phase.REJECTED and walked.built and changed.cycle == 2
+    assert advance(walked, ev(1, Outcome.CHANGE, 200)).cycle == 3
+    with pytest.raises(IllegalTransition, match=r"\[change-not-live\]"):
+        advance(changed, ev(1, Outcome.CHANGE, 300))  # a cycle still running
+    with pytest.raises(IllegalTransition, match=r"\[change-step\]"):
+        advance(closed, ev(2, Outcome.CHANGE, 300))

@@ -107,6 +107,7 @@ class LocalSite:
         log: Callable[[str], None],
         pending: Sequence[Demand] = (),  # no cluster here: the limits are step 8's tests'
         override: str = "",
+        applied: object = None,  # a change's last applied facts: no limits here either
     ) -> HostingResult:
         started = self.clock()
         fqdn = f"{request.request.hostname}.{ZONE}"
