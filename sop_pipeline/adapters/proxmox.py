@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 import requests
+from sop_pipeline.domain.drift import ClusterVm
 from sop_pipeline.errors import AdapterError
 
 MiB = 1024**2
@@ -155,6 +156,42 @@ class ProxmoxAdapter:
                 )
             )
         return out
+
+    def cluster_vms(self, *, protection_of: Collection[int] = ()) -> list[ClusterVm]:
+        """Every VM of ``/cluster/resources`` with its size; the ``protection`` flag (kept in
+        the VM's config, not in the resources) is read for the VMIDs in ``protection_of``."""
+        items = self._call("daftar VM", lambda: self._api.cluster.resources.get(type="vm"))
+        out = []
+        for it in items:
+            if it.get("type") != "qemu":
+                continue
+            vmid, node = int(it["vmid"]), str(it["node"])
+            protection: bool | None = None
+            if vmid in protection_of and not it.get("template"):
+                config = self._vm_config(node, vmid)
+                protection = str((config or {}).get("protection") or 0) in ("1", "True", "true")
+            tags = str(it.get("tags") or "").replace(",", ";").replace(" ", ";").split(";")
+            maxmem = it.get("maxmem")
+            maxcpu = it.get("maxcpu")
+            out.append(
+                ClusterVm(
+                    vmid=vmid,
+                    node=node,
+                    name=str(it.get("name") or ""),
+                    tags=frozenset(t for t in tags if t),
+                    template=bool(it.get("template")),
+                    cores=int(maxcpu) if maxcpu is not None else None,
+                    memory_mb=int(maxmem) // MiB if maxmem is not None else None,
+                    protection=protection,
+                )
+            )
+        return out
+
+    def _vm_config(self, node: str, vmid: int) -> dict[str, Any]:
+        reply = self._call(
+            f"konfigurasi VM {vmid}", lambda: self._api.nodes(node).qemu(vmid).config.get()
+        )
+        return dict(reply or {})
 
     def find_template(self, name: str) -> ExistingVm:
         """The template with this name, or ProxmoxError if there is none."""

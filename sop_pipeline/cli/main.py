@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "provision": "sop_pipeline.cli.provision:provision_cmd",  # step 8 (and 9)
     "report": "sop_pipeline.cli.report:report",  # steps 9-12 documents, Laporan Kegiatan
     "comment": "sop_pipeline.cli.comment:comment_cmd",  # the merge-request comment
+    "drift": "sop_pipeline.cli.drift:drift_cmd",  # approved vs running, nightly
 }
 
 
