@@ -158,8 +158,9 @@ class ProxmoxAdapter:
         return out
 
     def cluster_vms(self, *, protection_of: Collection[int] = ()) -> list[ClusterVm]:
-        """Every VM of ``/cluster/resources`` with its size; the ``protection`` flag (kept in
-        the VM's config, not in the resources) is read for the VMIDs in ``protection_of``."""
+        """Every VM of ``/cluster/resources`` with its size. For the VMIDs in
+        ``protection_of`` the VM's config is read too: the ``protection`` flag (not in the
+        resources), and the configured memory and cores (pending changes included)."""
         items = self._call("daftar VM", lambda: self._api.cluster.resources.get(type="vm"))
         out = []
         for it in items:
@@ -167,12 +168,19 @@ class ProxmoxAdapter:
                 continue
             vmid, node = int(it["vmid"]), str(it["node"])
             protection: bool | None = None
+            maxmem, maxcpu = it.get("maxmem"), it.get("maxcpu")
+            memory_mb = int(maxmem) // MiB if maxmem is not None else None
+            cores = int(maxcpu) if maxcpu is not None else None
             if vmid in protection_of and not it.get("template"):
+                # The config, pending changes included: the resources show the running
+                # size, which lags a change that waits for the next start.
                 config = self._vm_config(node, vmid)
-                protection = str((config or {}).get("protection") or 0) in ("1", "True", "true")
+                protection = str(config.get("protection") or 0) in ("1", "True", "true")
+                if config.get("memory") is not None:
+                    memory_mb = int(str(config["memory"]))
+                if config.get("cores") is not None:
+                    cores = int(str(config["cores"])) * int(str(config.get("sockets") or 1))
             tags = str(it.get("tags") or "").replace(",", ";").replace(" ", ";").split(";")
-            maxmem = it.get("maxmem")
-            maxcpu = it.get("maxcpu")
             out.append(
                 ClusterVm(
                     vmid=vmid,
@@ -180,18 +188,28 @@ class ProxmoxAdapter:
                     name=str(it.get("name") or ""),
                     tags=frozenset(t for t in tags if t),
                     template=bool(it.get("template")),
-                    cores=int(maxcpu) if maxcpu is not None else None,
-                    memory_mb=int(maxmem) // MiB if maxmem is not None else None,
+                    cores=cores,
+                    memory_mb=memory_mb,
                     protection=protection,
                 )
             )
         return out
 
     def _vm_config(self, node: str, vmid: int) -> dict[str, Any]:
+        """The VM's settings as they will be after its next start: ``GET .../pending`` gives
+        each key's value and its pending change (a memory change on a running VM without
+        hotplug waits there); a pending deletion reads as unset."""
         reply = self._call(
-            f"konfigurasi VM {vmid}", lambda: self._api.nodes(node).qemu(vmid).config.get()
+            f"konfigurasi VM {vmid}", lambda: self._api.nodes(node).qemu(vmid).pending.get()
         )
-        return dict(reply or {})
+        settings: dict[str, Any] = {}
+        for item in reply or []:
+            if item.get("delete"):
+                continue
+            value = item.get("pending", item.get("value"))
+            if value is not None:
+                settings[str(item.get("key"))] = value
+        return settings
 
     def find_template(self, name: str) -> ExistingVm:
         """The template with this name, or ProxmoxError if there is none."""

@@ -153,18 +153,27 @@ def is_noise(resource_type: str, path: str, rules: Sequence[NoiseRule] = TERRAFO
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"cpu.0.cores": 2, ...}``: the leaves of a Terraform value, by dotted path."""
+    """``{"cpu.0.cores": 2, "tags": ["a", "b"], ...}``: the leaves of a Terraform value, by
+    dotted path; a list of plain values is one leaf."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key in value:
             out.update(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
         return (out or {prefix: {}}) if prefix else out
+    if isinstance(value, list) and value and not any(isinstance(v, dict | list) for v in value):
+        return {prefix: value}  # a list of plain values (tags) is one attribute
     if isinstance(value, list):
         out = {}
         for index, item in enumerate(value):
             out.update(_flatten(item, f"{prefix}.{index}" if prefix else str(index)))
         return out or ({prefix: []} if prefix else out)
     return {prefix: value}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or both unset: the provider reads an unset list or map back as empty
+    (``cpu.flags``: null in the state, ``[]`` after a refresh), which is no change."""
+    return a == b or (a in (None, [], {}) and b in (None, [], {}))
 
 
 def _text(value: Any) -> str | None:
@@ -197,7 +206,7 @@ def terraform_items(
             continue
         old, new = _flatten(before or {}), _flatten(after)
         for path in sorted(set(old) | set(new)):
-            if old.get(path) == new.get(path) or is_noise(rtype, path, rules):
+            if _same(old.get(path), new.get(path)) or is_noise(rtype, path, rules):
                 continue
             items.append(
                 DriftItem(
@@ -527,7 +536,9 @@ class DriftReport:
 
     @property
     def failed(self) -> dict[str, str]:
-        return {name: s for name, s in self.checks.items() if s != "ok" and s != "skipped"}
+        return {
+            name: s for name, s in self.checks.items() if s != "ok" and not s.startswith("skipped")
+        }
 
     @property
     def drifted(self) -> bool:
