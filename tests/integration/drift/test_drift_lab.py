@@ -44,7 +44,10 @@ pytestmark = pytest.mark.integration
 RID = "dinkes-simpus"
 
 
-def need(ok: bool, what: str, how: str) -> None:
+def need(ok: bool | str, what: str, how: str = "") -> None:
+    """Fail in CI, skip on a laptop, when a tool is missing (``ok`` a tool's name: on PATH)."""
+    if isinstance(ok, str):
+        what, how, ok = ok, what, shutil.which(ok) is not None
     if ok:
         return
     if os.environ.get("CI"):
@@ -112,6 +115,39 @@ class DriftLab:
         return done.returncode, out, done.stderr
 
 
+def start_lab(lab_dir: Path) -> tuple[lab_pve.RunningPve, bind.BindInstance]:
+    """The lab's PVE and a BIND on 127.0.0.1, and the lab.json `sop --lab-dir` reads."""
+    pve = lab_pve.start(
+        host="127.0.0.1", port=0, state_dir=lab_dir / "pve", backend=lab_pve.ConfigAgentBackend()
+    )
+    server = bind.BindInstance(
+        directory=lab_dir / "bind",
+        address="127.0.0.1",
+        port=bind.free_port("127.0.0.1"),
+        namespace=None,
+    )
+    try:
+        bind.start(server)
+    except BaseException:
+        pve.stop()
+        raise
+    (lab_dir / "lab.json").write_text(
+        json.dumps(
+            {
+                "pve_url": pve.url,
+                "pve_token_file": str(lab_dir / "pve" / "pve-token"),
+                "pve_cafile": str(pve.cafile),
+                "tsig_secret_file": str(server.key_file),
+                "tsig_key_name": bind.KEY_NAME,
+                "dns_server": server.address,
+                "dns_port": server.port,
+                "namespace": "",
+            }
+        )
+    )
+    return pve, server
+
+
 def tools() -> str:
     need(shutil.which("named") is not None, "named", "apt-get install bind9 (.ci/setup/lab.sh)")
     need(shutil.which("ssh-keygen") is not None, "ssh-keygen", "apt-get install openssh-client")
@@ -128,34 +164,8 @@ def drift_lab(lab: Lab, tmp_path: Path) -> Iterator[DriftLab]:
     tools()
     publish_base(lab)
     lab_dir = tmp_path / "labdir"
-    pve = lab_pve.start(
-        host="127.0.0.1",
-        port=0,
-        state_dir=lab_dir / "pve",
-        backend=lab_pve.ConfigAgentBackend(),
-    )
-    server = bind.BindInstance(
-        directory=lab_dir / "bind",
-        address="127.0.0.1",
-        port=bind.free_port("127.0.0.1"),
-        namespace=None,
-    )
+    pve, server = start_lab(lab_dir)
     try:
-        bind.start(server)
-        (lab_dir / "lab.json").write_text(
-            json.dumps(
-                {
-                    "pve_url": pve.url,
-                    "pve_token_file": str(lab_dir / "pve" / "pve-token"),
-                    "pve_cafile": str(pve.cafile),
-                    "tsig_secret_file": str(server.key_file),
-                    "tsig_key_name": bind.KEY_NAME,
-                    "dns_server": server.address,
-                    "dns_port": server.port,
-                    "namespace": "",
-                }
-            )
-        )
         infra = Infrastructure.from_lab(lab_dir)
         policy = load_policy(lab.repo / "inventories")
         facts = read_request_model(lab.request_file(RID), zone=policy.zone)
