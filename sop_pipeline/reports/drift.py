@@ -133,8 +133,8 @@ def drift_document(dept: Department, run: DriftRun) -> Document:
         Heading("D. Tindak Lanjut"),
         Items(
             (
-                "Untuk setiap hosting dengan drift, `sop drift --propose` menulis permintaan "
-                "perubahan (jenis ubah): memulihkan yang disetujui, atau menerima yang "
+                "Untuk setiap hosting dengan drift, perintah sop drift --propose menulis "
+                "permintaan perubahan (jenis ubah): memulihkan yang disetujui, atau menerima yang "
                 "berjalan. Permintaan itu melalui langkah 4 sampai 8 dengan tanda tangan.",
                 "Temuan tanpa pemilik diperiksa Tim Teknis: dihapus melalui prosedur, atau "
                 "dicatat sebagai milik Dinas.",

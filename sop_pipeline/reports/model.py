@@ -316,6 +316,9 @@ class ActivityReport:
     sequence: int
     issued: datetime
     entries: tuple[ActivityEntry, ...]
+    #: ``sop drift`` runs of the whole cluster in the period: (runs, runs that found drift,
+    #: runs whose check failed, hostings found drifted). None: no run in the period.
+    drift: tuple[int, int, int, int] | None = None
 
     @property
     def breaches(self) -> tuple[tuple[ActivityEntry, StepTiming], ...]:

@@ -328,6 +328,7 @@ def activity_report(
     calendar: WorkingCalendar,
     ledgers: Mapping[str, Sequence[Record]],
     facts: Mapping[str, Request | None],
+    drift: Sequence[Record] = (),
 ) -> ActivityReport:
     """Laporan Kegiatan: every request open at some moment of the period.
 
@@ -348,12 +349,21 @@ def activity_report(
         first = min(r.started for r in state.runs)
         lines.append((first, request_id, entry))
     lines.sort(key=lambda line: (line[0], line[1]))
+    runs = [r for r in drift if r.kind == "drift" and start <= r.time < end and r.time <= as_of]
     return ActivityReport(
         period_start=period_start,
         period_end=period_end,
         sequence=sequence,
         issued=as_of,
         entries=tuple(entry for _, _, entry in lines),
+        drift=(
+            len(runs),
+            sum(1 for r in runs if r.data.get("verdict") == "drift"),
+            sum(1 for r in runs if r.data.get("verdict") == "gagal"),
+            len({o for r in runs for o in r.data.get("drifted", ()) if o != "unowned"}),
+        )
+        if runs
+        else None,
     )
 
 
@@ -515,6 +525,7 @@ def write_period_report(
         calendar=trusted.calendar,
         ledgers=ledgers,
         facts=facts,
+        drift=store.named("drift").records(),  # the department's sop drift runs
     )
     return report, write_reports(report, reports_dir(ws), department=trusted.department)
 

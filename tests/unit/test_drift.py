@@ -325,3 +325,48 @@ def test_proposals_restore_and_accept() -> None:
         code = [line for line in text.splitlines() if not line.startswith("#")]
         assert code == [line for line in code if "baru" not in line and "opd" not in line]
         assert sum(line.startswith("kind:") for line in code) == 1
+
+
+def test_laporan_kegiatan_counts_the_periods_drift_runs() -> None:
+    from datetime import date
+
+    from sop_pipeline.config import load_calendar
+    from sop_pipeline.ledger.chain import Record
+    from sop_pipeline.steps.reporting import activity_report
+    from tests.conftest import REPO
+
+    def run(day: int, verdict: str, drifted: list[str]) -> Record:
+        at = datetime(2026, 11, day, 19, 0, tzinfo=UTC).isoformat()
+        data = {"verdict": verdict, "drifted": drifted}
+        return Record(day, "_drift", "drift", None, "sop-pipeline", at, data=data)
+
+    runs = [
+        run(2, "tidak ada drift", []),
+        run(3, "drift", ["a", "unowned"]),
+        run(4, "drift", ["a", "b"]),
+        run(5, "gagal", []),
+    ]
+    outside = run(2, "drift", ["c"])
+    outside = Record(**{**outside.body(), "at": "2026-12-02T19:00:00+00:00", "hash": ""})
+    report = activity_report(
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+        sequence=11,
+        now=datetime(2026, 12, 10, tzinfo=UTC),
+        calendar=load_calendar(REPO / "inventories"),
+        ledgers={},
+        facts={},
+        drift=[*runs, outside],
+    )
+    assert report.drift == (4, 2, 1, 2)
+    empty = activity_report(
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
+        sequence=10,
+        now=datetime(2026, 12, 10, tzinfo=UTC),
+        calendar=load_calendar(REPO / "inventories"),
+        ledgers={},
+        facts={},
+        drift=runs,
+    )
+    assert empty.drift is None
