@@ -271,8 +271,10 @@ class DnsAdapter:
         for name, node in zone.nodes.items():
             for rdataset in node.rdatasets:
                 for rdata in rdataset:
+                    # Presentation text (TXT quoted, control bytes as \\ddd): a foreign
+                    # record's value reaches reports and terminals only escaped.
                     out.append(
-                        (name.to_text(), dns.rdatatype.to_text(rdataset.rdtype), _rdata_text(rdata))
+                        (name.to_text(), dns.rdatatype.to_text(rdataset.rdtype), rdata.to_text())
                     )
         if not out:
             raise DnsServerError(f"{where} sent an empty zone {self.settings.zone}")

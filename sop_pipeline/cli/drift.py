@@ -22,6 +22,7 @@ from sop_pipeline.workspace import Workspace
 EPILOG = """\b
 Exit codes:
   0  no drift: every check ran and what runs is what was approved
+  2  REQUEST_ID is no live hosting yet (its step 8 is not recorded)
   3  configuration is wrong (inventories/, lab.json, SOP_* variables)
   8  there is no such request
   9  drift found: recorded in the ledger, Laporan Drift written; nothing was fixed
@@ -98,6 +99,13 @@ def _run(
     say = functools.partial(click.echo, err=as_json)
     if request_id is not None:
         ws.require(request_id, file=True)
+        if uc.step8_record(ws.ledgers.for_request(request_id).records()) is None:
+            click.echo(
+                f"{request_id}: belum menjadi hosting (langkah 8 belum dicatat); tidak ada yang "
+                "dibandingkan. Lihat `sop status`.",
+                err=True,
+            )
+            return ExitCode.REFUSED
     infra = reach_infrastructure(lab_dir, err=as_json)
     at = _now()
     with TrustedConfig.from_commit(ws.root, base) as trusted:

@@ -75,7 +75,11 @@ class DriftItem:
         )
 
     def sentence(self) -> str:
-        """One Indonesian sentence for the Laporan Drift and the CLI."""
+        """One Indonesian sentence for the Laporan Drift and the CLI, on one line: control
+        characters of values read from outside (a zone, a VM's description) are escaped."""
+        return printable(self._sentence())
+
+    def _sentence(self) -> str:
         what = f"{self.resource}" + (f" ({self.attribute})" if self.attribute else "")
         if self.kind == "missing":
             return f"{SOURCE_LABELS[self.source]}: {what} hilang; disetujui {self.approved}."
@@ -88,6 +92,11 @@ class DriftItem:
             f"{SOURCE_LABELS[self.source]}: {what} berbeda: disetujui {self.approved}, "
             f"berjalan {self.actual}."
         )
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (newline, ESC...) as a ``\\x..`` escape."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def sort_items(items: Iterable[DriftItem]) -> list[DriftItem]:

@@ -370,3 +370,10 @@ def test_laporan_kegiatan_counts_the_periods_drift_runs() -> None:
         drift=runs,
     )
     assert empty.drift is None
+
+
+def test_sentences_escape_what_outside_values_carry() -> None:
+    item = DriftItem(UNOWNED, "dns", "TXT x.", "", None, "a\nkind: baru\x1b[31m", "unmanaged")
+    sentence = item.sentence()
+    assert "\n" not in sentence and "\x1b" not in sentence
+    assert "a\\nkind: baru\\x1b[31m" in sentence

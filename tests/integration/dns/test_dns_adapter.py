@@ -230,7 +230,7 @@ def test_zone_transfer_needs_the_key_and_reads_every_record(
     the server refuses, and that is an error, never an empty zone."""
     records = dns.zone_records()
     assert (f"taken.{bind.ZONE}.", "A", "192.0.2.10") in records
-    assert (f"other.{bind.ZONE}.", "TXT", "sop-pipeline owner=REQ-OTHER") in records
+    assert (f"other.{bind.ZONE}.", "TXT", '"sop-pipeline owner=REQ-OTHER"') in records
     assert any(rdtype == "SOA" for _name, rdtype, _value in records)
     wrong = sopdns.DnsAdapter(settings(server, key_secret=bind.generate_secret()))
     with pytest.raises(sopdns.DnsError):

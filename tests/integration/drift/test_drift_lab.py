@@ -308,6 +308,17 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     code, out, _ = drift_lab.drift(RID)
     assert code == 9 and {i["owner"] for i in out["items"]} == {RID}
     assert len(drift_records(drift_lab, "_drift")) == before
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    other = subprocess.run(
+        [sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(drift_lab.lab.repo)]
+        + ["drift", "disdik-info-sekolah", "--lab-dir", str(drift_lab.lab_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert other.returncode == 2 and "belum menjadi hosting" in other.stderr
     print(f"drift/lab: 6 runs of sop drift in {time.monotonic() - started:.1f} s")
 
 
