@@ -310,8 +310,10 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert len(drift_records(drift_lab, "_drift")) == before
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     other = subprocess.run(
-        [sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(drift_lab.lab.repo)]
-        + ["drift", "disdik-info-sekolah", "--lab-dir", str(drift_lab.lab_dir)],
+        [
+            *(sys.executable, "-m", "sop_pipeline.cli.main", "--repo", str(drift_lab.lab.repo)),
+            *("drift", "disdik-info-sekolah", "--lab-dir", str(drift_lab.lab_dir)),
+        ],
         capture_output=True,
         text=True,
         env=env,
