@@ -79,7 +79,7 @@ def test_this_repositorys_workflow_is_the_template_with_sop_from_the_checkout() 
     template, ours = (p.read_text() for p in GITHUB)
     assert 'SOP_INSTALL: "hashed"' in template
     assert ours == template.replace('SOP_INSTALL: "hashed"', 'SOP_INSTALL: "checkout"')
-    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 3
+    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 4
 
 
 def test_merge_request_jobs_hold_no_secret_names() -> None:
@@ -125,3 +125,14 @@ def test_the_drift_job_runs_only_on_protected_schedules_and_records() -> None:
         "# -------------------------------------------------------- protected"
     )[0]
     assert "sop drift" not in mr_part
+
+
+def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
+    workflow = yaml.safe_load(GITHUB[0].read_text())
+    assert workflow[True]["schedule"]  # PyYAML reads the key `on` as True
+    job = workflow["jobs"]["drift"]
+    assert job["if"].startswith("github.event_name == 'schedule' &&")
+    assert job["environment"] == "hosting" and job["permissions"] == {"contents": "read"}
+    assert "sop drift" in yaml.safe_dump(job)
+    for name in ("check", "plan"):  # a scheduled run provisions nothing and checks no PR
+        assert "schedule" not in workflow["jobs"][name]["if"]
