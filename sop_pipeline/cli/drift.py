@@ -24,6 +24,7 @@ Exit codes:
   0  no drift: every check ran and what runs is what was approved
   2  REQUEST_ID is no live hosting yet (its step 8 is not recorded)
   3  configuration is wrong (inventories/, lab.json, SOP_* variables)
+  5  a ledger does not verify (nothing is appended to a broken chain)
   8  there is no such request
   9  drift found: recorded in the ledger, Laporan Drift written; nothing was fixed
  10  a check failed (DNS server, Proxmox API, Terraform...): the message names it; never
