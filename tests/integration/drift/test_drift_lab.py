@@ -264,9 +264,9 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
         (RID, "dns", "address", "changed"),
     } <= got, json.dumps(out["items"])
     terraform = {a for (o, s, a, _k) in got if s == "terraform"}
-    # The memory change waits in the running VM's pending config, which the provider's
-    # refresh does not read: the Proxmox check above is the one that finds it.
-    assert {"protection", "tags"} <= terraform
+    # The memory change waits in the running VM's pending config, which GET config shows
+    # (as PVE does; pve_compat G10): Terraform's refresh finds it too.
+    assert {"memory.0.dedicated", "protection", "tags"} <= terraform
     second = drift_records(drift_lab, RID)[-1]
     assert second.data["verdict"] == "drift" and len(second.data["items"]) == len(out["items"])
     md = Path(out["reports"][0]).read_text()
@@ -280,6 +280,18 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert "\nkind: ubah\n" in text and "memory_mb: 8192" not in text  # restore the approved
     code, out, _ = drift_lab.drift("--propose", "--accept")
     assert "memory_mb: 8192" in Path(out["proposals"][0]).read_text()
+
+    # Restoring what was approved (what step 8 of the signed change does: the approved
+    # Terraform stack applied, the name published) brings the next run back to no drift.
+    runner = drift_lab.infra.terraform_runner(RID, drift_lab.lab.repo / "terraform")
+    with runner.exclusive():
+        assert not runner.plan().empty
+        runner.apply()
+    label = drift_lab.fqdn.removesuffix("." + drift_lab.zone)
+    drift_lab.infra.dns(drift_lab.zone).publish(label, drift_lab.ip, RID)
+    code, out, err = drift_lab.drift()
+    assert code == 0, (out, err)
+    assert out["items"] == []
 
     # The A record deleted, a foreign name, a VM outside the pipeline, a lease with no VM.
     drift_lab.dns_update(lambda u: u.delete(drift_lab.fqdn + ".", "A"))
@@ -321,7 +333,7 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
         check=False,
     )
     assert other.returncode == 2 and "belum menjadi hosting" in other.stderr
-    print(f"drift/lab: 6 runs of sop drift in {time.monotonic() - started:.1f} s")
+    print(f"drift/lab: 7 runs of sop drift in {time.monotonic() - started:.1f} s")
 
 
 def test_a_check_that_fails_is_never_no_drift(drift_lab: DriftLab) -> None:
