@@ -128,7 +128,7 @@ def _run(
             zone_name=policy.zone,
             allocator=Allocator(trusted.pools, infra.allocator_dsn),
             terraform=lambda rid: infra.terraform_runner(rid, terraform_dir),
-            ansible=None,  # the port is AnsibleDriftPort; needs a booted VM: not built yet
+            ansible=None,  # the port is ports.AnsibleDriftPort; needs a booted VM: not built yet
             known_names=[f"{label}.{policy.zone}" for label in known],
             per_node=infra.terraform_parallel_per_node,
             log=say,

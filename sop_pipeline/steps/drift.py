@@ -9,7 +9,7 @@ In order, for every live hosting (a request whose step 8 is recorded), or for on
 4. allocator  the leases against Proxmox and the ledger;
 5. terraform  ``plan -refresh-only`` in each request's working copy, at most the per-node
               bound of runs per Proxmox node at once, the bpg noise filtered;
-6. ansible    the check-and-diff run of ``site.yml`` (:class:`AnsibleDriftPort`): a port
+6. ansible    the check-and-diff run of ``site.yml`` (``ports.AnsibleDriftPort``): a port
               only for now; without an adapter the check is reported as not run ("skipped");
 7. record     one ``drift`` record per hosting (an empty list too: "checked, no drift"),
               and unowned things in the department-wide ``_drift`` ledger.
@@ -22,13 +22,11 @@ change request (:mod:`sop_pipeline.steps.drift_proposal`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from sop_pipeline.domain.drift import (
     UNOWNED,
@@ -51,6 +49,13 @@ from sop_pipeline.ledger.chain import Record
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.ledger.tracking import STEP_KIND
 from sop_pipeline.loader import read_request_model
+from sop_pipeline.ports import (
+    AnsibleDriftPort,
+    ClusterPort,
+    LeasesPort,
+    TerraformDriftPort,
+    ZonePort,
+)
 
 DRIFT_KIND = "drift"
 DEPARTMENT_LEDGER = "drift"  # records/_drift.jsonl
@@ -63,34 +68,6 @@ ANSIBLE_NOT_BUILT = (
 
 
 # ----------------------------------------------------------------------------- ports
-
-
-class ClusterPort(Protocol):
-    def cluster_vms(self, *, protection_of: Collection[int] = ()) -> list[ClusterVm]: ...
-
-
-class ZonePort(Protocol):
-    def zone_records(self) -> list[tuple[str, str, str]]: ...
-
-
-class LeasesPort(Protocol):
-    def all(self) -> list[tuple[str, str, str, str]]: ...
-
-    def lease(self, request_id: str) -> AbstractContextManager[None]: ...
-
-
-class TerraformDriftPort(Protocol):
-    def exclusive(self) -> AbstractContextManager[None]: ...
-
-    def refresh_drift(self) -> list[dict[str, Any]]: ...
-
-
-class AnsibleDriftPort(Protocol):
-    """The hook for the Ansible part: ``site.yml`` in check and diff mode for one hosting,
-    with the trusted playbooks, normalised to items (source ``ansible``). Not built yet: it
-    needs a booted VM. A task "changed" without a diff is a defect of the role, not drift."""
-
-    def check(self, hosting: Hosting) -> list[DriftItem]: ...
 
 
 @dataclass
