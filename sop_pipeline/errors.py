@@ -24,6 +24,8 @@ class ExitCode(IntEnum):
     SIGNATURE = 6  # a signature or statement is invalid
     GATE = 7  # a gate refused: what step N needs does not hold
     UNKNOWN_REQUEST = 8  # no request with this id (no requests/<id>.yaml, no record)
+    DRIFT = 9  # sop drift: what runs differs from what was approved (recorded)
+    DRIFT_CHECK_FAILED = 10  # sop drift: a check could not run (DNS, Proxmox...): no verdict
     USAGE = 64  # the command line is wrong (unknown option, bad value): EX_USAGE
     BUSY = 75  # another run holds this request; nothing changed; run again later: EX_TEMPFAIL
 
@@ -40,6 +42,10 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.SIGNATURE: "a signature or statement is invalid (sop sign, sop verify)",
     ExitCode.GATE: "a gate refused: what step N needs does not hold (sop gate, sop provision)",
     ExitCode.UNKNOWN_REQUEST: "no request with this id (no requests/<id>.yaml, no record)",
+    ExitCode.DRIFT: "sop drift: drift found: what runs differs from what was approved "
+    "(recorded, nothing fixed)",
+    ExitCode.DRIFT_CHECK_FAILED: "sop drift: a check failed (DNS server, Proxmox API, "
+    'Terraform...): no verdict, never "no drift"',
     ExitCode.USAGE: "the command line is wrong (unknown command or option, bad value)",
     ExitCode.BUSY: "another run holds this request (its lock or lease); nothing changed; "
     "run again later",

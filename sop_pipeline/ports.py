@@ -8,7 +8,7 @@ on each failure can be tested without a cluster. Only the values crossing these 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage
     from sop_pipeline.adapters.terraform import PlanSummary
     from sop_pipeline.domain.backups import Backup, BackupJob
+    from sop_pipeline.domain.drift import ClusterVm, DriftItem, Hosting
 
 
 class ProxmoxPort(Protocol):
@@ -140,3 +141,42 @@ class Ports(Protocol):
     def backups(self) -> BackupPort: ...
 
     def terraform(self, request_id: str, source_dir: Path) -> TerraformPort: ...
+
+
+# ------------------------------------------------------------------ sop drift
+
+
+class ClusterPort(Protocol):
+    """`sop drift`: every VM of the cluster, with the config of the ones asked for."""
+
+    def cluster_vms(self, *, protection_of: Collection[int] = ()) -> list[ClusterVm]: ...
+
+
+class ZonePort(Protocol):
+    """`sop drift`: the whole zone (AXFR), as (name, type, value)."""
+
+    def zone_records(self) -> list[tuple[str, str, str]]: ...
+
+
+class LeasesPort(Protocol):
+    """`sop drift`: the allocator's rows, and whether a request's lease is held now."""
+
+    def all(self) -> list[tuple[str, str, str, str]]: ...
+
+    def lease(self, request_id: str) -> AbstractContextManager[None]: ...
+
+
+class TerraformDriftPort(Protocol):
+    """`sop drift`: one request's refresh-only plan, under its lock."""
+
+    def exclusive(self) -> AbstractContextManager[None]: ...
+
+    def refresh_drift(self) -> list[dict[str, Any]]: ...
+
+
+class AnsibleDriftPort(Protocol):
+    """The hook for the Ansible part: ``site.yml`` in check and diff mode for one hosting,
+    with the trusted playbooks, normalised to items (source ``ansible``). Not built yet: it
+    needs a booted VM. A task "changed" without a diff is a defect of the role, not drift."""
+
+    def check(self, hosting: Hosting) -> list[DriftItem]: ...

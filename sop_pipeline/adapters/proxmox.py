@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 import requests
+from sop_pipeline.domain.drift import ClusterVm
 from sop_pipeline.errors import AdapterError
 
 MiB = 1024**2
@@ -155,6 +156,60 @@ class ProxmoxAdapter:
                 )
             )
         return out
+
+    def cluster_vms(self, *, protection_of: Collection[int] = ()) -> list[ClusterVm]:
+        """Every VM of ``/cluster/resources`` with its size. For the VMIDs in
+        ``protection_of`` the VM's config is read too: the ``protection`` flag (not in the
+        resources), and the configured memory and cores (pending changes included)."""
+        items = self._call("daftar VM", lambda: self._api.cluster.resources.get(type="vm"))
+        out = []
+        for it in items:
+            if it.get("type") != "qemu":
+                continue
+            vmid, node = int(it["vmid"]), str(it["node"])
+            protection: bool | None = None
+            maxmem, maxcpu = it.get("maxmem"), it.get("maxcpu")
+            memory_mb = int(maxmem) // MiB if maxmem is not None else None
+            cores = int(maxcpu) if maxcpu is not None else None
+            if vmid in protection_of and not it.get("template"):
+                # The config, pending changes included: the resources show the running
+                # size, which lags a change that waits for the next start.
+                config = self._vm_config(node, vmid)
+                protection = str(config.get("protection") or 0) in ("1", "True", "true")
+                if config.get("memory") is not None:
+                    memory_mb = int(str(config["memory"]))
+                if config.get("cores") is not None:
+                    cores = int(str(config["cores"])) * int(str(config.get("sockets") or 1))
+            tags = str(it.get("tags") or "").replace(",", ";").replace(" ", ";").split(";")
+            out.append(
+                ClusterVm(
+                    vmid=vmid,
+                    node=node,
+                    name=str(it.get("name") or ""),
+                    tags=frozenset(t for t in tags if t),
+                    template=bool(it.get("template")),
+                    cores=cores,
+                    memory_mb=memory_mb,
+                    protection=protection,
+                )
+            )
+        return out
+
+    def _vm_config(self, node: str, vmid: int) -> dict[str, Any]:
+        """The VM's settings as they will be after its next start: ``GET .../pending`` gives
+        each key's value and its pending change (a memory change on a running VM without
+        hotplug waits there); a pending deletion reads as unset."""
+        reply = self._call(
+            f"konfigurasi VM {vmid}", lambda: self._api.nodes(node).qemu(vmid).pending.get()
+        )
+        settings: dict[str, Any] = {}
+        for item in reply or []:
+            if item.get("delete"):
+                continue
+            value = item.get("pending", item.get("value"))
+            if value is not None:
+                settings[str(item.get("key"))] = value
+        return settings
 
     def find_template(self, name: str) -> ExistingVm:
         """The template with this name, or ProxmoxError if there is none."""

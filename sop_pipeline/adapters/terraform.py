@@ -365,6 +365,39 @@ class TerraformRunner:
             "apply", "tfplan", input=False, lock_timeout=self.lock_timeout, auto_approve=IsFlagged
         )
 
+    def refresh_drift(self) -> list[dict[str, Any]]:
+        """What changed outside Terraform: ``plan -refresh-only -detailed-exitcode -json``.
+
+        Runs in the working copy step 8 left (its tfvars and state; nothing is prepared
+        again, so the comparison is with what was applied). Exit 0: nothing drifted, ``[]``;
+        exit 2: the saved plan is read back with ``show -json`` and its ``resource_drift``
+        entries (address, type, change.before/after) are returned. Anything else is a
+        :class:`TerraformError`: a failed check, never "no drift". The state is not changed
+        (a refresh-only plan is not applied).
+        """
+        if not (self.stack_dir / TFVARS_NAME).exists():
+            raise TerraformError(
+                f"Salinan kerja Terraform untuk {self.request_id} tidak ada "
+                f"({self.stack_dir / TFVARS_NAME}); drift tidak dapat diperiksa di runner ini."
+            )
+        if not (self.stack_dir / ".terraform").exists():
+            self.init()
+        code, out, err = self._run_raw(
+            "plan",
+            refresh_only=IsFlagged,
+            detailed_exitcode=IsFlagged,
+            json=IsFlagged,
+            input=False,
+            lock_timeout=self.lock_timeout,
+            out="drift.tfplan",
+        )
+        if code == 0:
+            return []
+        if code != 2:
+            raise self._translate("plan -refresh-only", code, out, err)
+        _, shown, _ = self._run("show", "-json", "drift.tfplan")
+        return list(json.loads(shown).get("resource_drift") or [])
+
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs: vmid, node, address, agent_ipv4_addresses, request_tag."""
         _, out, _ = self._run("output", "-json")

@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "comment": "sop_pipeline.cli.comment:comment_cmd",  # the merge-request comment
     "backups": "sop_pipeline.cli.backups:backups_cmd",  # last good backup per hosting
     "site": "sop_pipeline.cli.site:site_group",  # the static site (pages, dashboard)
+    "drift": "sop_pipeline.cli.drift:drift_cmd",  # approved vs running, nightly
 }
 
 

@@ -142,7 +142,8 @@ def _policy_reverse(inst: BindInstance) -> list[str]:
 
 
 def named_conf(inst: BindInstance) -> str:
-    """The named.conf of ``inst``: no recursion, no transfers, no rndc, logs in its folder."""
+    """The named.conf of ``inst``: no recursion, transfers only with the TSIG key (``sop
+    drift`` reads the zone by AXFR), no rndc, logs in its folder."""
     d = inst.directory
     fwd = "\n".join("    " + r for r in _policy_forward(inst))
     rev = "\n".join("    " + r for r in _policy_reverse(inst))
@@ -152,7 +153,7 @@ def named_conf(inst: BindInstance) -> str:
   listen-on port {inst.port} {{ {inst.address}; }};
   listen-on-v6 {{ none; }};
   recursion no;
-  allow-transfer {{ none; }};
+  allow-transfer {{ key {KEY_NAME}; }};
   notify no;
   dnssec-validation no;
   session-keyfile none;

@@ -24,6 +24,10 @@ G8      a path with a trailing slash reaches the same handler as without it, as 
 G9      a clone's NICs get a MAC derived from the new VMID and the NIC index, in PVE's OUI
         (PVE draws a random one): the same guest gets the same MAC in every run, so its
         cloud-init seed, hence its lab snapshot (``lab/snapshot.py``), repeats and it restores.
+G10     ``GET config`` answers the pending values merged in (what the next start uses), as
+        PVE does unless ``current=1``; fakepve answers the current ones, so a change waiting
+        in a running VM's pending config (memory without hotplug) stayed invisible to the
+        provider's refresh.
 
 G10     ``POST /nodes/{node}/vzdump`` backs a guest up for real: its disk image (from the guest
         backend: the QEMU VM's overlay) is copied with ``qemu-img convert`` into an archive
@@ -285,6 +289,26 @@ class CompatPve(FakePve):  # type: ignore[misc]  # fakepve ships no type hints
                 for method, template, handler in getattr(self, name)():
                     table[(method, template)] = handler
         return table
+
+    # ---------------------------------------------------------------- G10
+
+    async def _config_get(self, request: web.Request) -> web.Response:
+        """G10: pending values merged in (a pending deletion removes the key), unless
+        ``current=1``, as ``PVE/API2/Qemu.pm`` ``vm_config`` does."""
+        response: web.Response = await super()._config_get(request)
+        if str(request.query.get("current", "0")).lower() in ("1", "true"):
+            return response
+        vm = self._vm(request, "VM.Audit")
+        if not vm.pending:
+            return response
+        body = json.loads(response.text or "{}")
+        cfg = dict(body.get("data") or {})
+        for key, value in vm.pending.items():
+            if value is None:
+                cfg.pop(key, None)
+            else:
+                cfg[key] = str(value) if key == "memory" else value
+        return web.json_response({**body, "data": cfg})
 
     # ---------------------------------------------------------------- G3
 

@@ -22,6 +22,8 @@ from sop_pipeline.reports.indonesian import roman_month
 FILE_NAME = "department.yaml"
 #: Document kinds that carry a number, and the key of their classification code.
 DOCUMENT_KINDS = ("disposisi", "analisis", "hasil_hosting", "berita_acara", "kegiatan")
+#: Kinds whose code may be left out (a default is used): the Laporan Drift's.
+OPTIONAL_KINDS = {"drift": "555.6"}
 PATTERN_FIELDS = frozenset({"kode", "urut", "unit", "bulan", "tahun"})
 _FIELD = re.compile(r"\{([^{}]*)\}")
 
@@ -170,7 +172,11 @@ def parse_department(data: Any, path: Path) -> Department:
         numbering=Numbering(
             pattern=_pattern(_text(numbering, "pattern", "numbering.", path), path),
             unit=_text(numbering, "unit", "numbering.", path),
-            codes={kind: str(codes[kind]) for kind in DOCUMENT_KINDS},
+            codes={
+                **OPTIONAL_KINDS,
+                **{k: str(codes[k]) for k in OPTIONAL_KINDS if isinstance(codes.get(k), str)},
+                **{kind: str(codes[kind]) for kind in DOCUMENT_KINDS},
+            },
         ),
     )
 

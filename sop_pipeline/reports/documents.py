@@ -746,7 +746,7 @@ def _entry_fields(e: ActivityEntry) -> Fields:
 
 def activity(dept: Department, report: ActivityReport) -> Document:
     entries = report.entries
-    counts = (
+    counts: tuple[tuple[str, int], ...] = (
         ("Permintaan yang diproses", len(entries)),
         ("Selesai (langkah 12)", sum(1 for e in entries if e.phase is Phase.CLOSED)),
         ("Masih berjalan", sum(1 for e in entries if e.phase is Phase.IN_PROGRESS)),
@@ -754,6 +754,14 @@ def activity(dept: Department, report: ActivityReport) -> Document:
         ("Ditolak (langkah 7)", sum(1 for e in entries if e.phase is Phase.REJECTED)),
         ("Langkah yang melewati target waktu", len(report.breaches)),
     )
+    if report.drift is not None:  # only when sop drift ran: older reports stay as recorded
+        runs, drifted, failed, hostings = report.drift
+        counts += (
+            ("Pemeriksaan drift (sop drift)", runs),
+            ("Pemeriksaan drift yang menemukan perbedaan", drifted),
+            ("Pemeriksaan drift yang gagal (tanpa kesimpulan)", failed),
+            ("Hosting yang mengalami drift", hostings),
+        )
     period = f"{ind.long_date(report.period_start)} s.d. {ind.long_date(report.period_end)}"
     blocks: list[Block] = [
         Paragraph(

@@ -331,6 +331,9 @@ class ActivityReport:
     entries: tuple[ActivityEntry, ...]
     #: Each hosting's last good backup when the report was made; None: not asked.
     backups: tuple[BackupStatus, ...] | None = None
+    #: ``sop drift`` runs of the whole cluster in the period: (runs, runs that found drift,
+    #: runs whose check failed, hostings found drifted). None: no run in the period.
+    drift: tuple[int, int, int, int] | None = None
 
     @property
     def breaches(self) -> tuple[tuple[ActivityEntry, StepTiming], ...]:

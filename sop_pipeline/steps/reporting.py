@@ -351,6 +351,7 @@ def activity_report(
     ledgers: Mapping[str, Sequence[Record]],
     facts: Mapping[str, Request | None],
     backups: Sequence[BackupStatus] | None = None,
+    drift: Sequence[Record] = (),
 ) -> ActivityReport:
     """Laporan Kegiatan: every request open at some moment of the period.
 
@@ -371,6 +372,7 @@ def activity_report(
         first = min(r.started for r in state.runs)
         lines.append((first, request_id, entry))
     lines.sort(key=lambda line: (line[0], line[1]))
+    runs = [r for r in drift if r.kind == "drift" and start <= r.time < end and r.time <= as_of]
     return ActivityReport(
         period_start=period_start,
         period_end=period_end,
@@ -378,6 +380,14 @@ def activity_report(
         issued=as_of,
         entries=tuple(entry for _, _, entry in lines),
         backups=None if backups is None else tuple(backups),
+        drift=(
+            len(runs),
+            sum(1 for r in runs if r.data.get("verdict") == "drift"),
+            sum(1 for r in runs if r.data.get("verdict") == "gagal"),
+            len({o for r in runs for o in r.data.get("drifted", ()) if o != "unowned"}),
+        )
+        if runs
+        else None,
     )
 
 
@@ -542,6 +552,7 @@ def write_period_report(
         ledgers=ledgers,
         facts=facts,
         backups=backups,
+        drift=store.named("drift").records(),  # the department's sop drift runs
     )
     return report, write_reports(report, reports_dir(ws), department=trusted.department)
 

@@ -24,9 +24,11 @@ import pytest
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.demo.officials import Lab, RequestFlow
 from sop_pipeline.demo.scenario import publish_base
+from sop_pipeline.lab import bind
 from sop_pipeline.steps.pipeline import Pipeline
 from sop_pipeline.workspace import Workspace
 from tests.conftest import ASSETS
+from tests.integration.drift.test_drift_lab import need, start_lab
 
 pytestmark = pytest.mark.integration
 
@@ -175,6 +177,28 @@ def test_every_documented_exit_code_is_produced(lab: Lab, tmp_path: Path) -> Non
             "step 8 of a request another run is provisioning",
             on_stderr="[busy]",
         )
+
+    # sop drift: 10 when a check cannot run (nothing answers at the production settings),
+    # 9 once the lab's PVE holds a VM that no request made.
+    expect(
+        10,
+        sop(repo, "drift", env=production_env(lab, tmp_path)),
+        "a drift run whose DNS server and Proxmox API do not answer",
+        on_stderr="pemeriksaan dns gagal",
+    )
+    need("named", "apt-get install bind9 (.ci/setup/lab.sh)")
+    lab_dir = tmp_path / "labdir"
+    pve, server = start_lab(lab_dir)
+    try:
+        pve.sync(lambda: pve.pve.add_vm(1501, "buatan-tangan", node="pve1", config={"cores": 1}))
+        expect(
+            9,
+            sop(repo, "drift", "--lab-dir", str(lab_dir)),
+            "a VM on the cluster that no request made",
+        )
+    finally:
+        bind.stop(server)
+        pve.stop()
 
     ledger = repo / "records" / "dinkes-simpus.jsonl"
     ledger.write_bytes(ledger.read_bytes().replace(b'"kadis', b'"kabid', 1))

@@ -15,6 +15,7 @@ resource "proxmox_virtual_environment_vm" "this" {
   vm_id       = var.vm_id
   on_boot     = true
   started     = true
+  protection  = var.protection
 
   clone {
     vm_id     = var.template.vm_id

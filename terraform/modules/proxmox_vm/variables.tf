@@ -188,6 +188,12 @@ variable "agent_timeout" {
   }
 }
 
+variable "protection" {
+  description = "Proxmox protection flag: PVE refuses to remove the VM or its disks while it is set. sop drift reports a change of it."
+  type        = bool
+  default     = false
+}
+
 variable "extra_tags" {
   description = "Additional Proxmox tags (lowercase letters, digits, '-', '_', '.')."
   type        = list(string)

@@ -16,5 +16,6 @@ module "vm" {
   admin_user      = var.admin_user
   ssh_public_keys = var.ssh_public_keys
   agent_timeout   = var.agent_timeout
+  protection      = var.protection
   extra_tags      = ["tmpl-${var.os_template.name}"]
 }

@@ -116,3 +116,9 @@ variable "agent_timeout" {
   type        = string
   default     = "5m"
 }
+
+variable "protection" {
+  description = "Proxmox protection flag of the VM (PVE refuses to remove a protected VM)."
+  type        = bool
+  default     = false
+}

@@ -79,7 +79,7 @@ def test_this_repositorys_workflow_is_the_template_with_sop_from_the_checkout() 
     template, ours = (p.read_text() for p in GITHUB)
     assert 'SOP_INSTALL: "hashed"' in template
     assert ours == template.replace('SOP_INSTALL: "hashed"', 'SOP_INSTALL: "checkout"')
-    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 3
+    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 4
 
 
 def test_merge_request_jobs_hold_no_secret_names() -> None:
@@ -106,3 +106,33 @@ def test_pull_request_jobs_get_read_only_secrets_at_most() -> None:
     assert jobs["analyze"]["permissions"] == {"contents": "read"}
     assert "vars.SOP_PVE_URL != ''" in jobs["analyze"]["if"]
     assert jobs["provision"]["environment"] == "hosting"
+
+
+def test_the_drift_job_runs_only_on_protected_schedules_and_records() -> None:
+    """`sop drift` holds the hosting environment's secrets: never in a merge request
+    pipeline; drift found (9) is a warning, a failed check (10) fails the job."""
+    _header, jobs = yaml.safe_load_all(COMPONENT.read_text())
+    job = jobs["sop:drift"]
+    (rule,) = job["rules"]
+    assert rule["if"].startswith('$CI_PIPELINE_SOURCE == "schedule" && ')
+    assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"]
+    assert "merge_request" not in yaml.safe_dump(job)
+    assert job["allow_failure"] == {"exit_codes": [9]}
+    assert job["resource_group"] == "sop-records"
+    script = "\n".join(job["script"])
+    assert "sop drift" in script and "sop_records_push" in script and 'exit "$rc"' in script
+    mr_part = COMPONENT.read_text().split(
+        "# -------------------------------------------------------- protected"
+    )[0]
+    assert "sop drift" not in mr_part
+
+
+def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
+    workflow = yaml.safe_load(GITHUB[0].read_text())
+    assert workflow[True]["schedule"]  # PyYAML reads the key `on` as True
+    job = workflow["jobs"]["drift"]
+    assert job["if"].startswith("github.event_name == 'schedule' &&")
+    assert job["environment"] == "hosting" and job["permissions"] == {"contents": "read"}
+    assert "sop drift" in yaml.safe_dump(job)
+    for name in ("check", "plan"):  # a scheduled run provisions nothing and checks no PR
+        assert "schedule" not in workflow["jobs"][name]["if"]

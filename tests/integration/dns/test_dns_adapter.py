@@ -221,3 +221,23 @@ def test_bad_labels_are_refused_before_any_query(label: str) -> None:
     )
     with pytest.raises(sopdns.InvalidDnsInput):
         adapter.name_is_free(label)
+
+
+def test_zone_transfer_needs_the_key_and_reads_every_record(
+    server: bind.BindInstance, dns: sopdns.DnsAdapter
+) -> None:
+    """`sop drift` reads the zone by AXFR signed with the TSIG key; without the right key
+    the server refuses, and that is an error, never an empty zone."""
+    records = dns.zone_records()
+    assert (f"taken.{bind.ZONE}.", "A", "192.0.2.10") in records
+    assert (f"other.{bind.ZONE}.", "TXT", '"sop-pipeline owner=REQ-OTHER"') in records
+    assert any(rdtype == "SOA" for _name, rdtype, _value in records)
+    wrong = sopdns.DnsAdapter(settings(server, key_secret=bind.generate_secret()))
+    with pytest.raises(sopdns.DnsError):
+        wrong.zone_records()
+    unknown = sopdns.DnsAdapter(settings(server, key_name="nobody"))
+    with pytest.raises(sopdns.DnsError):
+        unknown.zone_records()
+    down = sopdns.DnsAdapter(settings(server, port=bind.free_port("127.0.0.1"), timeout=1.0))
+    with pytest.raises(sopdns.DnsTransportError):
+        down.zone_records()

@@ -175,3 +175,18 @@ def test_g9_clones_get_a_mac_derived_from_the_vmid(api: Any) -> None:
     other = call("GET", "/nodes/pve1/qemu/101/config")[1]["data"]["net0"]
     assert again == first
     assert other.split(",")[0] != first.split(",")[0]
+
+
+def test_g10_config_shows_what_the_next_start_uses(api: Any) -> None:
+    """A memory change of a running VM waits in its pending config: GET config answers it
+    (as PVE does), ``current=1`` the running value, and /pending both."""
+    _, _, call = api
+    call("PUT", "/nodes/pve1/qemu/100/config", memory="2048")
+    assert call("POST", "/nodes/pve1/qemu/100/status/start")[0] == 200
+    assert call("PUT", "/nodes/pve1/qemu/100/config", memory="8192")[0] == 200
+    pending = call("GET", "/nodes/pve1/qemu/100/pending")[1]["data"]
+    memory = next(item for item in pending if item["key"] == "memory")
+    assert str(memory["value"]) == "2048" and str(memory["pending"]) == "8192"
+    assert call("GET", "/nodes/pve1/qemu/100/config")[1]["data"]["memory"] == "8192"
+    current = call("GET", "/nodes/pve1/qemu/100/config?current=1")[1]["data"]
+    assert current["memory"] == "2048"

@@ -307,3 +307,33 @@ def test_an_override_is_shown_in_the_hosting_report_and_the_laporan_kegiatan() -
     md = render_markdown(build(DEPT, replace(report, entries=entries)))
     assert "Pengecualian (analisis BELUM DAPAT DILAKSANAKAN)" in md
     assert OVERRIDE.split(";")[0] in md
+
+
+def test_activity_report_counts_drift_runs_only_when_there_were_some() -> None:
+    import dataclasses
+
+    report = samples.activity_report()
+    without = render_markdown(build(DEPT, report))
+    assert "drift" not in without  # a period with no sop drift run renders as before
+    with_drift = render_markdown(build(DEPT, dataclasses.replace(report, drift=(30, 2, 1, 3))))
+    assert "Pemeriksaan drift (sop drift) | 30" in with_drift
+    assert "Pemeriksaan drift yang menemukan perbedaan | 2" in with_drift
+    assert "yang gagal (tanpa kesimpulan) | 1" in with_drift
+    assert "Hosting yang mengalami drift | 3" in with_drift
+
+
+def test_laporan_drift_lists_items_checks_and_never_calls_a_failure_no_drift() -> None:
+    from sop_pipeline.domain.drift import DriftItem, DriftReport
+    from sop_pipeline.reports.drift import DriftRun, drift_document
+
+    item = DriftItem("dinkes-simpus", "proxmox", "vm/1000", "memory_mb", "4096", "8192", "changed")
+    hostile = DriftItem("unowned", "dns", "A x.", "", None, "**<b>x</b>**", "unmanaged")
+    ok = DriftReport((item, hostile), {"dns": "ok", "proxmox": "ok"}, ("dinkes-simpus",))
+    md = render_markdown(drift_document(DEPT, DriftRun(ok, samples.at(10), 4, "lab")))
+    assert "LAPORAN DRIFT" in md and "555.6/004/" in md
+    assert "vm/1000 (memory\\_mb)" in md and "8192" in md and "tanpa pemilik" in md
+    assert "<b>" not in md  # values are escaped like every report's
+    assert "Ada drift" in md
+    failed = DriftReport((), {"dns": "gagal: tidak menjawab", "proxmox": "ok"}, ("x",))
+    md = render_markdown(drift_document(DEPT, DriftRun(failed, samples.at(10), 5, "lab")))
+    assert "Pemeriksaan gagal" in md and "Tidak ada drift" not in md
