@@ -142,7 +142,8 @@ def test_a_live_run_of_another_job_is_refused_not_killed(tmp_path: Path, strays:
         ["sleep", "600"], env=dict(os.environ, **{MARKER_VARIABLE: marker.text()})
     )
     strays.append(worker.pid)
-    wait_until(lambda: alive(worker.pid), "the other run's worker started")
+    # exec'd, not only forked: until then /proc shows the parent's environment, without marker
+    wait_until(lambda: b"sleep" in Path(f"/proc/{worker.pid}/cmdline").read_bytes(), "worker exec")
 
     rerun = runner_for(tmp_path / "work")
     with pytest.raises(RequestBusyError, match=f"pid {other.pid}"), rerun.exclusive():
@@ -167,7 +168,10 @@ def test_the_same_request_in_another_environment_is_not_ours(
             ["sleep", "600"], env=dict(os.environ, **{MARKER_VARIABLE: mark.text()})
         )
         strays.append(worker.pid)
-        wait_until(lambda w=worker: alive(w.pid), "a worker of the other environment started")
+        wait_until(  # exec'd: its /proc environment holds the marker
+            lambda w=worker: b"sleep" in Path(f"/proc/{w.pid}/cmdline").read_bytes(),
+            "a worker of the other environment started",
+        )
     here = runner_for(tmp_path / "work")
     with here.exclusive():  # neither refused as busy nor sweeping the other's processes
         pass
