@@ -9,12 +9,16 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
 
-from sop_pipeline.cli.options import base_option, lab_dir_option, reach_infrastructure
+from sop_pipeline.cli.options import (
+    base_option,
+    lab_dir_option,
+    parse_moment,
+    reach_infrastructure,
+)
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ExitCode
 from sop_pipeline.workspace import Workspace
@@ -27,22 +31,6 @@ Exit codes:
   7  at least one hosting is in breach: no good backup, or the last one is too old
      (a backup job alone is not a backup)
 """
-
-
-def _moment(value: str | None) -> datetime:
-    if not value:
-        return datetime.now().astimezone()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise click.BadParameter(
-            f"'{value}' bukan waktu ISO (contoh 2026-12-01T08:00+07:00)", param_hint="--now"
-        ) from err
-    if moment.tzinfo is None:
-        raise click.BadParameter(
-            "sertakan zona waktu, misalnya 2026-12-01T08:00+07:00", param_hint="--now"
-        )
-    return moment
 
 
 @click.command("backups", epilog=EPILOG)
@@ -66,7 +54,7 @@ def backups_cmd(
     its last backup come from its request's data classification (inventories/backups.yaml).
     A good backup is an archive listed on the backup storage; a job that never ran is none.
     """
-    now = _moment(now_text)
+    now = parse_moment(now_text)
     say = functools.partial(click.echo, err=as_json)
     from sop_pipeline.loader import read_request_model
     from sop_pipeline.steps.backups import backup_status, status_data

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -75,3 +76,20 @@ def reach_infrastructure(lab_dir: Path | None, *, err: bool = False) -> Infrastr
         click.echo(f"infrastruktur: {line}", err=err)
     infra.enter_netns()  # before any thread starts: the lab answers only inside its namespace
     return infra
+
+
+def parse_moment(value: str | None) -> datetime:
+    """``--now ISO-TIME``: a time with its zone; none given, now."""
+    if not value:
+        return datetime.now().astimezone()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise click.BadParameter(
+            f"'{value}' bukan waktu ISO (contoh 2026-12-01T08:00+07:00)", param_hint="--now"
+        ) from err
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            "sertakan zona waktu, misalnya 2026-12-01T08:00+07:00", param_hint="--now"
+        )
+    return moment

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from sop_pipeline.cli.options import base_option, lab_dir_option, trusted_config
+from sop_pipeline.cli.options import (
+    base_option,
+    lab_dir_option,
+    parse_moment,
+    trusted_config,
+)
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.backups import BackupStatus
 from sop_pipeline.steps.pipeline import Pipeline
@@ -49,22 +54,6 @@ Exit codes:
 
 def _now() -> datetime:
     return datetime.now().astimezone()
-
-
-def _moment(value: str | None) -> datetime:
-    if not value:
-        return _now()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise click.BadParameter(
-            f"'{value}' bukan waktu ISO (contoh 2026-12-01T08:00+07:00)", param_hint="--now"
-        ) from err
-    if moment.tzinfo is None:
-        raise click.BadParameter(
-            "sertakan zona waktu, misalnya 2026-12-01T08:00+07:00", param_hint="--now"
-        )
-    return moment
 
 
 def _day(value: str, option: str) -> date:
@@ -206,7 +195,7 @@ def report(
         if documents or not advance:
             raise click.UsageError("--document dan --no-advance hanya untuk satu permintaan (ID)")
         start, end = _period(period, from_, to)
-        moment = _moment(now_)
+        moment = parse_moment(now_)
         activity, paths = write_period_report(
             ws,
             trusted,
