@@ -30,8 +30,10 @@ DRIVER = Path(__file__).resolve().parent / "node_bound_driver.py"
 RID = "dinkes-simpus"
 
 # (name, method, path fragment, body fragment): kill the run's whole process group (as a
-# dying CI runner does) right after the lab PVE has received this call.
+# dying CI runner does) right after the lab PVE has received this call; with method "LOG",
+# right after the run logged a line holding the fragment.
 KILL_POINTS = [
+    ("after-allocate", "LOG", "VMID 1000, IP ", b""),  # held; Proxmox not yet asked to clone
     ("after-clone", "POST", "/qemu/9000/clone", b""),
     ("after-config", "PUT", "/qemu/1000/config", b"ciuser"),
     ("after-resize", "PUT", "/qemu/1000/resize", b""),
@@ -82,16 +84,23 @@ def test_kill9_of_the_run_then_one_rerun_converges(
     )
     killed = False
     seen = 0
+    events = tmp_path / "events.jsonl"
     deadline = time.monotonic() + 300
     try:
         while run.poll() is None and time.monotonic() < deadline and not killed:
-            requests = list(lab.pve.requests)
-            for m, p, b in requests[seen:]:
-                if m == method and path in p and body in b:
-                    os.killpg(run.pid, signal.SIGKILL)
-                    killed = True
-                    break
-            seen = len(requests)
+            if method == "LOG":
+                said = events.read_text() if events.exists() else ""
+                reached = path in said
+            else:
+                requests = list(lab.pve.requests)
+                reached = any(
+                    m == method and path in p and body in b for m, p, b in requests[seen:]
+                )
+                seen = len(requests)
+            if reached:
+                os.killpg(run.pid, signal.SIGKILL)
+                killed = True
+                break
             time.sleep(0.005)
     finally:
         if run.poll() is None and not killed:
