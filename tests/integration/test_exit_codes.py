@@ -14,9 +14,11 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,7 +34,18 @@ from tests.integration.drift.test_drift_lab import need, start_lab
 
 pytestmark = pytest.mark.integration
 
-MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def last_weeks_monday() -> datetime:
+    """08:00 WIB on the Monday of last week: 7 to 14 days ago. The walks below sign then, so
+    their statements (valid 14 days) still hold for the commands that check them at the real
+    clock (`sop provision`, `sop gate` without --at), on whatever day the suite runs."""
+    today = datetime.now(WIB).date()
+    return datetime.combine(today - timedelta(days=today.weekday() + 7), time(8, 0), WIB)
+
+
+MONDAY = last_weeks_monday()
 
 
 def documented_codes(help_text: str) -> set[int]:
@@ -58,8 +71,16 @@ def at(minutes: int) -> datetime:
     return MONDAY + timedelta(minutes=minutes)
 
 
-def walk_to_step_8(lab: Lab, request_id: str) -> None:
-    """Steps 1-7 signed by the officials and recorded by the real pipeline."""
+def walk_to_step_8(
+    lab: Lab,
+    request_id: str,
+    *,
+    analysis: Callable[[], dict[str, str]] | None = None,
+    override: str = "",
+) -> None:
+    """Steps 1-7 signed by the officials and recorded by the real pipeline. Step 6 cites the
+    ``analysis`` (default: one recorded as `sop analyze` records it, DAPAT DILAKSANAKAN), and
+    with ``override`` Tim Teknis signs it over a BELUM and the Kabid names it at step 7."""
     ws = Workspace(lab.repo)
     minutes = [0]
     with TrustedConfig.from_commit(lab.repo, "main") as trusted:
@@ -74,8 +95,10 @@ def walk_to_step_8(lab: Lab, request_id: str) -> None:
             (7, "kabid", "approve"),
         ):
             minutes[0] += 5
-            evidence = flow.analyse(at(minutes[0] - 1)) if step == 6 else {}  # `sop analyze`
-            flow.sign(step, who, at(minutes[0]), decision, evidence=evidence)
+            options: dict[str, Any] = {"override": override} if override and step >= 6 else {}
+            if step == 6:
+                options["evidence"] = (analysis or (lambda: flow.analyse(at(minutes[0] - 1))))()
+            flow.sign(step, who, at(minutes[0]), decision, **options)
             pipeline.advance(request_id)
         assert pipeline.advance(request_id).state.next_step == 8  # type: ignore[union-attr]
 
