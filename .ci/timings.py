@@ -61,13 +61,19 @@ def outcome(case: ET.Element) -> str:
 
 
 def read_cases(reports: Path, part: str) -> list[Case] | None:
-    xml = reports / f"{part}.xml"
-    if not xml.is_file():
+    """The cases of ``<part>.xml`` and of ``<part>.<group>.xml`` (a group of the part that ran
+    beside it, such as vm.kill-matrix.xml)."""
+    files = [reports / f"{part}.xml", *sorted(reports.glob(f"{part}.*.xml"))]
+    if not files[0].is_file():
         return None
-    root = ET.parse(xml).getroot()  # noqa: S314 - our own pytest's JUnit file, not outside input
-    return [
-        Case(part, nodeid(c), float(c.get("time") or 0), outcome(c)) for c in root.iter("testcase")
-    ]
+    cases = []
+    for xml in files:
+        root = ET.parse(xml).getroot()  # noqa: S314 - our own pytest's JUnit file, not outside input
+        cases += [
+            Case(part, nodeid(c), float(c.get("time") or 0), outcome(c))
+            for c in root.iter("testcase")
+        ]
+    return cases
 
 
 def clock(seconds: float) -> str:
