@@ -621,22 +621,30 @@ def run_playbook(
     return result
 
 
-def _stop_leftovers(data_dir: Path) -> None:
-    """Kill what is left of a run: every process naming its private data dir.
+def _stop_leftovers(data_dir: Path, *, wait: float = 10.0) -> None:
+    """Kill what is left of a run: every process naming its private data dir, until none is
+    left (a killed process may still be exiting, and one may have forked meanwhile).
 
     On a timeout ansible-runner kills the run's process group, but mitogen's helper, forked
     from ansible-playbook into a group of its own, lives on (and keeps its SSH connection to
     the VM) until the VM goes away.
     """
     marker = (str(data_dir) + "/").encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if marker in (proc / "cmdline").read_bytes():
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            continue  # gone already, or not ours to read
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if marker in (proc / "cmdline").read_bytes():  # a zombie's cmdline is empty
+                    os.kill(int(proc.name), signal.SIGKILL)
+                    found.append(proc.name)
+            except (OSError, ValueError):
+                continue  # gone already, or not ours to read
+        if not found or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _raise_for(result: PlaybookResult, target: SshTarget) -> None:
