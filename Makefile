@@ -48,21 +48,11 @@ test-integration: setup  ## Real binaries and servers without VMs, in parallel (
 	$(PYTEST) $(XDIST) --dist loadfile $(DURATIONS) $(call junit,integration) \
 		-m "not ($(SKIP))" --ignore=tests/unit tests tests/attacks
 
-# The lab kill matrix runs beside the other VM tests, in a pytest of its own: it has a lab and a
-# namespace of its own (sopkill), and one lab VM test leaves much of the two cores idle (SSH
-# round trips, polling, mitogen's start). Its output (-s: the matrix's figures) comes after.
-KILL_MATRIX = tests/integration/pipeline/test_kill_matrix_lab.py
+# The VM tests run in groups side by side, each a pytest of its own (tests/vm_groups.py: which
+# groups, and why their labs cannot meet): one lab VM test leaves much of the two cores idle
+# (SSH round trips, polling, mitogen's start). Each group's output comes whole at the end.
 test-vm: setup  ## Everything that boots a lab VM (lab, site.yml, Molecule, gitlab-ci-local, kill matrix)
-	@log=$$(mktemp); \
-	$(PYTEST) -s $(DURATIONS) $(call junit,vm.kill-matrix) -m "vm and not e2e" $(KILL_MATRIX) \
-		>$$log 2>&1 & matrix=$$!; \
-	status=0; \
-	$(PYTEST) $(DURATIONS) $(call junit,vm) -m "vm and not e2e" --ignore=$(KILL_MATRIX) tests \
-		|| status=$$?; \
-	wait $$matrix || status=$$?; \
-	echo "== the lab kill matrix ($(KILL_MATRIX)), run beside the tests above"; \
-	cat $$log; rm -f $$log; \
-	exit $$status
+	$(PYTHON) -m tests.vm_groups $(if $(TEST_REPORTS),--reports $(TEST_REPORTS))
 
 test-e2e: setup  ## The whole SOP in the lab (make demo's scenario), alone
 	$(PYTEST) $(DURATIONS) $(call junit,e2e) -m e2e tests

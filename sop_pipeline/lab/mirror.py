@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sop_pipeline import locking
 from sop_pipeline.errors import AdapterError
 from sop_pipeline.lab import netns
 from sop_pipeline.lab.image import LabImage
@@ -46,11 +47,24 @@ def root(image: LabImage) -> Path:
 
 
 def prepare(image: LabImage) -> Path:
-    """Index the image's mirror packages as a flat repository (once) and return its root."""
+    """Index the image's mirror packages as a flat repository (once) and return its root.
+
+    Labs that start side by side (`make test-vm`'s groups) index under one lock: the first
+    builds, the others find it built."""
     served = root(image)
-    repo = served / "debian"
-    if (repo / "Release").exists():
+    if (served / "debian" / "Release").exists():
         return served
+    with (image.directory / "mirror.lock").open("a") as handle:
+        locking.lock(handle)
+        try:
+            return _index(image, served)
+        finally:
+            locking.unlock(handle)
+
+
+def _index(image: LabImage, served: Path) -> Path:
+    if (served / "debian" / "Release").exists():
+        return served  # built by another lab while this one waited
     tmp = served.with_name("mirror.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "debian").mkdir(parents=True)

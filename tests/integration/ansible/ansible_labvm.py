@@ -39,6 +39,9 @@ from sop_pipeline.lab.vms import QemuBackend  # noqa: E402
 
 USER = "sop"
 HERE = Path(__file__).resolve().parent
+#: The lab namespace these VMs live in: the lab's own by default; `make test-vm` runs site.yml's
+#: tests in one of their own beside Molecule (tests/vm_groups.py), each with its own mirror.
+NAMESPACE = os.environ.get("SOP_ANSIBLE_LAB_NAMESPACE", netns.NAMESPACE)
 
 #: VMIDs and addresses these tests use (kept apart from the other suites' and Molecule's).
 VMID = 8991
@@ -71,19 +74,22 @@ class LabVm:
 
 def backend(state_dir: Path) -> QemuBackend:
     """A QEMU backend keeping its VMs under ``state_dir``."""
-    return QemuBackend(state_dir=state_dir / "vms")
+    return QemuBackend(state_dir=state_dir / "vms", namespace=NAMESPACE)
 
 
 def ensure_lab(state_dir: Path) -> None:
     """The lab namespace and the Debian mirror (idempotent; a running mirror is kept)."""
-    netns.create()
+    netns.create(NAMESPACE)
     image = lab_image.build()
-    mirror.start(image, lab_dir_for_mirror(state_dir))
+    mirror.start(image, lab_dir_for_mirror(state_dir), namespace=NAMESPACE)
 
 
 def lab_dir_for_mirror(state_dir: Path) -> Path:
-    """Where the mirror keeps its pid file: the shared lab dir, so one mirror serves all."""
+    """Where the mirror keeps its pid file: the shared lab dir, so one mirror serves all the
+    VMs of a namespace (another namespace's mirror has a folder of its own there)."""
     shared = Path(os.environ.get("SOP_LAB_DIR", "/var/lib/sop-lab"))
+    if NAMESPACE != netns.NAMESPACE:
+        shared = shared / f"mirror-{NAMESPACE}"
     shared.mkdir(parents=True, exist_ok=True, mode=0o700)
     return shared
 
@@ -159,7 +165,7 @@ _SSH_PROBE = (
 def wait_ssh(address: str, timeout: float) -> None:
     """Wait until sshd greets on ``address`` (cloud-init prints the keys before sshd starts)."""
     probe = [sys.executable, "-c", _SSH_PROBE, address, str(timeout)]
-    if netns.run(probe, netns.NAMESPACE, timeout=timeout + 30).returncode != 0:
+    if netns.run(probe, NAMESPACE, timeout=timeout + 30).returncode != 0:
         raise TimeoutError(f"sshd on {address} did not answer within {timeout:.0f} s")
 
 
@@ -171,7 +177,7 @@ def destroy(state_dir: Path, vmid: int) -> None:
 def ssh_in_lab(vm: LabVm, *command: str) -> str:
     """Run ``command`` on the VM over real ssh with the pinned host keys; return its stdout."""
     argv = [
-        "ip", "netns", "exec", "soplab", "ssh", "-i", vm.identity_file,
+        "ip", "netns", "exec", NAMESPACE, "ssh", "-i", vm.identity_file,
         "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={vm.known_hosts}",
         "-o", "BatchMode=yes", f"{vm.user}@{vm.address}", "--", *command,
     ]  # fmt: skip

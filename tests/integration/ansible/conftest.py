@@ -1,6 +1,6 @@
 """Fixtures for the Ansible tests: a real lab VM under QEMU, the lab mirror, a BIND primary.
 
-Everything is real: QEMU boots the lab image, SSH reaches it inside the ``soplab`` network
+Everything is real: QEMU boots the lab image, SSH reaches it inside the lab network
 namespace with host keys pinned from the console, BIND takes TSIG-signed updates. A missing
 tool fails the test when ``CI`` is set (with how to get it) and skips it on a laptop.
 """
@@ -43,9 +43,10 @@ def lab_bind(lab_state: Path) -> Iterator[object]:
     require_lab()
     from sop_pipeline.lab import bind, netns
 
-    netns.create()
+    netns.create(ansible_labvm.NAMESPACE)
     inst = bind.BindInstance(
         directory=lab_state / "bind",
+        namespace=ansible_labvm.NAMESPACE,
         port=DNS_PORT,
         extra_records={bind.ZONE: FOREIGN_RECORDS},
     )

@@ -1,6 +1,6 @@
 """Fetch a site by its DNS name from inside the lab network; print what came back as JSON.
 
-Run inside the lab namespace (``ip netns exec soplab python lab_fetch.py NAME ...``): the name
+Run inside the lab namespace (``ip netns exec <namespace> python lab_fetch.py NAME ...``): the name
 is resolved at the lab's BIND (A and PTR), then the page is fetched over HTTP (expecting the
 redirect to HTTPS) and over HTTPS with the certificate checked against ``--cafile`` and the
 name, as a browser would.

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ansible_labvm
 import pytest
 from ansible_labvm import DNS_PORT, FOREIGN_ADDRESS, FOREIGN_LABEL, HERE, ssh_in_lab
 
@@ -88,7 +89,7 @@ def run_site(stack: str, vm: Any, bind: Any, playbook: str = "site.yml") -> adap
         tree=TREE,
         extravars=_extravars(stack, vm.address, bind),
         environment="lab",
-        netns="soplab",
+        netns=ansible_labvm.NAMESPACE,
         timeout=3600,
     )
 
@@ -108,7 +109,12 @@ def remove_site(stack: str, vm: Any, bind: Any) -> adapter.PlaybookResult:
     """playbooks/remove.yml for ``stack``'s request: its DNS records and its site."""
     extra = _extravars(stack, vm.address, bind) | {"sop_remove_site": True}
     return adapter.run_playbook(
-        "remove.yml", target=vm.target(), tree=TREE, extravars=extra, netns="soplab", timeout=1800
+        "remove.yml",
+        target=vm.target(),
+        tree=TREE,
+        extravars=extra,
+        netns=ansible_labvm.NAMESPACE,
+        timeout=1800,
     )
 
 
@@ -150,7 +156,7 @@ def fetch(vm: Any, stack: str) -> dict[str, Any]:
 def fetch_name(vm: Any, name: str, cafile: Path | None = None) -> dict[str, Any]:
     """Resolve ``name`` at the suite's BIND and fetch it (checking TLS against ``cafile``)."""
     argv = [
-        "ip", "netns", "exec", "soplab", sys.executable, str(HERE / "lab_fetch.py"),
+        "ip", "netns", "exec", ansible_labvm.NAMESPACE, sys.executable, str(HERE / "lab_fetch.py"),
         name, "--dns-port", str(DNS_PORT),
     ]  # fmt: skip
     argv += ["--cafile", str(cafile)] if cafile else ["--resolve-only"]
@@ -240,7 +246,7 @@ def test_another_owners_name_is_refused(
             target=lab_vm.target(),
             tree=TREE,
             extravars=extra,
-            netns="soplab",
+            netns=ansible_labvm.NAMESPACE,
             timeout=3600,
         )
     assert any("NameOwnedByOther" in f.message for f in caught.value.failures)
@@ -265,7 +271,7 @@ def test_a_wrong_host_key_is_refused(lab_vm: Any, lab_state: Path) -> None:
                 target=target,
                 tree=TREE,
                 extravars={"sop_connect_timeout": 10},
-                netns="soplab",
+                netns=ansible_labvm.NAMESPACE,
                 tuning=tuning,
                 timeout=300,
             )
@@ -281,7 +287,7 @@ def test_an_unreachable_server_has_its_own_error(lab_vm: Any, lab_state: Path) -
             target=target,
             tree=TREE,
             extravars={"sop_connect_timeout": 10},
-            netns="soplab",
+            netns=ansible_labvm.NAMESPACE,
             timeout=300,
         )
     assert type(caught.value) is adapter.AnsibleUnreachable
@@ -296,7 +302,7 @@ def test_a_run_over_its_time_is_stopped(lab_vm: Any, lab_bind: Any, tmp_path: Pa
             target=lab_vm.target(),
             tree=TREE,
             extravars=_extravars("static", lab_vm.address, lab_bind),
-            netns="soplab",
+            netns=ansible_labvm.NAMESPACE,
             timeout=3,
             keep_data_dir=data_dir,
         )
