@@ -302,6 +302,10 @@ def resolve_tuning(tuning: Tuning) -> Tuning:
     return tuning
 
 
+#: Seconds Ansible (and ssh under it) waits for a server's SSH connection to open.
+CONNECT_TIMEOUT_SECONDS = 60
+
+
 def ansible_settings(tuning: Tuning, roles: Path) -> dict[str, str]:
     """Environment settings (``ANSIBLE_*``) for a resolved tuning, roles from ``roles``."""
     env = {
@@ -313,6 +317,10 @@ def ansible_settings(tuning: Tuning, roles: Path) -> dict[str, str]:
         "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        # Ansible's default connect timeout is 10 s; a server on a busy node (or a lab guest
+        # under TCG beside others) can take longer to finish an SSH handshake, and that is not
+        # "unreachable". A server that is really gone still fails within a minute.
+        "ANSIBLE_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
     }
     if tuning is Tuning.DEFAULTS:
         return env
@@ -365,7 +373,7 @@ def _inventory(target: SshTarget) -> dict[str, Any]:
             "-o GlobalKnownHostsFile=/dev/null",
             "-o IdentitiesOnly=yes",
             "-o BatchMode=yes",
-            "-o ConnectTimeout=30",
+            f"-o ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
         ]
     )
     host = {

@@ -120,6 +120,7 @@ def test_settings_per_tuning() -> None:
     assert defaults["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert tuned["ANSIBLE_PIPELINING"] == "True"
     assert tuned["ANSIBLE_GATHERING"] == "explicit"
+    assert tuned["ANSIBLE_TIMEOUT"] == str(adapter.CONNECT_TIMEOUT_SECONDS) == "60"
     assert "ControlPersist" in tuned["ANSIBLE_SSH_ARGS"]
     assert "ANSIBLE_STRATEGY" not in tuned
 
