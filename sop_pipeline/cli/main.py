@@ -46,6 +46,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "backups": "sop_pipeline.cli.backups:backups_cmd",  # last good backup per hosting
     "site": "sop_pipeline.cli.site:site_group",  # the static site (pages, dashboard)
     "drift": "sop_pipeline.cli.drift:drift_cmd",  # approved vs running, nightly
+    "expiry": "sop_pipeline.cli.expiry:expiry_cmd",  # notices, soft retirement, daily
+    "sign-reversal": "sop_pipeline.cli.expiry:sign_reversal_cmd",  # undo a soft retirement
 }
 
 
