@@ -285,10 +285,16 @@ def try_reversal(
     if not files:
         return None
     digest = _request_digest(ctx.requests_dir / f"{h.request_id}.yaml")
-    seen = {
+    used = {
         str(r.data.get("statement"))
         for r in h.records
-        if r.kind == ex.EXPIRY_KIND and r.data.get("event") in (ex.REVERSED, "reversal-refused")
+        if r.kind == ex.EXPIRY_KIND and r.data.get("event") == ex.REVERSED
+    }
+    #: refusals recorded already: (statement, rules), so a daily run records each once
+    seen = {
+        (str(r.data.get("statement")), tuple(r.data.get("rules", ())))
+        for r in h.records
+        if r.kind == ex.EXPIRY_KIND and r.data.get("event") == "reversal-refused"
     }
     keyring = ctx.keyring()
     refused: Outcome | None = None
@@ -299,7 +305,7 @@ def try_reversal(
             request_id=h.request_id,
             request_sha256=digest,
             retirement=soft.record_hash,
-            used=frozenset(seen),
+            used=frozenset(used),
             at=now,
         )
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -334,7 +340,7 @@ def try_reversal(
             h.request_id, "reversal-refused", "; ".join(checked.problems), [str(path)],
             list(checked.rules),
         )  # fmt: skip
-        if sha not in seen:
+        if (sha, checked.rules) not in seen:
             _record(
                 ctx,
                 h.request_id,
@@ -346,7 +352,7 @@ def try_reversal(
                     "problems": list(checked.problems),
                 },
             )
-            seen.add(sha)
+            seen.add((sha, checked.rules))
     return refused
 
 
