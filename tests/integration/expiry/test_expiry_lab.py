@@ -264,6 +264,19 @@ def test_warned_soft_retired_reversed(expiry_lab: ExpiryLab) -> None:
     thresholds = [r.data["threshold"] for r in el.expiry_records() if r.data["event"] == "notice"]
     assert thresholds == [30, 14, 7]
 
+    # the Laporan Kegiatan of November and December has a line per notice
+    code, stdout, err = el.sop(
+        "report", "--from", "2026-11-01", "--to", "2026-12-31", "--now",
+        "2026-12-31T17:00:00+07:00", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    files = json.loads(stdout)["files"]
+    md = Path(next(p for p in files if p.endswith(".md"))).read_text()
+    assert any(p.endswith(".pdf") for p in files)
+    assert "Masa Hosting Berakhir (sop expiry)" in md, stdout
+    for n in (30, 14, 7):
+        assert f"pemberitahuan H-{n} masa hosting berakhir {END}" in md
+
     # the end date itself is still inside the period (inclusive): still running
     code, out = el.expiry("2026-12-31T20:00:00+07:00")
     assert [o["action"] for o in out["outcomes"]] == ["none"] and el.vm_status() == "running"
