@@ -127,6 +127,25 @@ def test_the_drift_job_runs_only_on_protected_schedules_and_records() -> None:
     assert "sop drift" not in mr_part
 
 
+def test_the_expiry_job_runs_only_on_protected_schedules_and_records() -> None:
+    """`sop expiry` shuts VMs down with the hosting environment's secrets: never in a merge
+    request pipeline; it writes records like the other protected jobs."""
+    _header, jobs = yaml.safe_load_all(COMPONENT.read_text())
+    job = jobs["sop:expiry"]
+    (rule,) = job["rules"]
+    assert rule["if"].startswith('$CI_PIPELINE_SOURCE == "schedule" && ')
+    assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"]
+    assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in rule["if"]
+    assert "merge_request" not in yaml.safe_dump(job)
+    assert job["resource_group"] == "sop-records"
+    script = "\n".join(job["script"])
+    assert "sop expiry" in script and "sop_records_push" in script and 'exit "$rc"' in script
+    mr_part = COMPONENT.read_text().split(
+        "# -------------------------------------------------------- protected"
+    )[0]
+    assert "sop expiry" not in mr_part
+
+
 def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
     workflow = yaml.safe_load(GITHUB[0].read_text())
     assert workflow[True]["schedule"]  # PyYAML reads the key `on` as True
