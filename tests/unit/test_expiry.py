@@ -178,3 +178,28 @@ def test_a_name_with_address_specials_stays_one_recipient() -> None:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         (only,) = msg["To"].addresses
         assert only.addr_spec == "andi.pratama@dinkes.sumbarprov.go.id", name
+
+
+def test_a_reversal_statement_is_canonical_and_names_the_koordinator() -> None:
+    from sop_pipeline.signing import reversal as rv
+
+    r = rv.new(
+        request_id="dinkes-simpus", request_sha256="a" * 64, retirement="b" * 64,
+        signer="rina@diskominfotik.sumbarprov.go.id", reason="diperpanjang",
+        at=datetime(2027, 1, 2, 1, 0, tzinfo=UTC),
+    )  # fmt: skip
+    assert rv.parse(r.to_bytes()) == r
+    with pytest.raises(rv.ReversalRefused) as err:
+        rv.parse(r.to_bytes().replace(b'","', b'", "', 1))  # not canonical
+    assert err.value.rule == "reversal-invalid"
+    from dataclasses import replace as dc_replace
+
+    kabid = dc_replace(r, role="kabid")
+    with pytest.raises(rv.ReversalRefused) as err:
+        rv.parse(kabid.to_bytes())
+    assert err.value.rule == "reversal-wrong-role"
+    hidden = dc_replace(r, reason="ok\u202e")
+    with pytest.raises(rv.ReversalRefused):
+        rv.parse(hidden.to_bytes())
+    assert rv.FILE_NAME.match("reversal-koordinator-2.json")
+    assert not rv.FILE_NAME.match("step-04-koordinator.json")
