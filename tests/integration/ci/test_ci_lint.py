@@ -79,7 +79,7 @@ def test_this_repositorys_workflow_is_the_template_with_sop_from_the_checkout() 
     template, ours = (p.read_text() for p in GITHUB)
     assert 'SOP_INSTALL: "hashed"' in template
     assert ours == template.replace('SOP_INSTALL: "hashed"', 'SOP_INSTALL: "checkout"')
-    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 4
+    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 5
 
 
 def test_merge_request_jobs_hold_no_secret_names() -> None:
@@ -144,6 +144,14 @@ def test_the_expiry_job_runs_only_on_protected_schedules_and_records() -> None:
         "# -------------------------------------------------------- protected"
     )[0]
     assert "sop expiry" not in mr_part
+
+
+def test_the_github_expiry_job_runs_only_on_the_schedule() -> None:
+    workflow = yaml.safe_load(GITHUB[0].read_text())
+    job = workflow["jobs"]["expiry"]
+    assert "github.event_name == 'schedule'" in job["if"]
+    assert job["environment"] == "hosting" and job["concurrency"]["group"] == "sop-records"
+    assert "sop expiry" in yaml.safe_dump(job)
 
 
 def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
