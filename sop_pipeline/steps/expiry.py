@@ -299,6 +299,8 @@ def try_reversal(
     keyring = ctx.keyring()
     refused: Outcome | None = None
     for path in files:
+        if hashlib.sha256(path.read_bytes()).hexdigest() in used:
+            continue  # applied to an earlier soft retirement: history, not a new request
         checked = rv.check(
             path,
             keyring=keyring,

@@ -338,5 +338,18 @@ def test_warned_soft_retired_reversed(expiry_lab: ExpiryLab) -> None:
     code, out = el.expiry("2027-01-03T10:00:00+07:00")  # the hosting is live, end passed
     # no renewal applied: the next run retires it again (a renewal through the SOP moves END)
     assert [o["action"] for o in out["outcomes"]] == ["soft-retired"]
+    assert el.vm_status() == "stopped" and el.a_record() == ["127.0.0.1"]
+
+    # the quarantine's end (30 days from 3 January): recorded once, listed, nothing destroyed
+    code, out = el.expiry("2027-02-01T10:00:00+07:00")
+    assert out["quarantine_ended"] == [] and [o["action"] for o in out["outcomes"]] == ["none"]
+    code, out = el.expiry("2027-02-02T10:00:00+07:00")
+    assert code == 0 and [o["action"] for o in out["outcomes"]] == ["quarantine-ended"], out
+    assert out["quarantine_ended"] == [RID]
+    code, out = el.expiry("2027-02-03T10:00:00+07:00")
+    assert [o["action"] for o in out["outcomes"]] == ["none"]
+    assert el.vm_status() == "stopped"  # the VM is still there: hard retirement is signed
+    code, stdout, _ = el.sop("status", RID, "--json")
+    assert json.loads(stdout)["expiry"]["phase"] == "karantina berakhir"
     code, stdout, _ = el.sop("audit", "--json")
     assert code == 0, stdout
