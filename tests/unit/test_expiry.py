@@ -203,3 +203,18 @@ def test_a_reversal_statement_is_canonical_and_names_the_koordinator() -> None:
         rv.parse(hidden.to_bytes())
     assert rv.FILE_NAME.match("reversal-koordinator-2.json")
     assert not rv.FILE_NAME.match("step-04-koordinator.json")
+
+
+def test_drift_expects_a_soft_retired_name_at_the_holding_host() -> None:
+    from sop_pipeline.domain.drift import Hosting, ZoneRecord, compare_dns
+
+    def hosting(dns_address: str) -> Hosting:
+        return Hosting(
+            "x", 1000, "pve1", "x.sumbarprov.go.id", "10.99.0.100", 2, 2048, frozenset(),
+            dns_address=dns_address,
+        )  # fmt: skip
+
+    zone = [ZoneRecord("x.sumbarprov.go.id.", "A", "10.99.0.4")]
+    assert compare_dns([hosting("10.99.0.4")], zone, zone="sumbarprov.go.id") == []
+    (item,) = compare_dns([hosting("")], zone, zone="sumbarprov.go.id")
+    assert item.attribute == "address" and item.kind == "changed"
