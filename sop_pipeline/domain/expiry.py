@@ -91,10 +91,8 @@ class DueNotice:
     day: date  # its H-N day (the run may be later: a missed day)
     #: less urgent thresholds that were missed and are now passed by this one: never sent
     superseded: tuple[int, ...] = ()
-
-    @property
-    def late(self) -> bool:
-        return bool(self.superseded)
+    #: sent after its H-N day (the daily run missed that day)
+    late: bool = False
 
 
 def due_notice(
@@ -117,7 +115,7 @@ def due_notice(
     if urgent in done or any(n in done for n in THRESHOLDS if n < urgent):
         return None
     passed = tuple(n for n in reached if n != urgent and n not in done)
-    return DueNotice(urgent, days[urgent], passed)
+    return DueNotice(urgent, days[urgent], passed, late=today > days[urgent])
 
 
 def quarantine_until(retired_on: date, days: int) -> date:

@@ -44,6 +44,7 @@ def test_due_notices_once_each_and_a_missed_day_is_sent_late_once() -> None:
     # CI down on the H-14 day (9 Dec): the next run (10 Dec) sends H-14, once
     late = ex.due_notice(CAL, end, date(2026, 12, 10), {30})
     assert late is not None and late.threshold == 14 and late.day == date(2026, 12, 9)
+    assert late.late and not late.superseded
     assert ex.due_notice(CAL, end, date(2026, 12, 11), {30, 14}) is None
     # down for weeks: only the most urgent one is sent, the others recorded as superseded
     jump = ex.due_notice(CAL, end, date(2026, 12, 21), ())

@@ -254,6 +254,8 @@ def test_warned_soft_retired_reversed(expiry_lab: ExpiryLab) -> None:
     assert [o["action"] for o in out["outcomes"]] == ["notice"] and out["outcomes"][0][
         "detail"
     ] == "H-14"
+    assert "terlambat" in (notices / f"{END}-h14.md").read_text()
+    assert "terlambat" not in (notices / f"{END}-h30.md").read_text()
     code, out = el.expiry("2026-12-11T08:00:00+07:00")
     assert [o["action"] for o in out["outcomes"]] == ["none"]
     code, out = el.expiry("2026-12-18T08:00:00+07:00")  # H-7
