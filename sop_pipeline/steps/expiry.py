@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sop_pipeline.atomic import write_atomically
 from sop_pipeline.domain import expiry as ex
@@ -38,6 +38,7 @@ from sop_pipeline.ledger.chain import Record
 from sop_pipeline.ledger.store import LedgerStore
 from sop_pipeline.ledger.tracking import last_applied
 from sop_pipeline.loader import read_request_model
+from sop_pipeline.ports import NamePort, PowerPort
 from sop_pipeline.reports import expiry as rep
 from sop_pipeline.signing import reversal as rv
 from sop_pipeline.signing.keyring import Keyring
@@ -46,22 +47,6 @@ from sop_pipeline.steps.drift import step8_record
 ACTOR = "sop expiry"
 DEPARTMENT_LEDGER = "expiry"  # records/_expiry.jsonl
 COMMENT_FILE = "komentar-masa-hosting.md"
-
-
-class PowerPort(Protocol):
-    def status(self, node: str, vmid: int) -> str: ...
-
-    def shutdown(self, node: str, vmid: int) -> bool: ...
-
-    def start(self, node: str, vmid: int) -> bool: ...
-
-
-class NamePort(Protocol):
-    """The DNS adapter's publish path (``adapters.dns.DnsAdapter``)."""
-
-    def plan_publish(self, label: str, ip: str, owner: str) -> Any: ...
-
-    def apply(self, plan: Any) -> None: ...
 
 
 @dataclass(frozen=True)
