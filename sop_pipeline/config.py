@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sop_pipeline.domain.backups import BackupPolicy, Retention
 from sop_pipeline.domain.calendar import WorkingCalendar
+from sop_pipeline.domain.expiry import ExpiryPolicy
 from sop_pipeline.domain.maintenance import Window
 from sop_pipeline.domain.policy import Policy, Quota, Range
 from sop_pipeline.errors import ConfigError
@@ -360,3 +361,32 @@ class TrustedConfig:
         from sop_pipeline.signing.keyring import KEYRING_DIR, load_from_dir
 
         return load_from_dir(self.folder(KEYRING_DIR), source=f"{self.source}:{KEYRING_DIR}/")
+
+
+# ------------------------------------------------------------------------------- expiry
+
+
+def load_expiry_policy(inventories: Path) -> ExpiryPolicy:
+    """``expiry:`` of policy.yaml (docs/expiry.md): quarantine days, holding host per pool
+    environment. Absent: 30 days and no holding host (soft retirement then refuses)."""
+    from sop_pipeline.domain.expiry import DEFAULT_QUARANTINE_DAYS
+
+    path = inventories / "policy.yaml"
+    data = _load(path).get("expiry") or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expiry: harus pemetaan [type]")
+    days = data.get("quarantine_days", DEFAULT_QUARANTINE_DAYS)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
+        raise ConfigError(f"{path}: expiry.quarantine_days: bilangan bulat 1-3660 [type]")
+    holding = data.get("holding_addresses") or {}
+    if not isinstance(holding, dict):
+        raise ConfigError(f"{path}: expiry.holding_addresses: harus pemetaan [type]")
+    addresses = {}
+    for env, value in holding.items():
+        try:
+            addresses[str(env)] = str(ipaddress.IPv4Address(value))
+        except (ipaddress.AddressValueError, ValueError) as err:
+            raise ConfigError(
+                f"{path}: expiry.holding_addresses.{env}: '{value}' bukan alamat IPv4 [address]"
+            ) from err
+    return ExpiryPolicy(quarantine_days=days, holding_addresses=addresses)

@@ -180,3 +180,24 @@ class AnsibleDriftPort(Protocol):
     needs a booted VM. A task "changed" without a diff is a defect of the role, not drift."""
 
     def check(self, hosting: Hosting) -> list[DriftItem]: ...
+
+
+# ------------------------------------------------------------------- expiry (sop expiry)
+
+
+class PowerPort(Protocol):
+    """A hosting VM's power through the Proxmox API (``adapters.vm_power.VmPower``)."""
+
+    def status(self, node: str, vmid: int) -> str: ...
+
+    def shutdown(self, node: str, vmid: int) -> bool: ...
+
+    def start(self, node: str, vmid: int) -> bool: ...
+
+
+class NamePort(Protocol):
+    """The step-8 publish path of the DNS adapter (``adapters.dns.DnsAdapter``)."""
+
+    def plan_publish(self, label: str, ip: str, owner: str) -> Any: ...
+
+    def apply(self, plan: Any) -> None: ...

@@ -23,6 +23,8 @@ from sop_pipeline.workspace import Workspace
 
 #: Written by `sop analyze` (sop_pipeline.steps.analysis.write_analysis).
 ANALYSIS_COMMENT = "komentar-analisis.md"
+#: Written by `sop expiry` (sop_pipeline.steps.expiry.COMMENT_FILE).
+EXPIRY_COMMENT = "komentar-masa-hosting.md"
 
 
 @click.command("comment")
@@ -76,6 +78,9 @@ def render(ws: Workspace, request_id: str, base: str, logs_url: str | None) -> s
     analysis = ws.records_dir / "reports" / request_id / ANALYSIS_COMMENT
     if analysis.is_file():
         parts.append(analysis.read_text(encoding="utf-8"))
+    expiry = ws.records_dir / "reports" / request_id / EXPIRY_COMMENT
+    if expiry.is_file():  # the last notice or retirement of `sop expiry`
+        parts.append(expiry.read_text(encoding="utf-8"))
     return "\n".join(parts)
 
 

@@ -46,6 +46,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "backups": "sop_pipeline.cli.backups:backups_cmd",  # last good backup per hosting
     "site": "sop_pipeline.cli.site:site_group",  # the static site (pages, dashboard)
     "drift": "sop_pipeline.cli.drift:drift_cmd",  # approved vs running, nightly
+    "expiry": "sop_pipeline.cli.expiry:expiry_cmd",  # notices, soft retirement, daily
+    "sign-reversal": "sop_pipeline.cli.expiry:sign_reversal_cmd",  # undo a soft retirement
 }
 
 
@@ -480,6 +482,16 @@ def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
         )
     if s["paused_working_seconds"]:
         click.echo(f"Waktu di OPD (jam berhenti): {spent(s['paused_working_seconds'])}")
+    life = s.get("expiry") or {}
+    if life:  # the hosting's expiry (sop expiry): docs/expiry.md
+        click.echo(f"Masa hosting: {life['phase']}, berakhir {life.get('end') or '-'}")
+        for event in life.get("events", ()):
+            click.echo(
+                f"  {event['at'][:16].replace('T', ' ')} {event.get('event', '')}"
+                + (f" H-{event['threshold']}" if event.get("threshold") else "")
+            )
+        if life.get("quarantine_until"):
+            click.echo(f"  karantina sampai {life['quarantine_until']} (alamat dan VMID disimpan)")
 
 
 # ---------------------------------------------------------------------------------- audit

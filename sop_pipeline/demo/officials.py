@@ -17,6 +17,7 @@ from typing import Any
 
 from sop_pipeline.domain.sop import Role, step
 from sop_pipeline.signing.errors import SshKeygenError
+from sop_pipeline.signing.reversal import NAMESPACE as REVERSAL_NAMESPACE
 from sop_pipeline.signing.statement import CHECKPOINT_NAMESPACE, SIGNED_STEPS, namespace
 
 DOMAIN = "diskominfotik.sumbarprov.go.id"
@@ -75,7 +76,10 @@ def generate_officials(directory: Path) -> dict[str, Official]:
 
 
 def role_namespaces(role: Role) -> str:
-    return ",".join(namespace(n) for n in SIGNED_STEPS if step(n).actor == role)
+    steps = [namespace(n) for n in SIGNED_STEPS if step(n).actor == role]
+    if role is Role.KOORDINATOR:  # the reversal of a soft retirement (signing.reversal)
+        steps.append(REVERSAL_NAMESPACE)
+    return ",".join(steps)
 
 
 def signer_line(

@@ -247,10 +247,17 @@ class Hosting:
     memory_mb: int
     tags: frozenset[str]
     protection: bool = False
+    #: Where the name should point when not at the VM: a soft-retired hosting's holding host
+    #: (docs/expiry.md); empty: the VM's address.
+    dns_address: str = ""
 
     @property
     def name(self) -> str:
         return self.request_id
+
+    @property
+    def approved_dns_address(self) -> str:
+        return self.dns_address or self.ip_address
 
 
 def approved_tags(
@@ -316,18 +323,19 @@ def compare_dns(
         owned.add(name)
         found = sorted(r.value for r in by_name.get(name, []) if r.rdtype == "A")
         resource = f"A {name}"
+        approved = h.approved_dns_address
         if not found:
             items.append(
-                DriftItem(h.request_id, "dns", resource, "address", h.ip_address, None, "missing")
+                DriftItem(h.request_id, "dns", resource, "address", approved, None, "missing")
             )
-        elif found != [h.ip_address]:
+        elif found != [approved]:
             items.append(
                 DriftItem(
                     h.request_id,
                     "dns",
                     resource,
                     "address",
-                    h.ip_address,
+                    approved,
                     ",".join(found),
                     "changed",
                 )

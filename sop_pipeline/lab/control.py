@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sop_pipeline.errors import AdapterError
-from sop_pipeline.lab import bind, image, mirror, netns, vms
+from sop_pipeline.lab import bind, holding, image, mirror, netns, vms
 
 PVE_PORT = 8006
 
@@ -99,6 +99,7 @@ def up(
     netns.create(namespace)
     img = image.build()
     mirror.start(img, root / "mirror", namespace=namespace)
+    holding.start(root / "holding", namespace=namespace)  # soft retirement's page
     dns = lab_bind(root, namespace)
     bind.start(dns)
     backend = vms.QemuBackend(state_dir=root / "vms", image=img, namespace=namespace)
@@ -145,6 +146,7 @@ def down(*, lab_dir: Path | None = None, namespace: str = netns.NAMESPACE) -> No
                 backend.destroy(int(folder.name))
     bind.stop(lab_bind(root, namespace))
     mirror.stop(root / "mirror")
+    holding.stop(root / "holding")
     netns.delete(namespace)
     (root / "lab.json").unlink(missing_ok=True)
 

@@ -762,6 +762,17 @@ def activity(dept: Department, report: ActivityReport) -> Document:
             ("Pemeriksaan drift yang gagal (tanpa kesimpulan)", failed),
             ("Hosting yang mengalami drift", hostings),
         )
+    if report.expiry is not None:
+        counts += (
+            (
+                "Pemberitahuan masa hosting berakhir",
+                sum(1 for _, _, t in report.expiry if t.startswith("pemberitahuan")),
+            ),
+            (
+                "Pensiun lunak",
+                sum(1 for _, _, t in report.expiry if t.startswith("pensiun lunak:")),
+            ),
+        )
     period = f"{ind.long_date(report.period_start)} s.d. {ind.long_date(report.period_end)}"
     blocks: list[Block] = [
         Paragraph(
@@ -812,6 +823,23 @@ def activity(dept: Department, report: ActivityReport) -> Document:
         )
     if report.backups is not None:
         blocks += _backups_section(dept, report)
+    if report.expiry is not None:  # only when sop expiry acted: older reports stay as recorded
+        blocks.append(
+            Heading(
+                f"{'E' if report.backups is not None else 'D'}. Masa Hosting Berakhir (sop expiry)"
+            )
+        )
+        blocks.append(
+            Table(
+                ("No", "Waktu", "Permintaan", "Keterangan"),
+                tuple(
+                    (str(i), ind.short_date_time(at, dept.tz), rid, text)
+                    for i, (at, rid, text) in enumerate(report.expiry, 1)
+                ),
+                widths=(5, 15, 22, 58),
+                note=f"Waktu dalam {ind.zone_label(dept.tz)}.",
+            )
+        )
     blocks.append(
         Signatures(
             (

@@ -334,6 +334,9 @@ class ActivityReport:
     #: ``sop drift`` runs of the whole cluster in the period: (runs, runs that found drift,
     #: runs whose check failed, hostings found drifted). None: no run in the period.
     drift: tuple[int, int, int, int] | None = None
+    #: ``sop expiry``'s lines in the period (records/_expiry.jsonl): (time, request id, what
+    #: happened, in Indonesian). None: nothing happened in the period.
+    expiry: tuple[tuple[datetime, str, str], ...] | None = None
 
     @property
     def breaches(self) -> tuple[tuple[ActivityEntry, StepTiming], ...]:

@@ -322,7 +322,12 @@ def statement_files(directory: Path) -> list[Path]:
         files, _refused = list_folder(directory, within=directory.parent)
     except UnsafeFile:
         return []
-    return [p for p in files if p.suffix == ".json"]
+    return [p for p in files if p.suffix == ".json" and not _reversal(p)]
+
+
+def _reversal(path: Path) -> bool:
+    """A Koordinator's expiry reversal (``signing.reversal``): checked there, not a step."""
+    return path.name.startswith("reversal-")
 
 
 def check_all(directory: Path, subject: Subject, verifier: Verifier) -> list[Checked]:
@@ -333,12 +338,13 @@ def check_all(directory: Path, subject: Subject, verifier: Verifier) -> list[Che
         files, refused = list_folder(directory, within=directory.parent)
     except UnsafeFile as err:
         return [Checked(directory, None, "", problems=(err.problem,))]
-    statements = [p for p in files if p.suffix == ".json"]
+    statements = [p for p in files if p.suffix == ".json" and not _reversal(p)]
     names = {p.name for p in statements}
     found = [
         Checked(e.path, None, "", problems=(e.problem,))
         for e in refused
         if e.path.name.removesuffix(SIG_SUFFIX) not in names  # reported with its statement
+        and not _reversal(e.path)
     ]
     with verifier.session():
         found += [verifier.check_file(path, subject) for path in statements]

@@ -129,7 +129,8 @@ def live_hostings(
     problems: dict[str, str] = {}
     known = ledgers.request_ids()
     for request_id in known:
-        record = step8_record(ledgers.for_request(request_id).records())
+        records = ledgers.for_request(request_id).records()
+        record = step8_record(records)
         if record is None:
             continue
         facts = read_request_model(requests_dir / f"{request_id}.yaml", zone=zone)
@@ -153,9 +154,18 @@ def live_hostings(
                     request_id, facts.opd.code, environment, facts.resources.template
                 ),
                 protection=protection(request_id),
+                dns_address=_holding_address(records),
             )
         )
     return HostingLookup(tuple(hostings), problems, tuple(known))
+
+
+def _holding_address(records: Sequence[Record]) -> str:
+    """A soft-retired hosting's approved A record: the holding host (``sop expiry``)."""
+    from sop_pipeline.domain.expiry import Event, fold
+
+    soft = fold([Event(r.kind, r.hash, r.data) for r in records]).soft
+    return soft.holding_address if soft is not None else ""
 
 
 # ----------------------------------------------------------------------------- 2-6. checks

@@ -72,6 +72,7 @@ def status_summaries(
     """``sop status --json``'s objects, one per request id, timed as at ``now``."""
     from sop_pipeline.domain.sla import paused_time, timings
     from sop_pipeline.ledger.tracking import state_of
+    from sop_pipeline.steps.expiry import expiry_status
 
     summaries = []
     for rid in ids:
@@ -84,7 +85,9 @@ def status_summaries(
             )
             for t in timings(state, calendar, now)
         ]
-        summaries.append(_summary(state, rows, paused_time(state, calendar, now).total_seconds()))
+        summary = _summary(state, rows, paused_time(state, calendar, now).total_seconds())
+        summary["expiry"] = expiry_status(ws.ledgers.for_request(rid).records(), calendar)
+        summaries.append(summary)
     return summaries
 
 

@@ -352,6 +352,7 @@ def activity_report(
     facts: Mapping[str, Request | None],
     backups: Sequence[BackupStatus] | None = None,
     drift: Sequence[Record] = (),
+    expiry: Sequence[Record] = (),
 ) -> ActivityReport:
     """Laporan Kegiatan: every request open at some moment of the period.
 
@@ -388,7 +389,34 @@ def activity_report(
         )
         if runs
         else None,
+        expiry=expiry_lines(expiry, start, end, as_of),
     )
+
+
+def expiry_lines(
+    records: Sequence[Record], start: datetime, end: datetime, as_of: datetime
+) -> tuple[tuple[datetime, str, str], ...] | None:
+    """The Laporan Kegiatan's lines of ``sop expiry`` in ``[start, end)``; None if none."""
+    from sop_pipeline.domain import expiry as ex
+
+    words = {
+        ex.NOTICE: "pemberitahuan H-{threshold} masa hosting berakhir {end} dikirim ke PIC",
+        ex.SOFT_RETIRED: "pensiun lunak: VM dimatikan, halaman pemeliharaan, karantina s.d. "
+        "{quarantine_until}",
+        ex.REVERSED: "pensiun lunak dibatalkan oleh Koordinator",
+        "reversal-refused": "pembatalan pensiun lunak ditolak",
+        ex.QUARANTINE_ENDED: "karantina berakhir: pensiun permanen dapat diajukan",
+    }
+    lines = []
+    for r in records:
+        event = str(r.data.get("event", ""))
+        if r.kind != ex.EXPIRY_KIND or event not in words or not start <= r.time < end:
+            continue
+        if r.time > as_of:
+            continue
+        fields = {k: r.data.get(k, "") for k in ("threshold", "end", "quarantine_until")}
+        lines.append((r.time, str(r.data.get("request_id", "")), words[event].format(**fields)))
+    return tuple(lines) or None
 
 
 # ------------------------------------------------------------------------------- I/O edges
@@ -553,6 +581,7 @@ def write_period_report(
         facts=facts,
         backups=backups,
         drift=store.named("drift").records(),  # the department's sop drift runs
+        expiry=store.named("expiry").records(),  # sop expiry: notices, soft retirements
     )
     return report, write_reports(report, reports_dir(ws), department=trusted.department)
 

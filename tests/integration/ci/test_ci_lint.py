@@ -79,7 +79,7 @@ def test_this_repositorys_workflow_is_the_template_with_sop_from_the_checkout() 
     template, ours = (p.read_text() for p in GITHUB)
     assert 'SOP_INSTALL: "hashed"' in template
     assert ours == template.replace('SOP_INSTALL: "hashed"', 'SOP_INSTALL: "checkout"')
-    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 4
+    assert template.count('pip install --quiet --require-hashes -r "$SOP_REQUIREMENTS"') == 5
 
 
 def test_merge_request_jobs_hold_no_secret_names() -> None:
@@ -125,6 +125,33 @@ def test_the_drift_job_runs_only_on_protected_schedules_and_records() -> None:
         "# -------------------------------------------------------- protected"
     )[0]
     assert "sop drift" not in mr_part
+
+
+def test_the_expiry_job_runs_only_on_protected_schedules_and_records() -> None:
+    """`sop expiry` shuts VMs down with the hosting environment's secrets: never in a merge
+    request pipeline; it writes records like the other protected jobs."""
+    _header, jobs = yaml.safe_load_all(COMPONENT.read_text())
+    job = jobs["sop:expiry"]
+    (rule,) = job["rules"]
+    assert rule["if"].startswith('$CI_PIPELINE_SOURCE == "schedule" && ')
+    assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"]
+    assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in rule["if"]
+    assert "merge_request" not in yaml.safe_dump(job)
+    assert job["resource_group"] == "sop-records"
+    script = "\n".join(job["script"])
+    assert "sop expiry" in script and "sop_records_push" in script and 'exit "$rc"' in script
+    mr_part = COMPONENT.read_text().split(
+        "# -------------------------------------------------------- protected"
+    )[0]
+    assert "sop expiry" not in mr_part
+
+
+def test_the_github_expiry_job_runs_only_on_the_schedule() -> None:
+    workflow = yaml.safe_load(GITHUB[0].read_text())
+    job = workflow["jobs"]["expiry"]
+    assert "github.event_name == 'schedule'" in job["if"]
+    assert job["environment"] == "hosting" and job["concurrency"]["group"] == "sop-records"
+    assert "sop expiry" in yaml.safe_dump(job)
 
 
 def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
