@@ -124,7 +124,7 @@ class LabRestoreCheck:
             raise RestoreCheckError(f"arsip cadangan {backup.volid} tidak ada ({archive})")
         details: list[str] = []
         try:
-            with tarfile.open(archive) as tar, tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, self._tar(archive, Path(tmp)) as tar:
                 members = {m.name: m for m in tar.getmembers() if m.isfile()}
                 if "qemu-server.conf" not in members:
                     raise RestoreCheckError(f"{name}: tanpa qemu-server.conf")
@@ -152,6 +152,24 @@ class LabRestoreCheck:
             method="arsip dibuka, disk diperiksa dengan qemu-img (tanpa boot)",
             details=tuple(details),
         )
+
+    @staticmethod
+    def _tar(archive: Path, tmp: Path) -> tarfile.TarFile:
+        """The archive as a tar (a ``.zst`` one decompressed with ``zstd`` first, as
+        PVE's ``vma``/``tar`` restore does)."""
+        if archive.suffix != ".zst":
+            return tarfile.open(archive)
+        plain = tmp / archive.with_suffix("").name
+        try:
+            subprocess.run(
+                ["zstd", "-q", "-d", str(archive), "-o", str(plain)],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise RestoreCheckError(f"{archive.name}: zstd gagal membuka arsip: {exc}") from exc
+        return tarfile.open(plain)
 
     def _qemu_img(self, args: Sequence[str]) -> str:
         try:

@@ -425,6 +425,18 @@ class TerraformRunner:
         _, out, _ = self._run("output", "-json")
         return {name: item.get("value") for name, item in json.loads(out or "{}").items()}
 
+    def applied_tfvars(self) -> dict[str, Any]:
+        """The tfvars the last apply of this working copy used (a retirement destroys with
+        them); TerraformError when this runner has no working copy of the request."""
+        path = self.stack_dir / TFVARS_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TerraformError(
+                f"Salinan kerja Terraform untuk {self.request_id} tidak ada atau rusak ({path})."
+            ) from exc
+        return dict(data)
+
     def allow_destroy(self) -> None:
         """Lift the module's ``prevent_destroy`` in this working copy (after :meth:`prepare`):
         only step 8 of a retirement whose gates verified calls it."""
