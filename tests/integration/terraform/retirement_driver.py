@@ -55,7 +55,7 @@ def main() -> None:
             "simpus",
             f"simpus.{bind.ZONE}",
             "lab",
-        ),  # fmt: skip
+        ),
         ledger=LedgerStore(tmp / "records").for_request("dinkes-simpus"),
         cluster=ProxmoxRetirement(ProxmoxSettings(endpoint=url, api_token=token, ca_file=ca)),
         restore=LabRestoreCheck(tmp / "pve" / "backup"),
