@@ -109,6 +109,7 @@ def load_subject(path: Path) -> Subject:
         requester_email=email,
         requester_nip=nip,
         near_digests=near_digests(raw),
+        kind=str(doc.data.get("kind") or "") if isinstance(doc.data, dict) else "",
     )
 
 
