@@ -90,8 +90,7 @@ def document(dept: Department, m: RetirementMinutes) -> Document:
         ),
         (
             "Uji pemulihan",
-            ("berhasil" if check.get("ok") else "tidak berhasil")
-            + f": {check.get('method', '-')}",
+            ("berhasil" if check.get("ok") else "tidak berhasil") + f": {check.get('method', '-')}",
         ),
         ("Proteksi VM", "dicabut melalui API Proxmox" if "unprotect" in p else "-"),
         ("Penghapusan VM", "terraform destroy; VM dipastikan tidak ada" if "destroy" in p else "-"),
