@@ -291,3 +291,51 @@ def release_after_quarantine(
         )
         log(f"{rid}: karantina berakhir ({until}); VMID dan IP dilepas")
     return freed
+
+
+@dataclass
+class InfraRetirer:
+    """The pipeline's retirer (``Pipeline(retirer=...)``): step 8 of a ``pensiun`` cycle
+    against one environment, with its own adapters. ``restore`` is the environment's restore
+    check (in the lab: ``LabRestoreCheck`` over the lab PVE's backup folder)."""
+
+    infra: Any  # adapters.infrastructure.Infrastructure
+    trusted: Any  # config.TrustedConfig
+    restore: RestoreChecker
+    now: Callable[[], datetime]
+
+    def retire(
+        self,
+        hosting: Hosting,
+        *,
+        ledger: Ledger,
+        statements: Mapping[str, str],
+        log: Log,
+    ) -> dict[str, Record]:
+        from sop_pipeline.adapters.proxmox import ProxmoxSettings
+        from sop_pipeline.adapters.retirement import ProxmoxRetirement
+
+        self.infra.require_tsig()
+        cluster = ProxmoxRetirement(
+            ProxmoxSettings(
+                endpoint=self.infra.pve_url,
+                api_token=self.infra.pve_token,
+                ca_file=self.infra.pve_ca_file,
+            )
+        )
+        allocator = self.infra.allocator(self.trusted.pools)
+        done = retire(
+            hosting,
+            ledger=ledger,
+            cluster=cluster,
+            restore=self.restore,
+            terraform=self.infra.terraform_runner(hosting.request_id, self.trusted.terraform_dir),
+            dns=self.infra.dns(self.trusted.policy.zone),
+            allocator=allocator,
+            backup_storage=self.trusted.backups.storage,
+            quarantine_days=self.trusted.policy.address_quarantine_days,
+            statements=statements,
+            now=self.now,
+            log=log,
+        )
+        return done
