@@ -35,6 +35,7 @@ from sop_pipeline.lab import bind
 from sop_pipeline.lab import pve as lab_pve
 from sop_pipeline.ledger import LedgerStore
 from sop_pipeline.ledger.chain import verify_chain
+from sop_pipeline.steps.overview import retirement_rows
 from sop_pipeline.steps.retirement import (
     Hosting,
     recorded_phases,
@@ -220,6 +221,14 @@ def test_retirement_phases_backup_restore_destroy_dns_quarantine_release(
     assert phases == [*PHASES, RELEASE]
     assert all(r.inputs == STATEMENTS for r in records if r.data.get("phase") in PHASES)
     assert verify_chain(ledger.path) == []
+    # what `sop status ID` shows of the retirement (its rows, in order)
+    rows = retirement_rows(ledger.records())
+    assert [r["label"] for r in rows][3:] == [
+        "VM dihapus (terraform destroy)",
+        "nama DNS dihapus dan dipastikan hilang",
+        "IP dan VMID dikarantina",
+        "IP dan VMID dilepas setelah karantina",
+    ]
     # a second run does nothing again: no second backup, nothing destroyed twice
     again = retire(
         hosting_of(alloc.vmid, placed.node, alloc.ipv4),
