@@ -108,7 +108,20 @@ def load_policy(inventories: Path) -> Policy:
         database_engines=frozenset(databases.get("engines") or ()),
         database_size_gb=Range(_get(db_size, "min", int, path), _get(db_size, "max", int, path)),
         **_change_policy(data.get("change") or {}, path),
+        address_quarantine_days=_quarantine_days(data.get("retirement") or {}, path),
     )
+
+
+def _quarantine_days(data: Any, path: Path) -> int:
+    """``retirement.address_quarantine_days`` of policy.yaml (default 30)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: retirement: harus pemetaan [type]")
+    days = data.get("address_quarantine_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ConfigError(
+            f"{path}: retirement.address_quarantine_days: bilangan bulat >= 0 [quarantine-days]"
+        )
+    return days
 
 
 def load_backup_policy(inventories: Path) -> BackupPolicy:

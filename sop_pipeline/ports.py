@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sop_pipeline.adapters.allocator import Allocation
     from sop_pipeline.adapters.ansible import AnsibleTree, PlaybookResult, SshTarget, Tuning
     from sop_pipeline.adapters.proxmox import ExistingVm, NodeFit, OpdUsage
+    from sop_pipeline.adapters.retirement import RestoreCheck
     from sop_pipeline.adapters.terraform import PlanSummary
     from sop_pipeline.domain.backups import Backup, BackupJob
     from sop_pipeline.domain.drift import ClusterVm, DriftItem, Hosting
@@ -53,6 +54,14 @@ class BackupPort(Protocol):
     def backup_now(self, node: str, job: BackupJob, *, timeout: float = ...) -> Backup: ...
 
     def backups(self, storage: str, vmid: int | None = None) -> list[Backup]: ...
+
+
+class RestoreCheckPort(Protocol):
+    """A backup checked as a restore needs it (``sop restore-check``, a retirement's phase 2):
+    ``adapters.retirement.LabRestoreCheck`` in the lab. Returns a
+    :class:`~sop_pipeline.adapters.retirement.RestoreCheck`."""
+
+    def check(self, backup: Backup, *, fqdn: str) -> RestoreCheck: ...
 
 
 class AllocatorPort(Protocol):

@@ -36,6 +36,13 @@ SCHEMA = (
     " PRIMARY KEY (kind, pool, value), UNIQUE (kind, pool, request_id))"
 )
 
+#: Leases of retired hostings kept until their quarantine ends (docs/retirement.md).
+QUARANTINE_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS sop_quarantine ("
+    " pool TEXT NOT NULL, request_id TEXT NOT NULL, until TEXT NOT NULL,"
+    " PRIMARY KEY (pool, request_id))"
+)
+
 
 class AllocationError(AdapterError):
     """The pool is full, the database failed, or a release lacked its proof."""
@@ -246,6 +253,59 @@ class Allocator:
                 yield
             finally:
                 locking.unlock(handle)
+
+    # ------------------------------------------------------------------ quarantine (retirement)
+
+    def quarantine(self, request_id: str, environment: str, *, until: datetime) -> bool:
+        """Keep a retired hosting's VMID and address held, as quarantined until ``until``
+        (its VM is destroyed; nobody else gets them before). True if the request holds any."""
+        pool = self._pool(environment)
+        with self._transaction(pool.name) as cur:
+            cur.execute(QUARANTINE_SCHEMA)
+            cur.execute(
+                "SELECT COUNT(*) FROM sop_allocations WHERE pool = ? AND request_id = ?",
+                (pool.name, request_id),
+            )
+            row = cur.fetchone()
+            if not row or not int(row[0]):
+                return False
+            cur.execute(
+                "DELETE FROM sop_quarantine WHERE pool = ? AND request_id = ?",
+                (pool.name, request_id),
+            )
+            cur.execute(
+                "INSERT INTO sop_quarantine (pool, request_id, until) VALUES (?, ?, ?)",
+                (pool.name, request_id, until.astimezone(UTC).isoformat()),
+            )
+        return True
+
+    def quarantined(self) -> list[tuple[str, str, datetime]]:
+        """Every quarantined lease as (pool, request_id, until)."""
+        with self._transaction() as cur:
+            cur.execute(QUARANTINE_SCHEMA)
+            cur.execute("SELECT pool, request_id, until FROM sop_quarantine ORDER BY until")
+            return [(str(p), str(r), datetime.fromisoformat(str(u))) for p, r, u in cur.fetchall()]
+
+    def release_quarantined(self, now: datetime) -> list[str]:
+        """Free every quarantined lease whose quarantine has ended at ``now``; the request
+        ids freed (``sop expiry``'s daily run and every later retirement run call it)."""
+        freed = []
+        with self._transaction() as cur:
+            cur.execute(QUARANTINE_SCHEMA)
+            cur.execute("SELECT pool, request_id, until FROM sop_quarantine")
+            for pool, request_id, until in cur.fetchall():
+                if datetime.fromisoformat(str(until)) > now:
+                    continue
+                cur.execute(
+                    "DELETE FROM sop_allocations WHERE pool = ? AND request_id = ?",
+                    (pool, request_id),
+                )
+                cur.execute(
+                    "DELETE FROM sop_quarantine WHERE pool = ? AND request_id = ?",
+                    (pool, request_id),
+                )
+                freed.append(str(request_id))
+        return freed
 
     def all(self) -> list[tuple[str, str, str, str]]:
         """Every allocation as (kind, pool, value, request_id), for audits and tests."""

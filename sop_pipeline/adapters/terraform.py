@@ -54,6 +54,18 @@ PG_OVERRIDE = "_sop_backend_override.tf"
 # Fixed text, no value in it: only switches the backend; settings come from the environment.
 PG_OVERRIDE_TEXT = 'terraform {\n  backend "pg" {}\n}\n'
 SIGINT_GRACE_SECONDS = 60.0
+#: Written into the working copy's module only by step 8 of a signed retirement (kind
+#: pensiun), after both gates verified: it lifts the module's literal ``prevent_destroy``.
+#: Fixed text, no value in it; :meth:`TerraformRunner.prepare` removes it on every other run.
+RETIREMENT_OVERRIDE = Path("modules") / "proxmox_vm" / "_sop_retirement_override.tf"
+RETIREMENT_OVERRIDE_TEXT = (
+    "# Written by sop-pipeline for a signed retirement (kind: pensiun) only.\n"
+    'resource "proxmox_virtual_environment_vm" "this" {\n'
+    "  lifecycle {\n"
+    "    prevent_destroy = false\n"
+    "  }\n"
+    "}\n"
+)
 
 
 class TerraformError(AdapterError):
@@ -169,6 +181,8 @@ def request_tfvars(
         "ssh_public_keys": list(ssh_public_keys),
         "agent_timeout": agent_timeout,
         "admin_user": admin_user,
+        # every built hosting: PVE refuses to remove it until a signed retirement lifts it
+        "protection": True,
     }
 
 
@@ -263,9 +277,17 @@ class TerraformRunner:
                 dest,
                 dirs_exist_ok=True,
                 ignore=shutil.ignore_patterns(
-                    ".terraform", "*.tfstate*", "tests", "examples", "*.auto.tfvars.json"
+                    ".terraform",
+                    "*.tfstate*",
+                    "tests",
+                    "examples",
+                    "*.auto.tfvars.json",
+                    RETIREMENT_OVERRIDE.name,
                 ),
             )
+        retirement = self.workdir / RETIREMENT_OVERRIDE
+        if retirement.exists():  # only a retirement's own run may hold it (allow_destroy)
+            retirement.unlink()
         override = self.stack_dir / PG_OVERRIDE
         if self.settings.pg_conn_str:
             override.write_text(PG_OVERRIDE_TEXT, encoding="utf-8")
@@ -403,8 +425,30 @@ class TerraformRunner:
         _, out, _ = self._run("output", "-json")
         return {name: item.get("value") for name, item in json.loads(out or "{}").items()}
 
+    def applied_tfvars(self) -> dict[str, Any]:
+        """The tfvars the last apply of this working copy used (a retirement destroys with
+        them); TerraformError when this runner has no working copy of the request."""
+        path = self.stack_dir / TFVARS_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TerraformError(
+                f"Salinan kerja Terraform untuk {self.request_id} tidak ada atau rusak ({path})."
+            ) from exc
+        return dict(data)
+
+    def allow_destroy(self) -> None:
+        """Lift the module's ``prevent_destroy`` in this working copy (after :meth:`prepare`):
+        only step 8 of a retirement whose gates verified calls it."""
+        path = self.workdir / RETIREMENT_OVERRIDE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(RETIREMENT_OVERRIDE_TEXT, encoding="utf-8")
+        tmp.replace(path)
+
     def destroy(self) -> None:
-        """Destroy the request's VM. The caller releases VMID and IP only after this returns."""
+        """Destroy the request's VM. The caller releases VMID and IP only after this returns.
+        Refused by Terraform (``prevent_destroy``) unless :meth:`allow_destroy` was called,
+        and by Proxmox while the VM's ``protection`` is set."""
         self._run("destroy", input=False, lock_timeout=self.lock_timeout, auto_approve=IsFlagged)
 
     # ------------------------------------------------------------------ running terraform
@@ -560,6 +604,17 @@ class TerraformRunner:
             msg = f"Kloning template gagal untuk {rid}; tidak ada VM yang dibuat."
         elif "already exists" in text:
             msg = f"VMID untuk {rid} sudah dipakai VM lain di Proxmox."
+        elif "Instance cannot be destroyed" in text:
+            msg = (
+                f"VM {rid} dilindungi (prevent_destroy): hanya pensiun yang ditandatangani "
+                "(kind: pensiun, langkah 4 dan 7 oleh dua orang) yang dapat menghapusnya; "
+                "tidak ada yang dihapus. [prevent-destroy]"
+            )
+        elif "protection mode enabled" in text:
+            msg = (
+                f"Proxmox menolak menghapus VM {rid}: proteksi VM aktif; hanya pensiun yang "
+                "ditandatangani yang mencabutnya. [vm-protected]"
+            )
         else:
             msg = f"Perintah 'terraform {cmd}' gagal untuk {rid} (kode {code})."
         return TerraformError(msg, detail=text, returncode=code)

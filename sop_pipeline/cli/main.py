@@ -455,6 +455,8 @@ def _print_detail(s: dict[str, Any], working_day: timedelta) -> None:
             f"Siklus {s['cycle']}: perubahan hosting yang berjalan (siklus sebelumnya: "
             f"{s['earlier_steps']} langkah tercatat; docs/changes.md)"
         )
+    for row in s.get("retirement") or ():  # kind: pensiun, docs/retirement.md
+        click.echo(f"Pensiun: {row['label']} ({row['at'][:16].replace('T', ' ')})")
     if s["missing"]:
         click.echo("Kekurangan yang harus dilengkapi OPD: " + "; ".join(s["missing"]))
     if s["reason"]:

@@ -47,6 +47,9 @@ class Policy:
     maintenance_windows: tuple[Window, ...] = ()
     #: Where a renewal's period counts from: the day after the old end, or the approval.
     renewal_counts_from: str = "old_end"
+    #: Days a retired hosting's address and VMID stay held (quarantined) after its VM is
+    #: destroyed, before another hosting may get them (``retirement.address_quarantine_days``).
+    address_quarantine_days: int = 30
 
     def knows_opd(self, opd_code: str) -> bool:
         """Only OPDs listed in quotas.yaml may ask: the list of OPD codes is that file."""

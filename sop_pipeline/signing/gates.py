@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sop_pipeline.domain.retirement import RETIREMENT_KIND, Signer, one_person_refusals
 from sop_pipeline.domain.sop import (
     ANALYSIS_STEP,
     DECISION_STEP,
@@ -479,6 +480,27 @@ class GateSignersDistinct:
 
 
 @dataclass(frozen=True)
+class RetirementTwoPeople:
+    """A retirement (``kind: pensiun``) destroys the hosting: its verification (4) and
+    decision (7) are two different people, checked on its own even where the keyring lets
+    one person hold both roles (``domain.retirement.one_person_refusals``)."""
+
+    def evaluate(self, ctx: GateContext) -> list[str]:
+        if ctx.subject.kind != RETIREMENT_KIND:
+            return []
+
+        def signers(step_number: int) -> list[Signer]:
+            return [
+                Signer(c.principal, c.fingerprint, ctx.keyring.nip_of(c.principal))
+                for c in statements(ctx)
+                if c.ok and c.statement and c.statement.step == step_number
+                and c.statement.positive and not chain_problems(ctx, c)
+            ]  # fmt: skip
+
+        return one_person_refusals(signers(VERIFICATION_STEP), signers(DECISION_STEP))
+
+
+@dataclass(frozen=True)
 class NotConsumed:
     """No approval used for this provisioning was consumed before (replay)."""
 
@@ -539,6 +561,7 @@ def policy_for(number: int) -> AllOf:
         policies.append(GateSignersIdentified(steps))
     if VERIFICATION_STEP in steps and DECISION_STEP in steps:
         policies.append(GateSignersDistinct())
+        policies.append(RetirementTwoPeople())
     if ANALYSIS_STEP in steps and DECISION_STEP in steps:
         policies.append(OverrideConfirmed())
         policies.append(ChangeClassConfirmed())

@@ -255,6 +255,7 @@ def record_signed_steps(
             policies.append(gates.GateSignersIdentified((number,)))
         if number == DECISION_STEP:
             policies.append(gates.GateSignersDistinct())
+            policies.append(gates.RetirementTwoPeople())
         if gates.AllOf(policies).evaluate(ctx):
             break
         need = keyring.threshold(number)

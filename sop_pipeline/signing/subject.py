@@ -41,6 +41,9 @@ class Subject:
     # Digests of the same text with other line endings, final newline or BOM: only to name
     # such a difference in [request-changed], never to accept it.
     near_digests: frozenset[str] = frozenset()
+    #: The request's ``kind`` (baru, ubah, perpanjang, pensiun): a retirement's gates need
+    #: two different people whatever the keyring says (``gates.RetirementTwoPeople``).
+    kind: str = ""
 
     @classmethod
     def from_loaded(cls, loaded: LoadedRequest) -> Subject:
@@ -53,6 +56,7 @@ class Subject:
             email,
             nip,
             near_digests(loaded.raw),
+            kind=loaded.request.kind,
         )
 
     def is_requester(self, principal: str, nip: str | None = None) -> bool:
@@ -105,6 +109,7 @@ def load_subject(path: Path) -> Subject:
         requester_email=email,
         requester_nip=nip,
         near_digests=near_digests(raw),
+        kind=str(doc.data.get("kind") or "") if isinstance(doc.data, dict) else "",
     )
 
 

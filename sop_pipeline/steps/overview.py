@@ -87,8 +87,26 @@ def status_summaries(
         ]
         summary = _summary(state, rows, paused_time(state, calendar, now).total_seconds())
         summary["expiry"] = expiry_status(ws.ledgers.for_request(rid).records(), calendar)
+        summary["retirement"] = retirement_rows(ws.ledgers.for_request(rid).records())
         summaries.append(summary)
     return summaries
+
+
+def retirement_rows(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """The retirement phases recorded for a hosting (``kind: pensiun``), oldest first:
+    phase, its Indonesian label, when, and what the record says (docs/retirement.md)."""
+    from sop_pipeline.domain.retirement import PHASE_KIND, PHASE_LABELS
+
+    return [
+        {
+            "phase": str(r.data.get("phase")),
+            "label": PHASE_LABELS.get(str(r.data.get("phase")), str(r.data.get("phase"))),
+            "at": r.at,
+            "data": {k: v for k, v in r.data.items() if k != "phase"},
+        }
+        for r in records
+        if r.kind == PHASE_KIND
+    ]
 
 
 def audit_faults(

@@ -26,13 +26,14 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.calendar import WorkingCalendar
 from sop_pipeline.domain.change import CHANGE_KINDS, change_problems
 from sop_pipeline.domain.placement import Demand, demand_of
 from sop_pipeline.domain.policy import Policy
+from sop_pipeline.domain.retirement import RETIREMENT_KIND
 from sop_pipeline.domain.sop import PROVISION_STEP
 from sop_pipeline.domain.state import Outcome, Phase, RequestState, StepEvent, outcome_label
 from sop_pipeline.ledger import LedgerStore
@@ -47,6 +48,7 @@ from sop_pipeline.loader import LoadedRequest, RequestInvalid, load_request
 from sop_pipeline.reports import write_reports
 from sop_pipeline.reports.department import Department
 from sop_pipeline.reports.model import HostingResult
+from sop_pipeline.reports.retirement import RetirementMinutes, write_minutes
 from sop_pipeline.signing.approvals import Checked, Verifier, VerifyMode, check_all
 from sop_pipeline.signing.errors import GateRefused
 from sop_pipeline.signing.gates import GateResult, keyring_refusals
@@ -61,13 +63,32 @@ from sop_pipeline.signing.record import (
 )
 from sop_pipeline.signing.subject import Subject, approvals_dir
 from sop_pipeline.steps.reporting import hosting_record, hosting_report, reports_dir
+from sop_pipeline.steps.retirement import Hosting
 from sop_pipeline.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sop_pipeline.ledger import Ledger, Record
+    from sop_pipeline.steps.retirement import Hosting as RetiredHosting
+
+
+class Retirer(Protocol):
+    """Step 8 of a retirement cycle (``steps.retirement.InfraRetirer``)."""
+
+    def retire(
+        self,
+        hosting: RetiredHosting,
+        *,
+        ledger: Ledger,
+        statements: Mapping[str, str],
+        log: Callable[[str], None],
+    ) -> Mapping[str, Record]: ...
+
 
 PIPELINE = "pipeline"
 SIGNED_STEPS = (2, 3, 4, 6, 7, 10, 11, 12)  # recorded from officials' signatures
 TICKETS_LEDGER = "tickets"
-#: Kinds whose edited file opens the next cycle (``pensiun`` will have its own flow).
-CYCLE_KINDS = frozenset({"ubah", "perpanjang"})
+#: Kinds whose edited file opens the next cycle (``pensiun``: a retirement, docs/retirement.md).
+CYCLE_KINDS = frozenset({"ubah", "perpanjang", "pensiun"})
 
 
 class Provisioner(Protocol):
@@ -123,12 +144,14 @@ class Pipeline:
         log: Callable[[str], None] = lambda _line: None,
         provisioner: Provisioner | None = None,
         verify_mode: VerifyMode = VerifyMode.BOTH,
+        retirer: Retirer | None = None,
     ) -> None:
         self.ws = ws
         self.trusted = trusted
         self.now = now
         self.log = log
         self.provisioner = provisioner
+        self.retirer = retirer  # step 8 of a pensiun cycle (steps.retirement.InfraRetirer)
         self.verify_mode = verify_mode  # step 8's gate as `sop gate`: both verifiers agree
         self.ledgers = LedgerStore(ws.records_dir)
         self.policy: Policy = trusted.policy
@@ -161,6 +184,10 @@ class Pipeline:
                 result.recorded += self.steps_signed(ctx)
             elif state.next_step == 5:
                 result.recorded += self.step_5_register(ctx)
+            elif state.next_step == PROVISION_STEP and ctx.subject.kind == RETIREMENT_KIND:
+                result.recorded += self.step_8_retire(ctx)
+            elif state.next_step == 9 and ctx.subject.kind == RETIREMENT_KIND:
+                result.recorded += self.step_9_retirement_minutes(ctx)
             elif state.next_step == PROVISION_STEP and self.provisioner is not None:
                 result.recorded += self.step_8_provision(ctx)
             elif state.next_step == 9:
@@ -204,8 +231,11 @@ class Pipeline:
         applied = last_applied(records)
         if facts.kind not in CHANGE_KINDS or applied is None:
             return []
-        if facts.kind not in CYCLE_KINDS:  # retirement has its own flow (not built yet)
+        if facts.kind not in CYCLE_KINDS:
             self.log(f"{request_id}: kind '{facts.kind}' belum dilayani pipeline; tidak dicatat")
+            return []
+        if any(r.kind == STEP_KIND and "retirement" in r.data for r in records):
+            self.log(f"{request_id}: hosting sudah dipensiunkan; tidak ada siklus baru [retired]")
             return []
         if ctx.subject.digest == applied.digest:
             return []
@@ -359,6 +389,106 @@ class Pipeline:
             )
         self.log(f"{request_id}: langkah 8 selesai: {hosting.fqdn} ({hosting.ip_address})")
         return [8]
+
+    def step_8_retire(self, ctx: Context) -> list[int]:
+        """Step 8 of a retirement (``kind: pensiun``), under the request's lock: every gate
+        again (two different people at 4 and 7, ``[retirement-one-person]``), then the
+        retirement's phases (``steps.retirement``), each recorded; then step 8 itself."""
+        if self.retirer is None:
+            return []
+        request_id = ctx.request.request_id
+        busy = (
+            f"{request_id}: langkah 8 sedang dijalankan oleh proses lain pada salinan ini; "
+            "tidak ada yang diubah. Jalankan lagi nanti. [busy]"
+        )
+        with self.ledgers.locked(f"provision-{request_id}", busy=busy):
+            fresh = self._context(request_id)
+            if fresh.subject.digest != ctx.subject.digest:
+                raise GateRefused(
+                    f"{request_id}: berkas permintaan berubah selama proses; "
+                    "tidak ada yang dihapus [request-changed]"
+                )
+            gate = self.gate(fresh, PROVISION_STEP)
+            if not gate.holds:
+                raise GateRefused(gate.summary())
+            ledger = self.ledgers.for_request(request_id)
+            built = [
+                r
+                for r in ledger.records()
+                if r.kind == STEP_KIND and r.step == PROVISION_STEP and "hosting" in r.data
+            ]
+            if not built:
+                raise GateRefused(f"{request_id}: tidak ada hosting yang dibangun [not-built]")
+            h = built[-1].data["hosting"]
+            facts = fresh.request.request
+            self.log(f"{request_id}: gerbang pensiun terpenuhi; mulai penghentian layanan")
+            done = self.retirer.retire(
+                Hosting(
+                    request_id=request_id,
+                    vmid=int(h["vmid"]),
+                    node=str(h["node"]),
+                    ip_address=str(h["ip_address"]),
+                    hostname=facts.hostname,
+                    fqdn=facts.fqdn,
+                    environment=facts.environment,
+                ),
+                ledger=ledger,
+                statements=dict(gate.statements),
+                log=self.log,
+            )
+            at = self.now()
+            record_step(
+                self.ledgers,
+                request_id,
+                StepEvent(8, Outcome.DONE, at, actor=PIPELINE),
+                inputs={"request": fresh.subject.digest, **dict(gate.statements)},
+                extra={
+                    "retirement": {phase: dict(r.data) for phase, r in done.items()},
+                    "retired_hosting": dict(h),
+                },
+            )
+            consume_approvals(
+                self.ledgers.named(CONSUMED_LEDGER),
+                request_id=request_id,
+                statements=gate.statements,
+                at=at,
+            )
+        self.log(f"{request_id}: langkah 8 (pensiun) selesai: {facts.fqdn} dihentikan")
+        return [8]
+
+    def step_9_retirement_minutes(self, ctx: Context) -> list[int]:
+        """Step 9 of a retirement: the Berita Acara Penghentian Layanan."""
+        request_id = ctx.request.request_id
+        at = self.now()
+        records = self.ledgers.for_request(request_id).records()
+        eight = next(
+            r
+            for r in reversed(records)
+            if r.kind == STEP_KIND and r.step == PROVISION_STEP and "retirement" in r.data
+        )
+        h = eight.data["retired_hosting"]
+        paths = write_minutes(
+            RetirementMinutes(
+                request=ctx.request.request,
+                sequence=state_of(self.ledgers, request_id).cycle,
+                issued=at,
+                vmid=int(h["vmid"]),
+                node=str(h["node"]),
+                ip_address=str(h["ip_address"]),
+                phases=eight.data["retirement"],
+            ),
+            reports_dir(self.ws),
+            department=self.department,
+        )
+        record_step(
+            self.ledgers,
+            request_id,
+            StepEvent(9, Outcome.DONE, at, actor=PIPELINE),
+            inputs={"request": ctx.subject.digest},
+            outputs={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
+        )
+        self.log(f"{request_id}: langkah 9 dicatat; Berita Acara Penghentian di {paths[0].parent}")
+        return [9]
 
     def approved_unbuilt(self, *, exclude: str) -> list[Demand]:
         """What every other request whose step 7 is recorded and step 8 is not asks of the

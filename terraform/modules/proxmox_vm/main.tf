@@ -85,5 +85,10 @@ resource "proxmox_virtual_environment_vm" "this" {
     # The clone source matters only at creation. A VM adopted with `terraform import` after a
     # killed apply has no clone block in state; without this, the plan would replace it.
     ignore_changes = [clone]
+    # A hosting is destroyed only by a signed retirement (kind: pensiun, docs/retirement.md):
+    # prevent_destroy must be a literal, so step 8 of a retirement cycle writes an override
+    # file (_sop_retirement_override.tf) into the working copy after both gates verify;
+    # Terraform merges an override's lifecycle block argument by argument.
+    prevent_destroy = true
   }
 }

@@ -189,9 +189,9 @@ variable "agent_timeout" {
 }
 
 variable "protection" {
-  description = "Proxmox protection flag: PVE refuses to remove the VM or its disks while it is set. sop drift reports a change of it."
+  description = "Proxmox protection flag: PVE refuses to remove the VM or its disks while it is set. On for every hosting; lifted through the API only by a signed retirement. sop drift reports a change of it."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "extra_tags" {

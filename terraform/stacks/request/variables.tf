@@ -120,5 +120,5 @@ variable "agent_timeout" {
 variable "protection" {
   description = "Proxmox protection flag of the VM (PVE refuses to remove a protected VM)."
   type        = bool
-  default     = false
+  default     = true
 }

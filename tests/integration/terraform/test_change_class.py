@@ -39,8 +39,10 @@ def planned(
     create(ID, runner)  # 2 vCPU, 2 GiB, 20 GB, as tf_support.facts_for sizes it
     created = json.loads((runner.stack_dir / TFVARS_NAME).read_text())
 
-    def plan(**changes: Any) -> dict[str, Any]:
+    def plan(allow_destroy: bool = False, **changes: Any) -> dict[str, Any]:
         runner.prepare(created | changes)
+        if allow_destroy:  # the override only a signed retirement (or replacement) writes
+            runner.allow_destroy()
         try:
             runner.plan()
             shown = runner.show_plan()
@@ -84,7 +86,12 @@ def test_classes_of_real_plans(planned: Callable[..., dict[str, Any]], lab: Runn
     both = classify(planned(vcpu=4, disk_gb=30))
     assert both.change_class is ChangeClass.REBOOT, both.reasons  # the strongest wins
 
-    moved = classify(planned(vmid=1050))
+    # prevent_destroy (docs/retirement.md) refuses a plan that replaces the VM...
+    with pytest.raises(TerraformError) as refused:
+        planned(vmid=1050)
+    assert "[prevent-destroy]" in str(refused.value)
+    # ...unless the override is written: then the plan shows the replacement.
+    moved = classify(planned(allow_destroy=True, vmid=1050))
     assert moved.change_class is ChangeClass.REPLACE and moved.needs_window, moved.reasons
     assert any("delete" in r and "create" in r for r in moved.reasons), moved.reasons
 

@@ -86,6 +86,11 @@ def test_create_replan_empty_then_destroy(
     assert again.empty, again.text
     assert "Tidak ada perubahan" in again.text
 
+    # Every hosting is protected (prevent_destroy, Proxmox protection): only a retirement
+    # lifts both, as steps/retirement.py does.
+    assert lab.pve.vm(1000).config.get("protection") == 1
+    vm.config["protection"] = 0
+    runner.allow_destroy()
     runner.destroy()
     assert lab.pve.vm(1000) is None
     assert allocator.release("dinkes-simpus", "lab", confirmed_absent_vmid=1000)
