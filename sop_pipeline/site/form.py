@@ -203,7 +203,7 @@ def _markup(spec: Sequence[Mapping[str, Any]], in_item: bool = False) -> str:
             toggle = ""
             if not f["required"]:
                 toggle = (
-                    f'<label><input type="checkbox" id="{h(_dom_id(f["path"]))}-use" '
+                    f'<label><input type="checkbox" style="min-width: 0" id="{h(_dom_id(f["path"]))}-use" '
                     f'data-toggle="{h(f["path"])}"> Sertakan {h(f["label"].lower())}</label>'
                 )
                 inner = f'<div data-group="{h(f["path"])}" hidden>{inner}</div>'

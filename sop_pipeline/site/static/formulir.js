@@ -243,7 +243,10 @@ const FORM = (() => {
       const branch = d.branch.replace("{request_id}", rid);
       if (d.mode === "baru")
         offer("gitlab-new-file", `${L.new_file}?file_name=${encodeURIComponent(rid + ".yaml")}&content=${encodeURIComponent(made)}`);
-      else offer("gitlab-new-file", L.edit_file + encodeURIComponent(rid) + ".yaml");
+      else {
+        offer("gitlab-new-file", L.edit_file + encodeURIComponent(rid) + ".yaml");
+        document.getElementById("gitlab-new-file").textContent = "Ubah berkas di GitLab (tempel isi YAML)";
+      }
       offer(
         "gitlab-new-mr",
         `${L.new_mr}?${encodeURIComponent("merge_request[source_branch]")}=${encodeURIComponent(branch)}` +
