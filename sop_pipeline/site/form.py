@@ -202,8 +202,9 @@ def _markup(spec: Sequence[Mapping[str, Any]], in_item: bool = False) -> str:
             inner = _markup(f["children"], in_item)
             toggle = ""
             if not f["required"]:
+                box = f'type="checkbox" style="min-width: 0" id="{h(_dom_id(f["path"]))}-use"'
                 toggle = (
-                    f'<label><input type="checkbox" style="min-width: 0" id="{h(_dom_id(f["path"]))}-use" '
+                    f"<label><input {box} "
                     f'data-toggle="{h(f["path"])}"> Sertakan {h(f["label"].lower())}</label>'
                 )
                 inner = f'<div data-group="{h(f["path"])}" hidden>{inner}</div>'

@@ -164,6 +164,10 @@ const commands = {
     await page.setInputFiles(selector, file);
     return {};
   },
+  async wait_selector({ selector }) {
+    await page.waitForSelector(selector, { state: "attached" });
+    return {};
+  },
   async wait_value({ selector }) {
     await page.waitForFunction((s) => document.querySelector(s).value !== "", selector);
     return { value: await page.inputValue(selector) };

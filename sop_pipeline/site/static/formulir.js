@@ -187,17 +187,20 @@ const FORM = (() => {
     const sha = document.getElementById(idOf("letter.sha256"));
     sha.value = "";
     changed();
+    delete event.target.dataset.checked;
     const file = event.target.files[0];
     if (!file) return;
     const bytes = new Uint8Array(await file.arrayBuffer());
     const head = new TextDecoder().decode(bytes.slice(0, 5));
     if (head !== "%PDF-") {
       show([{ path: "letter.sha256", text: "Surat: berkas ini bukan PDF (tidak diawali %PDF-); pilih PDF surat." }]);
+      event.target.dataset.checked = "1";
       return;
     }
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     sha.value = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
     say("SHA-256 PDF dihitung: " + sha.value, "");
+    event.target.dataset.checked = "1";
   }
 
   function say(text, kind) {

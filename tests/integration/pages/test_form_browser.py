@@ -152,9 +152,10 @@ def form(
     shots = tmp_path / "screenshots"
     shots.mkdir()
     out = tmp_path / "site"
+    out.mkdir()
     try:
         with (
-            serve(out if out.mkdir() is None else out) as port,
+            serve(out) as port,
             browser(tmp_path / "browser") as chrome,
         ):
             f = Form(lab, out, port, chrome, shots)
@@ -326,8 +327,17 @@ def test_taken_id_and_a_non_pdf_are_refused_in_the_page(form: Form, tmp_path: Pa
     notpdf = tmp_path / "surat.pdf"
     notpdf.write_bytes(b"GIF89a not a letter")
     form.chrome("set_files", selector="#letter-pdf", file=str(notpdf))
+    form.chrome("wait_selector", selector='#letter-pdf[data-checked="1"]')
+    refused = form.chrome("text", selector="#form-errors")["text"]
+    assert "Surat: berkas ini bukan PDF (tidak diawali %PDF-)" in refused
+    form.chrome("fill", selector="#f-opd-name", value="Dinas\u200bKesehatan")  # zero-width space
+    form.chrome("fill", selector="#f-resources-vcpu", value="2,5")
+    form.chrome("select", selector="#f-environment", value="staging")
     caught = form.make()
+    form.shot("form-refused")
     assert "ID permintaan: sudah dipakai" in caught["errors"], caught
+    assert "Nama OPD: memuat karakter tersembunyi atau kontrol (U+200B)" in caught["errors"]
+    assert "Jumlah vCPU: harus bilangan bulat" in caught["errors"]
     assert "SHA-256 PDF surat: wajib diisi." in caught["errors"], caught
     assert caught["download"]["hidden"]
 
