@@ -42,6 +42,12 @@ def site_group() -> None:
     help="The merge request branch of a request ({request_id} is replaced).",
 )
 @click.option(
+    "--target-branch",
+    default="main",
+    show_default=True,
+    help="The branch merge requests go to (the request form's GitLab links).",
+)
+@click.option(
     "--verifier",
     type=click.Choice(["native", "ssh-keygen", "both"]),
     default="both",
@@ -57,6 +63,7 @@ def build_cmd(
     rp_id: str,
     gitlab_url: str,
     branch: str,
+    target_branch: str,
     verifier: str,
     now_: str | None,
     base: str,
@@ -75,7 +82,11 @@ def build_cmd(
         out=out,
         now=now,
         options=SiteOptions(
-            rp_id=rp_id, gitlab_url=gitlab_url, branch=branch, verifier=VerifyMode(verifier)
+            rp_id=rp_id,
+            gitlab_url=gitlab_url,
+            branch=branch,
+            target_branch=target_branch,
+            verifier=VerifyMode(verifier),
         ),
     )
     click.echo(

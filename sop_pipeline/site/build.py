@@ -32,6 +32,8 @@ from sop_pipeline.signing.signer import builds_on, free_path
 from sop_pipeline.signing.subject import Subject, approvals_dir, load_subject
 from sop_pipeline.site.dashboard import RequestView, dashboard_page, summary_page
 from sop_pipeline.site.enrol import enrol_page
+from sop_pipeline.site.form import SCRIPT as FORM_SCRIPT
+from sop_pipeline.site.form import form_inputs, form_pages
 from sop_pipeline.site.layout import Page
 from sop_pipeline.site.signing import (
     SigningContext,
@@ -56,6 +58,7 @@ class SiteOptions:
     valid_days: int = 14  # as `sop sign --valid-days`
     gitlab_url: str = ""  # the requests project, e.g. https://gitlab.example/dkis/hosting
     branch: str = "{request_id}"  # the merge request's branch of a request
+    target_branch: str = "main"  # where merge requests go (the request form's GitLab links)
     verifier: VerifyMode = VerifyMode.BOTH
 
 
@@ -253,12 +256,19 @@ def build_site(
         signing_index(contexts, {rid: summaries[rid]["next_step"] for rid in ids}, agency=agency)
     )
     pages.append(enrol_page(agency=agency, rp_id=options.rp_id, rp_name=options.rp_name, now=now))
+    pages += form_pages(
+        **form_inputs(ws, ids),
+        agency=agency,
+        gitlab_url=options.gitlab_url,
+        target_branch=options.target_branch,
+        branch=options.branch,
+    )
     _write(out, pages, ws)
     return Built(out, tuple(p.path for p in pages), tuple((c.request_id, c.step) for c in contexts))
 
 
 def _write(out: Path, pages: list[Page], ws: Workspace) -> None:
-    for sub in ("sign", "static", "records"):
+    for sub in ("sign", "static", "records", "formulir"):
         shutil.rmtree(out / sub, ignore_errors=True)
     for page in pages:
         target = out / page.path
@@ -266,8 +276,9 @@ def _write(out: Path, pages: list[Page], ws: Workspace) -> None:
         target.write_text(page.html, encoding="utf-8")
     static = out / "static"
     static.mkdir(parents=True, exist_ok=True)
-    script = resources.files("sop_pipeline.site").joinpath("static/sop.js").read_bytes()
-    (static / "sop.js").write_bytes(script)
+    for name in ("sop.js", FORM_SCRIPT):
+        script = resources.files("sop_pipeline.site").joinpath(f"static/{name}").read_bytes()
+        (static / name).write_bytes(script)
     records = out / "records"
     records.mkdir(parents=True, exist_ok=True)
     for rid in ws.ledgers.request_ids():

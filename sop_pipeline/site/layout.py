@@ -93,7 +93,8 @@ def render(
         f'<nav><a href="{up}index.html">Dasbor</a>'
         f'<a href="{up}ringkasan.html">Ringkasan (cetak)</a>'
         f'<a href="{up}sign/index.html">Tanda tangan</a>'
-        f'<a href="{up}enrol.html">Daftarkan kunci</a></nav>'
+        f'<a href="{up}enrol.html">Daftarkan kunci</a>'
+        f'<a href="{up}formulir.html">Formulir permintaan</a></nav>'
     )
     parts = [
         "<!DOCTYPE html>",

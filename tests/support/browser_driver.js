@@ -139,6 +139,48 @@ const commands = {
   async text({ selector }) {
     return { text: (await page.locator(selector).textContent()) || "" };
   },
+  // generic steps (the request form's tests)
+  async wait_ready() {
+    await ready();
+    return {};
+  },
+  async fill({ selector, value }) {
+    await page.fill(selector, value);
+    return {};
+  },
+  async select({ selector, value }) {
+    await page.selectOption(selector, value);
+    return {};
+  },
+  async check({ selector }) {
+    await page.check(selector);
+    return {};
+  },
+  async click({ selector }) {
+    await page.click(selector);
+    return {};
+  },
+  async set_files({ selector, file }) {
+    await page.setInputFiles(selector, file);
+    return {};
+  },
+  async wait_selector({ selector }) {
+    await page.waitForSelector(selector, { state: "attached" });
+    return {};
+  },
+  async wait_value({ selector }) {
+    await page.waitForFunction((s) => document.querySelector(s).value !== "", selector);
+    return { value: await page.inputValue(selector) };
+  },
+  async values({ selector }) {
+    return { values: await page.$$eval(selector, (els) => els.map((e) => [e.dataset.path || e.id, e.value])) };
+  },
+  async state({ selector }) {
+    return await page.$eval(selector, (e) => ({ hidden: e.hidden, href: e.getAttribute("href") || "", text: e.textContent }));
+  },
+  async download({ selector, name }) {
+    return { path: await save(selector.replace(/^#/, ""), name) };
+  },
   async close() {
     await context.close();
     return {};
