@@ -9,8 +9,10 @@ In order, for every live hosting (a request whose step 8 is recorded), or for on
 4. allocator  the leases against Proxmox and the ledger;
 5. terraform  ``plan -refresh-only`` in each request's working copy, at most the per-node
               bound of runs per Proxmox node at once, the bpg noise filtered;
-6. ansible    the check-and-diff run of ``site.yml`` (``ports.AnsibleDriftPort``): a port
-              only for now; without an adapter the check is reported as not run ("skipped");
+6. ansible    ``site.yml`` in check and diff mode on each hosting's VM
+              (``ports.AnsibleDriftPort``, :mod:`sop_pipeline.adapters.ansible_drift`): every
+              task that would change is an item; left out (``--without-ansible``), the
+              check is reported as not run ("skipped");
 7. record     one ``drift`` record per hosting (an empty list too: "checked, no drift"),
               and unowned things in the department-wide ``_drift`` ledger.
 
@@ -62,8 +64,7 @@ DEPARTMENT_LEDGER = "drift"  # records/_drift.jsonl
 ACTOR = "sop-pipeline"
 SKIPPED = "skipped"
 ANSIBLE_NOT_BUILT = (
-    "skipped: pemeriksaan Ansible (site.yml --check --diff) belum tersedia; "
-    "memerlukan VM yang berjalan"
+    "skipped: pemeriksaan Ansible (site.yml --check --diff) dilewati (--without-ansible)"
 )
 
 
