@@ -44,6 +44,7 @@ class AnsibleDrift:
     timeout: int = 1800
     netns: str | None = None
     run_scope: str = ""
+    ssh_port: int = 22
     run: Callable[..., ansible.PlaybookResult] = ansible.run_playbook
 
     def check(self, hosting: Hosting) -> list[DriftItem]:
@@ -58,8 +59,11 @@ class AnsibleDrift:
             )
         with tempfile.TemporaryDirectory(prefix="sop-drift-ansible-") as tmp:
             known = Path(tmp) / "known_hosts"
-            known.write_text(ansible.known_hosts_text(hosting.ip_address, self.host_keys(hosting)))
-            target = ansible.SshTarget(hosting.ip_address, self.admin_user, self.private_key, known)
+            keys = self.host_keys(hosting)
+            known.write_text(ansible.known_hosts_text(hosting.ip_address, keys, self.ssh_port))
+            target = ansible.SshTarget(
+                hosting.ip_address, self.admin_user, self.private_key, known, self.ssh_port
+            )
             return self.run(
                 "site.yml",
                 target=target,
