@@ -455,7 +455,11 @@ class _EventLog:
         name = event.get("event", "")
         data = event.get("event_data") or {}
         with self.lock:
-            if name == "playbook_on_handler_task_start":
+            # ansible-runner reports a handler's start as a task start with
+            # is_conditional (its v1 marking of handlers); a plain task's is false.
+            if name == "playbook_on_handler_task_start" or (
+                name == "playbook_on_task_start" and data.get("is_conditional")
+            ):
                 self.handlers.add(str(data.get("task_uuid", "")))
             if name == "runner_on_ok" and (data.get("res") or {}).get("changed"):
                 self.changed_tasks.append(str(data.get("task", "")))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -299,13 +300,18 @@ def compare_dns(
     *,
     zone: str,
     known_names: Iterable[str] = (),
+    reverse: Iterable[ZoneRecord] | None = None,
 ) -> list[DriftItem]:
-    """The zone against the A records the pipeline made, in both directions.
+    """The zone against the A records the pipeline made, in both directions; with
+    ``reverse`` (the reverse zone's records), the PTR records too.
 
     - an approved name with no A record: ``missing``;
     - an approved name whose A records are not exactly the approved address: ``changed``;
     - a name in the zone that no hosting owns (other than the apex, the zone's name servers
-      and ``known_names``, the department's own names): ``unmanaged``, owner :data:`UNOWNED`.
+      and ``known_names``, the department's own names): ``unmanaged``, owner :data:`UNOWNED`;
+    - a hosting's address in the reverse zone with no PTR (``missing``) or a PTR to another
+      name (``changed``); a PTR at an address no hosting holds, to a name that is not the
+      department's own: ``unmanaged``, owner :data:`UNOWNED`.
     """
     apex = _fqdn(zone)
     by_name: dict[str, list[ZoneRecord]] = {}
@@ -315,7 +321,8 @@ def compare_dns(
     ignored = {apex, *ns_targets, *(_fqdn(n) for n in known_names)}
     items: list[DriftItem] = []
     owned: set[str] = set()
-    for h in hostings:
+    hostings_list = list(hostings)
+    for h in hostings_list:
         name = _fqdn(h.fqdn)
         owned.add(name)
         found = sorted(r.value for r in by_name.get(name, []) if r.rdtype == "A")
@@ -336,6 +343,8 @@ def compare_dns(
                     "changed",
                 )
             )
+    if reverse is not None:
+        items += _compare_ptr(hostings_list, list(reverse), ignored)
     for name, recs in sorted(by_name.items()):
         if name in owned or name in ignored or not name.endswith(apex):
             continue
@@ -348,6 +357,51 @@ def compare_dns(
                     )
                 )
     return sort_items(items)
+
+
+def _ptr_name(address: str) -> str:
+    return ipaddress.IPv4Address(address).reverse_pointer + "."
+
+
+def _compare_ptr(
+    hostings: Sequence[Hosting], reverse: Sequence[ZoneRecord], ignored: set[str]
+) -> list[DriftItem]:
+    """PTR records against the hostings' addresses (the reverse zone's SOA/NS are no host:
+    only names that hold a PTR count)."""
+    ptrs: dict[str, list[str]] = {}
+    apexes = set()
+    for rec in reverse:
+        if rec.rdtype == "PTR":
+            ptrs.setdefault(_fqdn(rec.name), []).append(_fqdn(rec.value))
+        elif rec.rdtype == "SOA":
+            apexes.add(_fqdn(rec.name))
+    items: list[DriftItem] = []
+    held: set[str] = set()
+    for h in hostings:
+        try:
+            rname = _ptr_name(h.ip_address)
+        except ValueError:
+            continue
+        if not any(rname.endswith("." + apex) for apex in apexes):
+            continue  # the address is outside the reverse zone: the pipeline made no PTR
+        held.add(rname)
+        found = sorted(ptrs.get(rname, []))
+        want = _fqdn(h.fqdn)
+        resource = f"PTR {rname}"
+        if not found:
+            items.append(DriftItem(h.request_id, "dns", resource, "name", want, None, "missing"))
+        elif found != [want]:
+            items.append(
+                DriftItem(h.request_id, "dns", resource, "name", want, ",".join(found), "changed")
+            )
+    for rname, names in sorted(ptrs.items()):
+        foreign = sorted(n for n in names if n not in ignored)
+        if rname in held or not foreign:
+            continue
+        items.append(
+            DriftItem(UNOWNED, "dns", f"PTR {rname}", "", None, ",".join(foreign), "unmanaged")
+        )
+    return items
 
 
 # ----------------------------------------------------------------------------- Proxmox
@@ -602,7 +656,9 @@ def ansible_items(owner: str, host: str, changes: Iterable[AnsibleChange]) -> li
             continue
         found = False
         for diff in change.diffs:
-            attribute = diff.get("after_header") or diff.get("before_header") or ""
+            # before_header is the file on the server (after_header, a template's is the
+            # controller's temporary copy)
+            attribute = diff.get("before_header") or diff.get("after_header") or ""
             if "prepared" in diff:
                 items.append(
                     DriftItem(

@@ -5,7 +5,8 @@ In order, for every live hosting (a request whose step 8 is recorded), or for on
 1. hostings   what was approved: the request file (vCPU, memory, OPD, template) and step 8's
               record (VMID, node, name, address), with the protection flag Terraform applied;
 2. proxmox    every VM of ``/cluster/resources`` against the hostings;
-3. dns        the zone by AXFR (TSIG) against the A records the pipeline made, both ways;
+3. dns        the zone and its reverse zone by AXFR (TSIG) against the A and PTR records the
+              pipeline made, both ways;
 4. allocator  the leases against Proxmox and the ledger;
 5. terraform  ``plan -refresh-only`` in each request's working copy, at most the per-node
               bound of runs per Proxmox node at once, the bpg noise filtered;
@@ -209,8 +210,13 @@ def check_drift(
 
     try:  # 3. dns
         records = [ZoneRecord(*r) for r in sources.zone.zone_records()]
+        reverse = sources.zone.reverse_records()
         items += compare_dns(
-            hostings, records, zone=sources.zone_name, known_names=sources.known_names
+            hostings,
+            records,
+            zone=sources.zone_name,
+            known_names=sources.known_names,
+            reverse=None if reverse is None else [ZoneRecord(*r) for r in reverse],
         )
         checks["dns"] = "ok"
     except SopError as exc:

@@ -395,12 +395,16 @@ class FakeDriftSystems:
     vms: list[Any] = field(default_factory=list)
     records: list[tuple[str, str, str]] = field(default_factory=list)
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    reverse: list[tuple[str, str, str]] | None = None
 
     def cluster_vms(self, *, protection_of: Any = ()) -> list[Any]:
         return list(self.vms)
 
     def zone_records(self) -> list[tuple[str, str, str]]:
         return list(self.records)
+
+    def reverse_records(self) -> list[tuple[str, str, str]] | None:
+        return None if self.reverse is None else list(self.reverse)
 
     def all(self) -> list[tuple[str, str, str, str]]:
         return list(self.rows)

@@ -55,7 +55,7 @@ def test_a_file_diff_gives_the_lines_on_each_side() -> None:
                         "before": before,
                         "after": after,
                         "before_header": VHOST,
-                        "after_header": VHOST,
+                        "after_header": "/root/.ansible/tmp/ansible-local-1/tmpx/vhost.conf.j2",
                     }
                 ],
             },
@@ -121,7 +121,14 @@ def test_no_log_hides_the_content_and_handlers_are_left_out() -> None:
     secret = {"changed": True, "censored": "hidden", "diff": {"before": "pw=1", "after": "pw=2"}}
     changes = collect(
         ok_event("Write the secret", secret, uuid="a"),
-        {"event": "playbook_on_handler_task_start", "event_data": {"task_uuid": "h"}},
+        {
+            "event": "playbook_on_task_start",
+            "event_data": {"task_uuid": "b", "is_conditional": False},
+        },
+        {
+            "event": "playbook_on_task_start",
+            "event_data": {"task_uuid": "h", "is_conditional": True},
+        },
         ok_event("Restart nginx", {"changed": True}, uuid="h"),
         ok_event("Unchanged", {"changed": False}, uuid="b"),
     )

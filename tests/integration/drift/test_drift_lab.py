@@ -9,6 +9,7 @@ real, through the Proxmox API and by DNS updates, and `sop drift` runs as its ow
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -80,9 +81,9 @@ class DriftLab:
             service="PVE",
         )
 
-    def dns_update(self, build: Any) -> None:
+    def dns_update(self, build: Any, zone: str | None = None) -> None:
         key = dns.tsig.Key(bind.KEY_NAME, self.dns.key_secret, bind.KEY_ALGORITHM)
-        update = dns.update.UpdateMessage(self.zone, keyring=key)
+        update = dns.update.UpdateMessage(zone or self.zone, keyring=key)
         build(update)
         reply = dns.query.tcp(update, self.dns.address, port=self.dns.port, timeout=5)
         assert reply.rcode() == 0, reply
@@ -295,9 +296,17 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert code == 0, (out, err)
     assert out["items"] == []
 
-    # The A record deleted, a foreign name, a VM outside the pipeline, a lease with no VM.
+    # The A record and its PTR deleted, a foreign name and a foreign PTR, a VM outside the
+    # pipeline, a lease with no VM.
     drift_lab.dns_update(lambda u: u.delete(drift_lab.fqdn + ".", "A"))
     drift_lab.dns_update(lambda u: u.add(f"judi.{drift_lab.zone}.", 300, "A", "203.0.113.7"))
+    ptr = ipaddress.IPv4Address(drift_lab.ip).reverse_pointer + "."
+    drift_lab.dns_update(lambda u: u.delete(ptr, "PTR"), zone=bind.REVERSE_ZONE)
+    spare = "199" if not drift_lab.ip.endswith(".199") else "198"  # no hosting's address
+    foreign_ptr = f"{spare}.{bind.REVERSE_ZONE}."
+    drift_lab.dns_update(
+        lambda u: u.add(foreign_ptr, 300, "PTR", f"judi.{drift_lab.zone}."), zone=bind.REVERSE_ZONE
+    )
     api.nodes("pve1").qemu.post(vmid=1500, name="buatan-tangan", memory=512, cores=1)
     pools = load_pools(drift_lab.lab.repo / "inventories" / "pools.yaml")
     drift_lab.infra.allocator(pools).allocate("sisa-lama", "lab")
@@ -306,11 +315,17 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert code == 9, (out, err)
     got = found(out)
     assert (RID, "dns", "address", "missing") in got
+    assert (RID, "dns", "name", "missing") in got  # the PTR
     assert ("unowned", "dns", "", "unmanaged") in got
     assert ("unowned", "proxmox", "", "unmanaged") in got
     assert ("unowned", "allocator", "vmid", "missing") in got
     resources = {i["resource"] for i in out["items"] if i["owner"] == "unowned"}
-    assert {f"A judi.{drift_lab.zone}.", "vm/1500", "lease/lab/sisa-lama"} <= resources
+    assert {
+        f"A judi.{drift_lab.zone}.",
+        f"PTR {foreign_ptr}",
+        "vm/1500",
+        "lease/lab/sisa-lama",
+    } <= resources
     department = drift_records(drift_lab, "_drift")[-1]
     assert {i["resource"] for i in department.data["items"]} == resources
     assert department.data["drifted"] == ["dinkes-simpus", "unowned"]
