@@ -69,6 +69,12 @@ def _now() -> datetime:
     help="Leave out the check of each server (site.yml --check --diff): reported as "
     "skipped, never as no drift of the servers.",
 )
+@click.option(
+    "--issues-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one issue per hosting checked (DIR/<id>.state open|close|keep, .title, "
+    ".labels, .md in Indonesian) for the CI job that opens and closes GitLab issues.",
+)
 @click.pass_obj
 def drift_cmd(
     ws: Workspace,
@@ -79,6 +85,7 @@ def drift_cmd(
     propose: bool,
     accept: bool,
     without_ansible: bool,
+    issues_dir: Path | None,
 ) -> None:
     """Compare what was approved with what runs, for every live hosting or REQUEST_ID.
 
@@ -101,6 +108,7 @@ def drift_cmd(
             propose=propose,
             accept=accept,
             ansible_check=not without_ansible,
+            issues_dir=issues_dir,
         )
     )
 
@@ -152,6 +160,7 @@ def _run(
     propose: bool,
     accept: bool,
     ansible_check: bool = True,
+    issues_dir: Path | None = None,
 ) -> int:
     from sop_pipeline.adapters.allocator import Allocator
     from sop_pipeline.lab.bind import RESERVED_LABELS
@@ -201,6 +210,11 @@ def _run(
         sequence = len(uc.drift_records(ws.ledgers.named(uc.DEPARTMENT_LEDGER).records()))
         run = DriftRun(report, at, max(sequence, 1), environment=infra.environment, only=request_id)
         paths = write_drift_report(trusted.department, run, reports_dir(ws))
+    issues = []
+    if issues_dir is not None:
+        from sop_pipeline.reports.drift_issues import drift_issues, write_drift_issues
+
+        issues = write_drift_issues(drift_issues(run, paths[0].stem), issues_dir)
     proposals = []
     if propose:
         for owner in report.owners():
@@ -228,6 +242,7 @@ def _run(
                     "items": [i.to_json() for i in report.items],
                     "reports": [str(p) for p in paths],
                     "proposals": [str(p) for p in proposals],
+                    "issues": [str(p) for p in issues if p.suffix == ".state"],
                 },
                 indent=2,
             )

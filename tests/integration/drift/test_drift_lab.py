@@ -233,10 +233,22 @@ def drift_records(lab: DriftLab, name: str) -> list[Any]:
     return [r for r in ledger.records() if r.kind == "drift"]
 
 
-def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftLab) -> None:
+def issue(folder: Path, key: str) -> dict[str, str]:
+    """What `sop drift --issues-dir` wrote for ``key`` (the files the CI job posts)."""
+    return {s: (folder / f"{key}.{s}").read_text() for s in ("state", "title", "labels", "md")}
+
+
+def test_untouched_lab_then_each_drift_found_recorded_reported(
+    drift_lab: DriftLab, tmp_path: Path
+) -> None:
     started = time.monotonic()
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues-0"))
     assert code == 0, (out, err)
+    closed = issue(tmp_path / "issues-0", RID)
+    assert closed["state"] == "close\n" and closed["title"] == f"Drift: {RID}\n"
+    assert closed["labels"] == f"sop-drift,sop-req-{RID}\n"
+    assert "tidak ada drift lagi" in closed["md"]
+    assert issue(tmp_path / "issues-0", "_tanpa-pemilik")["state"] == "close\n"
     assert out["verdict"] == "ok" and out["items"] == [] and out["hostings"] == [RID]
     assert out["checks"]["proxmox"] == "ok" and out["checks"]["dns"] == "ok"
     assert out["checks"]["allocator"] == "ok" and out["checks"][f"terraform:{RID}"] == "ok"
@@ -256,9 +268,13 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     vm.config.put(protection=0)
     drift_lab.dns_update(lambda u: u.replace(drift_lab.fqdn + ".", 300, "A", "10.99.0.250"))
 
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues-1"))
     assert code == 9, (out, err)
     assert out["verdict"] == "drift"
+    opened = issue(tmp_path / "issues-1", RID)
+    assert opened["state"] == "open\n" and opened["title"] == f"Drift: {RID}\n"
+    assert "## Drift pada hosting" in opened["md"] and "8192" in opened["md"]
+    assert "10.99.0.250" in opened["md"] and "langkah 4 sampai 8" in opened["md"]
     got = found(out)
     assert {
         (RID, "proxmox", "memory_mb", "changed"),
@@ -353,13 +369,15 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     print(f"drift/lab: 7 runs of sop drift in {time.monotonic() - started:.1f} s")
 
 
-def test_a_check_that_fails_is_never_no_drift(drift_lab: DriftLab) -> None:
+def test_a_check_that_fails_is_never_no_drift(drift_lab: DriftLab, tmp_path: Path) -> None:
     code, out, _ = drift_lab.drift()
     assert code == 0, out
 
     bind.stop(drift_lab.dns)
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues"))
     assert code == 10, (out, err)
+    # No verdict: the hosting's issue is neither opened nor closed.
+    assert (tmp_path / "issues" / f"{RID}.state").read_text() == "keep\n"
     assert out["verdict"] == "failed" and out["checks"]["dns"].startswith("gagal")
     assert "pemeriksaan dns gagal" in err and "tidak ada drift" not in err.replace(
         "bukan 'tidak ada drift'", ""
