@@ -39,6 +39,8 @@ Exit codes:
 Settings without --lab-dir (the scheduled CI job), as for sop provision (docs/infra.md):
   SOP_PVE_URL  SOP_PVE_TOKEN_FILE | SOP_PVE_TOKEN  SOP_PVE_CA_FILE  SOP_ALLOCATOR_DSN
   SOP_DNS_SERVER  SOP_DNS_PORT  SOP_TSIG_KEY_FILE (the zone transfer is signed with it)
+  SOP_DNS_REVERSE_ZONE (PTR records compared too)
+  SOP_SSH_KEY_FILE  SOP_ADMIN_USER (site.yml --check --diff on each server)
   SOP_TF_BINARY  SOP_TF_CLI_CONFIG  SOP_TF_WORK_DIR  SOP_TF_PG_CONN_STR
 """
 
