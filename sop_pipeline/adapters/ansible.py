@@ -520,6 +520,7 @@ def _change(data: Mapping[str, Any]) -> AnsibleChange:
         diffs=() if hidden else tuple(diffs),
         hidden=hidden,
         wanted_state=str(res.get("state") or "") if "ActiveState" in status else "",
+        message="" if hidden else str(res.get("msg") or ""),
         running_state=", ".join(
             f"{k}={status[k]}" for k in ("ActiveState", "UnitFileState") if k in status
         ),

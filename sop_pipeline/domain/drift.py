@@ -604,6 +604,7 @@ class AnsibleChange:
     hidden: bool = False  # no_log: the content is not shown
     wanted_state: str = ""
     running_state: str = ""
+    message: str = ""  # the module's own words (``msg``), for a change with nothing to show
 
 
 #: What an item says when a task reports "changed" in check mode with nothing to show: a
@@ -691,7 +692,8 @@ def ansible_items(owner: str, host: str, changes: Iterable[AnsibleChange]) -> li
                 )
             )  # fmt: skip
         elif not found:
-            items.append(DriftItem(owner, "ansible", resource, "", NO_DIFF, NO_DIFF, "changed"))
+            said = f"{NO_DIFF}: {change.message[:300]}" if change.message else NO_DIFF
+            items.append(DriftItem(owner, "ansible", resource, "", NO_DIFF, said, "changed"))
     return sort_items(items)
 
 

@@ -115,6 +115,9 @@ def test_a_service_without_diff_says_wanted_and_running_state() -> None:
 def test_changed_without_a_diff_is_an_item_never_filtered() -> None:
     (item,) = ansible_items("r", HOST, collect(ok_event("Run something", {"changed": True})))
     assert item.approved == NO_DIFF and item.actual == NO_DIFF
+    said = {"changed": True, "msg": "Command would have run if not in check mode"}
+    (item,) = ansible_items("r", HOST, collect(ok_event("Make the certificate", said)))
+    assert item.actual == f"{NO_DIFF}: Command would have run if not in check mode"
 
 
 def test_no_log_hides_the_content_and_handlers_are_left_out() -> None:
