@@ -162,9 +162,13 @@ class ClusterPort(Protocol):
 
 
 class ZonePort(Protocol):
-    """`sop drift`: the whole zone (AXFR), as (name, type, value)."""
+    """`sop drift`: the whole zone and its reverse zone (AXFR), as (name, type, value)."""
 
     def zone_records(self) -> list[tuple[str, str, str]]: ...
+
+    def reverse_records(self) -> list[tuple[str, str, str]] | None:
+        """The reverse zone (PTR records) by AXFR; None when none is configured."""
+        ...
 
 
 class LeasesPort(Protocol):

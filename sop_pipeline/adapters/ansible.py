@@ -59,6 +59,7 @@ import yaml
 
 from sop_pipeline.adapters import processes
 from sop_pipeline.adapters.leftovers import MARKER_VARIABLE, RunMarker
+from sop_pipeline.domain.drift import AnsibleChange
 from sop_pipeline.errors import AdapterError, ConfigError
 
 #: Highest ansible-core minor release the pinned mitogen (0.3.54) is known to drive.
@@ -227,6 +228,9 @@ class PlaybookResult:
     changed_tasks: tuple[str, ...]
     failures: tuple[TaskFailure, ...]
     unreachable: tuple[TaskFailure, ...]
+    #: Every task (not handler) that reported changed, with its diff: in check mode, the drift.
+    changes: tuple[AnsibleChange, ...] = ()
+    check: bool = False
 
     @property
     def changed(self) -> int:
@@ -451,14 +455,24 @@ class _EventLog:
     changed_tasks: list[str] = field(default_factory=list)
     failures: list[TaskFailure] = field(default_factory=list)
     unreachable: list[TaskFailure] = field(default_factory=list)
+    changes: list[AnsibleChange] = field(default_factory=list)
+    handlers: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def event(self, event: Mapping[str, Any]) -> bool:
         name = event.get("event", "")
         data = event.get("event_data") or {}
         with self.lock:
+            # ansible-runner reports a handler's start as a task start with
+            # is_conditional (its v1 marking of handlers); a plain task's is false.
+            if name == "playbook_on_handler_task_start" or (
+                name == "playbook_on_task_start" and data.get("is_conditional")
+            ):
+                self.handlers.add(str(data.get("task_uuid", "")))
             if name == "runner_on_ok" and (data.get("res") or {}).get("changed"):
                 self.changed_tasks.append(str(data.get("task", "")))
+                if str(data.get("task_uuid", "")) not in self.handlers:
+                    self.changes.append(_change(data))
             elif name == "runner_on_failed" and not data.get("ignore_errors"):
                 self.failures.append(_failure(data))
             elif name == "runner_on_unreachable":
@@ -485,6 +499,53 @@ def _failure(data: Mapping[str, Any]) -> TaskFailure:
         message=message[-1000:],
         action=str(data.get("task_action", "")),
     )
+
+
+#: At most this much of one diff side is kept (a drift item is a record, not a backup).
+DIFF_LIMIT = 4000
+
+
+def _change(data: Mapping[str, Any]) -> AnsibleChange:
+    """One changed task of the event stream, with its diffs (a loop's: each changed item's).
+
+    A result hidden by ``no_log`` keeps no diff: the item says so instead of the content.
+    """
+    res = data.get("res") or {}
+    hidden = bool(res.get("_ansible_no_log")) or "censored" in res
+    parts = [r for r in res.get("results") or [] if isinstance(r, Mapping) and r.get("changed")]
+    diffs: list[dict[str, str]] = []
+    for part in parts or [res]:
+        raw = part.get("diff")
+        for one in raw if isinstance(raw, list) else [raw] if raw else []:
+            if isinstance(one, Mapping):
+                diffs.append(_diff_text(one))
+    raw_status = res.get("status")
+    status: Mapping[str, Any] = raw_status if isinstance(raw_status, Mapping) else {}
+    return AnsibleChange(
+        task=str(data.get("task", "")),
+        role=str(data.get("role") or ""),
+        action=str(data.get("task_action", "")),
+        diffs=() if hidden else tuple(diffs),
+        hidden=hidden,
+        wanted_state=str(res.get("state") or "") if "ActiveState" in status else "",
+        message="" if hidden else str(res.get("msg") or ""),
+        running_state=", ".join(
+            f"{k}={status[k]}" for k in ("ActiveState", "UnitFileState") if k in status
+        ),
+    )
+
+
+def _diff_text(diff: Mapping[str, Any]) -> dict[str, str]:
+    """A diff as text: ``before``/``after`` (file contents, or a state as JSON), headers and
+    apt's ``prepared`` text, each cut at :data:`DIFF_LIMIT`."""
+    out: dict[str, str] = {}
+    for key in ("before", "after", "before_header", "after_header", "prepared"):
+        value = diff.get(key)
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        out[key] = text[:DIFF_LIMIT]
+    return out
 
 
 def _stats(data: Mapping[str, Any]) -> dict[str, HostStats]:
@@ -540,6 +601,7 @@ def run_playbook(
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
     keep_data_dir: Path | None = None,
     run_scope: str = "",
+    check: bool = False,
 ) -> PlaybookResult:
     """Run ``playbooks/<playbook>`` on ``target`` and return what it did.
 
@@ -550,6 +612,9 @@ def run_playbook(
     :class:`AnsibleHostKeyRejected`, :class:`AnsibleTaskFailed` or :class:`AnsibleTimedOut`;
     the same call again continues where a failed run stopped. ``run_scope`` scopes the run
     marker its processes carry (:func:`sop_pipeline.adapters.processes.scope_of`).
+
+    ``check``: ``--check --diff``: nothing on the server changes; every task that would
+    change is in ``changes`` with its diff (``sop drift``'s Ansible check).
     """
     import ansible_runner
 
@@ -605,11 +670,14 @@ def run_playbook(
             "quiet": True,
             "rotate_artifacts": 1,
         }
+        modes = " --check --diff" if check else ""
         if netns is None:
             kwargs["playbook"] = playbook
+            if check:
+                kwargs["cmdline"] = modes.strip()
         else:
             kwargs["binary"] = str(_netns_wrapper(data_dir, netns))
-            kwargs["cmdline"] = shlex.quote(str(project / playbook))
+            kwargs["cmdline"] = shlex.quote(str(project / playbook)) + modes
         runner = ansible_runner.run(**kwargs)
         status, rc = str(runner.status), int(runner.rc if runner.rc is not None else -1)
         _stop_leftovers(data_dir)
@@ -624,6 +692,8 @@ def run_playbook(
         changed_tasks=tuple(log.changed_tasks),
         failures=tuple(log.failures),
         unreachable=tuple(log.unreachable),
+        changes=tuple(log.changes),
+        check=check,
     )
     _raise_for(result, target)
     return result

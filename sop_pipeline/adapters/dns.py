@@ -240,12 +240,22 @@ class DnsAdapter:
         """Every record of the zone by AXFR signed with the TSIG key: (absolute name, type,
         value), sorted. Any failure (refused, not signed, no answer) is a :class:`DnsError`:
         a zone that cannot be read is never an empty zone."""
+        return self._transfer(self.settings.zone)
+
+    def reverse_records(self) -> list[tuple[str, str, str]] | None:
+        """The reverse zone's records by AXFR, as :meth:`zone_records`; None when no reverse
+        zone is configured (the pipeline then makes no PTR records)."""
+        if self.settings.reverse_zone is None:
+            return None
+        return self._transfer(self.settings.reverse_zone)
+
+    def _transfer(self, zone_name: str) -> list[tuple[str, str, str]]:
         where = self._where()
         import dns.xfr
         import dns.zone
 
         try:
-            zone = dns.zone.Zone(self._zone, relativize=False)
+            zone = dns.zone.Zone(dns.name.from_text(zone_name), relativize=False)
             query, _ = dns.xfr.make_query(zone, keyring=self._key)
             dns.query.inbound_xfr(
                 self.settings.server,
@@ -260,9 +270,7 @@ class DnsAdapter:
         except (dns.tsig.PeerError, dns.tsig.BadSignature) as exc:
             raise TsigSignatureInvalid(f"{where} rejected the zone transfer's TSIG: {exc}") from exc
         except dns.xfr.TransferError as exc:
-            raise ZoneNotServed(
-                f"{where} refused the zone transfer of {self.settings.zone}: {exc}"
-            ) from exc
+            raise ZoneNotServed(f"{where} refused the zone transfer of {zone_name}: {exc}") from exc
         except (dns.exception.Timeout, OSError, EOFError) as exc:
             raise DnsTransportError(f"no answer from {where} (AXFR): {exc}") from exc
         except dns.exception.DNSException as exc:
@@ -277,7 +285,7 @@ class DnsAdapter:
                         (name.to_text(), dns.rdatatype.to_text(rdataset.rdtype), rdata.to_text())
                     )
         if not out:
-            raise DnsServerError(f"{where} sent an empty zone {self.settings.zone}")
+            raise DnsServerError(f"{where} sent an empty zone {zone_name}")
         return sorted(out)
 
     # -- publish

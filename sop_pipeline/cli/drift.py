@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +19,10 @@ from sop_pipeline.cli.options import base_option, lab_dir_option, reach_infrastr
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.errors import ExitCode
 from sop_pipeline.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sop_pipeline.adapters.infrastructure import Infrastructure
+    from sop_pipeline.ports import AnsibleDriftPort
 
 EPILOG = """\b
 Exit codes:
@@ -34,6 +39,8 @@ Exit codes:
 Settings without --lab-dir (the scheduled CI job), as for sop provision (docs/infra.md):
   SOP_PVE_URL  SOP_PVE_TOKEN_FILE | SOP_PVE_TOKEN  SOP_PVE_CA_FILE  SOP_ALLOCATOR_DSN
   SOP_DNS_SERVER  SOP_DNS_PORT  SOP_TSIG_KEY_FILE (the zone transfer is signed with it)
+  SOP_DNS_REVERSE_ZONE (PTR records compared too)
+  SOP_SSH_KEY_FILE  SOP_ADMIN_USER (site.yml --check --diff on each server)
   SOP_TF_BINARY  SOP_TF_CLI_CONFIG  SOP_TF_WORK_DIR  SOP_TF_PG_CONN_STR
 """
 
@@ -58,6 +65,18 @@ def _now() -> datetime:
     is_flag=True,
     help="With --propose: the change request accepts what runs (vCPU, memory) instead.",
 )
+@click.option(
+    "--without-ansible",
+    is_flag=True,
+    help="Leave out the check of each server (site.yml --check --diff): reported as "
+    "skipped, never as no drift of the servers.",
+)
+@click.option(
+    "--issues-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one issue per hosting checked (DIR/<id>.state open|close|keep, .title, "
+    ".labels, .md in Indonesian) for the CI job that opens and closes GitLab issues.",
+)
 @click.pass_obj
 def drift_cmd(
     ws: Workspace,
@@ -67,17 +86,70 @@ def drift_cmd(
     as_json: bool,
     propose: bool,
     accept: bool,
+    without_ansible: bool,
+    issues_dir: Path | None,
 ) -> None:
     """Compare what was approved with what runs, for every live hosting or REQUEST_ID.
 
     \b
     Checks Proxmox (/cluster/resources), DNS (the zone by AXFR with the TSIG key), the
     allocator's leases and Terraform (plan -refresh-only), records a `drift` record in each
-    hosting's ledger (an empty list too) and unowned things in records/_drift.jsonl, and
-    writes the Laporan Drift (records/reports/_drift/). The Ansible check is not built yet.
+    allocator's leases, Terraform (plan -refresh-only) and each server (site.yml --check
+    --diff), records a `drift` record in each hosting's ledger (an empty list too) and
+    unowned things in records/_drift.jsonl, and writes the Laporan Drift
+    (records/reports/_drift/).
     Nothing is ever fixed: --propose writes a change request that goes through steps 4-8.
     """
-    sys.exit(_run(ws, request_id, lab_dir, base, as_json=as_json, propose=propose, accept=accept))
+    sys.exit(
+        _run(
+            ws,
+            request_id,
+            lab_dir,
+            base,
+            as_json=as_json,
+            propose=propose,
+            accept=accept,
+            ansible_check=not without_ansible,
+            issues_dir=issues_dir,
+        )
+    )
+
+
+def _ansible_check(
+    ws: Workspace, infra: Infrastructure, trusted: TrustedConfig, zone: str
+) -> AnsibleDriftPort:
+    """``site.yml --check --diff`` on each hosting's VM, with step 8's extra vars and the
+    host keys its guest agent reports (nothing trusted on first use)."""
+    from sop_pipeline.adapters import ansible, processes
+    from sop_pipeline.adapters.ansible_drift import CONNECT_TIMEOUT, AnsibleDrift
+    from sop_pipeline.domain.drift import Hosting
+    from sop_pipeline.errors import ConfigError
+    from sop_pipeline.loader import read_request_model
+    from sop_pipeline.steps.provisioning import site_extravars
+
+    proxmox = infra.proxmox()
+
+    def extravars(h: Hosting) -> dict[str, Any]:
+        facts = read_request_model(ws.requests_dir / f"{h.request_id}.yaml", zone=zone)
+        if facts is None:
+            raise ConfigError(f"requests/{h.request_id}.yaml tidak dapat dibaca")
+        return site_extravars(
+            infra, h.request_id, facts.as_data(), h.ip_address, connect_timeout=CONNECT_TIMEOUT
+        )
+
+    return AnsibleDrift(
+        tree=ansible.AnsibleTree(
+            playbooks=trusted.playbooks_dir,
+            roles=trusted.roles_dir,
+            inventories=trusted.inventories,
+        ),
+        environment=infra.environment,
+        private_key=infra.ssh_private_key,
+        admin_user=infra.admin_user,
+        host_keys=lambda h: proxmox.host_keys(h.node, h.vmid),
+        extravars=extravars,
+        run_scope=processes.scope_of(infra.terraform_work_root),
+    )
 
 
 def _run(
@@ -89,6 +161,8 @@ def _run(
     as_json: bool,
     propose: bool,
     accept: bool,
+    ansible_check: bool = True,
+    issues_dir: Path | None = None,
 ) -> int:
     from sop_pipeline.adapters.allocator import Allocator
     from sop_pipeline.lab.bind import RESERVED_LABELS
@@ -128,7 +202,7 @@ def _run(
             zone_name=policy.zone,
             allocator=Allocator(trusted.pools, infra.allocator_dsn),
             terraform=lambda rid: infra.terraform_runner(rid, terraform_dir),
-            ansible=None,  # the port is ports.AnsibleDriftPort; needs a booted VM: not built yet
+            ansible=_ansible_check(ws, infra, trusted, policy.zone) if ansible_check else None,
             known_names=[f"{label}.{policy.zone}" for label in known],
             per_node=infra.terraform_parallel_per_node,
             log=say,
@@ -138,6 +212,11 @@ def _run(
         sequence = len(uc.drift_records(ws.ledgers.named(uc.DEPARTMENT_LEDGER).records()))
         run = DriftRun(report, at, max(sequence, 1), environment=infra.environment, only=request_id)
         paths = write_drift_report(trusted.department, run, reports_dir(ws))
+    issues = []
+    if issues_dir is not None:
+        from sop_pipeline.reports.drift_issues import drift_issues, write_drift_issues
+
+        issues = write_drift_issues(drift_issues(run, paths[0].stem), issues_dir)
     proposals = []
     if propose:
         for owner in report.owners():
@@ -165,6 +244,7 @@ def _run(
                     "items": [i.to_json() for i in report.items],
                     "reports": [str(p) for p in paths],
                     "proposals": [str(p) for p in proposals],
+                    "issues": [str(p) for p in issues if p.suffix == ".state"],
                 },
                 indent=2,
             )

@@ -9,7 +9,9 @@ what it read to the pure functions here:
   left out;
 - :func:`compare_dns`      the records the pipeline made against the zone, both directions;
 - :func:`compare_proxmox`  every VM of the cluster against the hostings of the ledger;
-- :func:`compare_allocator` the leases against Proxmox and the ledger.
+- :func:`compare_allocator` the leases against Proxmox and the ledger;
+- :func:`ansible_items`    the tasks ``site.yml`` in check and diff mode says would change,
+  one item per changed file, package or service, from the task's diff.
 
 Every item names its owner (a request id, or :data:`UNOWNED` for things no request owns),
 its source, the resource, the attribute, the approved and the actual value, and its kind.
@@ -18,8 +20,11 @@ Nothing here fixes anything: reconciliation is a change request (``sop drift --p
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -302,13 +307,18 @@ def compare_dns(
     *,
     zone: str,
     known_names: Iterable[str] = (),
+    reverse: Iterable[ZoneRecord] | None = None,
 ) -> list[DriftItem]:
-    """The zone against the A records the pipeline made, in both directions.
+    """The zone against the A records the pipeline made, in both directions; with
+    ``reverse`` (the reverse zone's records), the PTR records too.
 
     - an approved name with no A record: ``missing``;
     - an approved name whose A records are not exactly the approved address: ``changed``;
     - a name in the zone that no hosting owns (other than the apex, the zone's name servers
-      and ``known_names``, the department's own names): ``unmanaged``, owner :data:`UNOWNED`.
+      and ``known_names``, the department's own names): ``unmanaged``, owner :data:`UNOWNED`;
+    - a hosting's address in the reverse zone with no PTR (``missing``) or a PTR to another
+      name (``changed``); a PTR at an address no hosting holds, to a name that is not the
+      department's own: ``unmanaged``, owner :data:`UNOWNED`.
     """
     apex = _fqdn(zone)
     by_name: dict[str, list[ZoneRecord]] = {}
@@ -318,7 +328,8 @@ def compare_dns(
     ignored = {apex, *ns_targets, *(_fqdn(n) for n in known_names)}
     items: list[DriftItem] = []
     owned: set[str] = set()
-    for h in hostings:
+    hostings_list = list(hostings)
+    for h in hostings_list:
         name = _fqdn(h.fqdn)
         owned.add(name)
         found = sorted(r.value for r in by_name.get(name, []) if r.rdtype == "A")
@@ -340,6 +351,8 @@ def compare_dns(
                     "changed",
                 )
             )
+    if reverse is not None:
+        items += _compare_ptr(hostings_list, list(reverse), ignored)
     for name, recs in sorted(by_name.items()):
         if name in owned or name in ignored or not name.endswith(apex):
             continue
@@ -352,6 +365,51 @@ def compare_dns(
                     )
                 )
     return sort_items(items)
+
+
+def _ptr_name(address: str) -> str:
+    return ipaddress.IPv4Address(address).reverse_pointer + "."
+
+
+def _compare_ptr(
+    hostings: Sequence[Hosting], reverse: Sequence[ZoneRecord], ignored: set[str]
+) -> list[DriftItem]:
+    """PTR records against the hostings' addresses (the reverse zone's SOA/NS are no host:
+    only names that hold a PTR count)."""
+    ptrs: dict[str, list[str]] = {}
+    apexes = set()
+    for rec in reverse:
+        if rec.rdtype == "PTR":
+            ptrs.setdefault(_fqdn(rec.name), []).append(_fqdn(rec.value))
+        elif rec.rdtype == "SOA":
+            apexes.add(_fqdn(rec.name))
+    items: list[DriftItem] = []
+    held: set[str] = set()
+    for h in hostings:
+        try:
+            rname = _ptr_name(h.ip_address)
+        except ValueError:
+            continue
+        if not any(rname.endswith("." + apex) for apex in apexes):
+            continue  # the address is outside the reverse zone: the pipeline made no PTR
+        held.add(rname)
+        found = sorted(ptrs.get(rname, []))
+        want = _fqdn(h.fqdn)
+        resource = f"PTR {rname}"
+        if not found:
+            items.append(DriftItem(h.request_id, "dns", resource, "name", want, None, "missing"))
+        elif found != [want]:
+            items.append(
+                DriftItem(h.request_id, "dns", resource, "name", want, ",".join(found), "changed")
+            )
+    for rname, names in sorted(ptrs.items()):
+        foreign = sorted(n for n in names if n not in ignored)
+        if rname in held or not foreign:
+            continue
+        items.append(
+            DriftItem(UNOWNED, "dns", f"PTR {rname}", "", None, ",".join(foreign), "unmanaged")
+        )
+    return items
 
 
 # ----------------------------------------------------------------------------- Proxmox
@@ -533,6 +591,123 @@ def compare_allocator(
                 )
             )
     return sort_items(items)
+
+
+# ----------------------------------------------------------------------------- Ansible
+
+
+@dataclass(frozen=True)
+class AnsibleChange:
+    """One task of a check-mode run of ``site.yml`` that would change the server.
+
+    ``diffs`` are Ansible's diffs as text (``before``/``after``: the file on the server and the
+    file the role writes, or a state as JSON; apt's ``prepared``); ``wanted_state`` and
+    ``running_state`` are a service task's (``started`` against ``ActiveState=inactive``).
+    """
+
+    task: str
+    role: str
+    action: str
+    diffs: tuple[Mapping[str, str], ...] = ()
+    hidden: bool = False  # no_log: the content is not shown
+    wanted_state: str = ""
+    running_state: str = ""
+    message: str = ""  # the module's own words (``msg``), for a change with nothing to show
+
+
+#: What an item says when a task reports "changed" in check mode with nothing to show: a
+#: defect of the role (it must give a diff or report no change), never filtered out.
+NO_DIFF = "(tanpa diff: cacat peran, laporkan)"
+
+
+def _lines_only_in(first: str, second: str) -> str:
+    """The lines of ``first`` that ``second`` lacks, in order (one side of a line diff)."""
+    out = []
+    for line in difflib.ndiff(second.splitlines(), first.splitlines()):
+        if line.startswith("+ "):
+            out.append(line[2:])
+    return "\n".join(out)
+
+
+def _packages(prepared: str) -> str:
+    """The package names of apt's ``prepared`` text (``The following NEW packages ...``)."""
+    names: list[str] = []
+    taking = False
+    for line in prepared.splitlines():
+        if re.match(r"^The following .*packages will be", line):
+            taking = True
+            continue
+        if taking and line.startswith("  "):
+            names += line.split()
+        else:
+            taking = False
+    return " ".join(names) or " ".join(prepared.split())[:300]
+
+
+def ansible_items(owner: str, host: str, changes: Iterable[AnsibleChange]) -> list[DriftItem]:
+    """The drift items of a check-and-diff run: ``resource`` is ``<host>/<task>``.
+
+    For a file, ``approved`` holds the lines the role writes that the server lacks and
+    ``actual`` the lines the server has that the role does not write (the whole state for a
+    link or a directory); for a package, the packages the role installs; for a service, the
+    state the role wants against the running one.
+    """
+    items: list[DriftItem] = []
+    for change in changes:
+        resource = f"{host}/{change.task}"
+        if change.hidden:
+            items.append(
+                DriftItem(
+                    owner, "ansible", resource, "", "(disembunyikan: no_log)",
+                    "(disembunyikan: no_log)", "changed",
+                )
+            )  # fmt: skip
+            continue
+        found = False
+        for diff in change.diffs:
+            # before_header is the file on the server (after_header, a template's is the
+            # controller's temporary copy)
+            attribute = diff.get("before_header") or diff.get("after_header") or ""
+            if "prepared" in diff:
+                items.append(
+                    DriftItem(
+                        owner, "ansible", resource, "packages",
+                        f"terpasang: {_packages(diff['prepared'])}", "tidak terpasang", "changed",
+                    )
+                )  # fmt: skip
+                found = True
+                continue
+            before, after = diff.get("before"), diff.get("after")
+            if before is None and after is None:
+                continue
+            found = True
+            if _is_state(before) or _is_state(after):
+                approved, actual = after, before
+            else:
+                approved = _lines_only_in(after or "", before or "")
+                actual = _lines_only_in(before or "", after or "")
+            items.append(
+                DriftItem(
+                    owner, "ansible", resource, str(attribute),
+                    approved or "(tidak ada)", actual or "(tidak ada)", "changed",
+                )
+            )  # fmt: skip
+        if not found and change.wanted_state:
+            items.append(
+                DriftItem(
+                    owner, "ansible", resource, "state",
+                    change.wanted_state, change.running_state or None, "changed",
+                )
+            )  # fmt: skip
+        elif not found:
+            said = f"{NO_DIFF}: {change.message[:300]}" if change.message else NO_DIFF
+            items.append(DriftItem(owner, "ansible", resource, "", NO_DIFF, said, "changed"))
+    return sort_items(items)
+
+
+def _is_state(text: str | None) -> bool:
+    """A diff side that is a module's state as JSON (``{"path": ..., "state": "link"}``)."""
+    return bool(text) and str(text).startswith("{") and str(text).rstrip().endswith("}")
 
 
 # ----------------------------------------------------------------------------- the run

@@ -5,12 +5,15 @@ In order, for every live hosting (a request whose step 8 is recorded), or for on
 1. hostings   what was approved: the request file (vCPU, memory, OPD, template) and step 8's
               record (VMID, node, name, address), with the protection flag Terraform applied;
 2. proxmox    every VM of ``/cluster/resources`` against the hostings;
-3. dns        the zone by AXFR (TSIG) against the A records the pipeline made, both ways;
+3. dns        the zone and its reverse zone by AXFR (TSIG) against the A and PTR records the
+              pipeline made, both ways;
 4. allocator  the leases against Proxmox and the ledger;
 5. terraform  ``plan -refresh-only`` in each request's working copy, at most the per-node
               bound of runs per Proxmox node at once, the bpg noise filtered;
-6. ansible    the check-and-diff run of ``site.yml`` (``ports.AnsibleDriftPort``): a port
-              only for now; without an adapter the check is reported as not run ("skipped");
+6. ansible    ``site.yml`` in check and diff mode on each hosting's VM
+              (``ports.AnsibleDriftPort``, :mod:`sop_pipeline.adapters.ansible_drift`): every
+              task that would change is an item; left out (``--without-ansible``), the
+              check is reported as not run ("skipped");
 7. record     one ``drift`` record per hosting (an empty list too: "checked, no drift"),
               and unowned things in the department-wide ``_drift`` ledger.
 
@@ -62,8 +65,7 @@ DEPARTMENT_LEDGER = "drift"  # records/_drift.jsonl
 ACTOR = "sop-pipeline"
 SKIPPED = "skipped"
 ANSIBLE_NOT_BUILT = (
-    "skipped: pemeriksaan Ansible (site.yml --check --diff) belum tersedia; "
-    "memerlukan VM yang berjalan"
+    "skipped: pemeriksaan Ansible (site.yml --check --diff) dilewati (--without-ansible)"
 )
 
 
@@ -218,8 +220,13 @@ def check_drift(
 
     try:  # 3. dns
         records = [ZoneRecord(*r) for r in sources.zone.zone_records()]
+        reverse = sources.zone.reverse_records()
         items += compare_dns(
-            hostings, records, zone=sources.zone_name, known_names=sources.known_names
+            hostings,
+            records,
+            zone=sources.zone_name,
+            known_names=sources.known_names,
+            reverse=None if reverse is None else [ZoneRecord(*r) for r in reverse],
         )
         checks["dns"] = "ok"
     except SopError as exc:

@@ -334,16 +334,13 @@ class InfraProvisioner:
     def _ansible(
         self, request: LoadedRequest, alloc: Allocation, key: Path, known_hosts: Path, log: Log
     ) -> ansible.PlaybookResult:
-        extravars: dict[str, Any] = {
-            "sop_request_id": request.request_id,
-            "sop_request": request.request.as_data(),
-            "sop_vm_address": alloc.ipv4,
-            "sop_connect_timeout": int(self.agent_timeout),
-            "dns_record_server": self.infra.dns_server,
-            "dns_record_port": self.infra.dns_port,
-        }
-        if self.infra.tsig_key_file is not None:
-            extravars["dns_record_key_file"] = str(self.infra.tsig_key_file)
+        extravars = site_extravars(
+            self.infra,
+            request.request_id,
+            request.request.as_data(),
+            alloc.ipv4,
+            connect_timeout=int(self.agent_timeout),
+        )
         target = ansible.SshTarget(alloc.ipv4, self.infra.admin_user, key, known_hosts)
 
         def progress(event: Mapping[str, Any]) -> None:
@@ -392,6 +389,29 @@ class InfraProvisioner:
         if facts.request_id not in answer.body:
             raise _CheckFailed(f"https://{facts.fqdn}/ tidak memuat halaman permintaan ini")
         return answer
+
+
+def site_extravars(
+    infra: Infrastructure,
+    request_id: str,
+    request_data: Mapping[str, Any],
+    address: str,
+    *,
+    connect_timeout: int,
+) -> dict[str, Any]:
+    """The extra vars of ``site.yml`` for one request: step 8's run and ``sop drift``'s
+    check-mode run get the same ones (the same play, so the same tasks are compared)."""
+    extravars: dict[str, Any] = {
+        "sop_request_id": request_id,
+        "sop_request": dict(request_data),
+        "sop_vm_address": address,
+        "sop_connect_timeout": connect_timeout,
+        "dns_record_server": infra.dns_server,
+        "dns_record_port": infra.dns_port,
+    }
+    if infra.tsig_key_file is not None:
+        extravars["dns_record_key_file"] = str(infra.tsig_key_file)
+    return extravars
 
 
 class SiteFetch(Protocol):

@@ -382,3 +382,33 @@ class FakeLimiter:
         finally:
             self.holding[node] -= 1
             self.journal.append(f"slot.give {node}")
+
+
+# ------------------------------------------------------------------ sop drift's ports
+
+
+@dataclass
+class FakeDriftSystems:
+    """In-memory ``ClusterPort``, ``ZonePort`` and ``LeasesPort``: a cluster, a zone and an
+    allocator holding what the fields say."""
+
+    vms: list[Any] = field(default_factory=list)
+    records: list[tuple[str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    reverse: list[tuple[str, str, str]] | None = None
+
+    def cluster_vms(self, *, protection_of: Any = ()) -> list[Any]:
+        return list(self.vms)
+
+    def zone_records(self) -> list[tuple[str, str, str]]:
+        return list(self.records)
+
+    def reverse_records(self) -> list[tuple[str, str, str]] | None:
+        return None if self.reverse is None else list(self.reverse)
+
+    def all(self) -> list[tuple[str, str, str, str]]:
+        return list(self.rows)
+
+    @contextlib.contextmanager
+    def lease(self, request_id: str) -> Iterator[None]:
+        yield

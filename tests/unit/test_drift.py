@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -125,6 +126,63 @@ def test_dns_ownership_record_of_a_gone_hosting_is_unowned() -> None:
         (f"A simpus.{ZONE}.", "unmanaged"),
         (f"TXT simpus.{ZONE}.", "unmanaged"),
     }
+
+
+REV = "0.99.10.in-addr.arpa"
+
+
+def reverse(*extra: ZoneRecord, ptr: str | None = f"simpus.{ZONE}.") -> list[ZoneRecord]:
+    records = [
+        ZoneRecord(f"{REV}.", "SOA", f"ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60"),
+        ZoneRecord(f"{REV}.", "NS", f"ns1.{ZONE}."),
+        ZoneRecord(f"2.{REV}.", "PTR", f"ns1.{ZONE}."),
+    ]
+    if ptr is not None:
+        records.append(ZoneRecord(f"20.{REV}.", "PTR", ptr))
+    return [*records, *extra]
+
+
+def ptr_items(rev: list[ZoneRecord], hostings: list[Hosting] | None = None) -> list[DriftItem]:
+    every = compare_dns(
+        [HOSTING] if hostings is None else hostings,
+        zone(),
+        zone=ZONE,
+        known_names=[f"mirror.{ZONE}"],
+        reverse=rev,
+    )
+    return [i for i in every if i.resource.startswith("PTR ")]
+
+
+def test_ptr_as_approved_is_no_drift_and_the_name_servers_ptr_is_not_unowned() -> None:
+    assert ptr_items(reverse()) == []
+
+
+def test_ptr_missing_and_pointing_elsewhere() -> None:
+    assert ptr_items(reverse(ptr=None)) == [
+        DriftItem(
+            "dinkes-simpus", "dns", f"PTR 20.{REV}.", "name", f"simpus.{ZONE}.", None, "missing"
+        )
+    ]
+    (item,) = ptr_items(reverse(ptr=f"judi.{ZONE}."))
+    assert (item.kind, item.approved, item.actual) == (
+        "changed",
+        f"simpus.{ZONE}.",
+        f"judi.{ZONE}.",
+    )
+
+
+def test_ptr_at_an_address_no_hosting_holds_is_unowned() -> None:
+    foreign = ZoneRecord(f"199.{REV}.", "PTR", f"judi.{ZONE}.")
+    assert ptr_items(reverse(foreign)) == [
+        DriftItem(UNOWNED, "dns", f"PTR 199.{REV}.", "", None, f"judi.{ZONE}.", "unmanaged")
+    ]
+    # the hosting gone, its PTR is unowned too
+    assert [i.resource for i in ptr_items(reverse(), hostings=[])] == [f"PTR 20.{REV}."]
+
+
+def test_an_address_outside_the_reverse_zone_needs_no_ptr() -> None:
+    outside = dataclasses.replace(HOSTING, ip_address="192.0.2.20")
+    assert ptr_items(reverse(ptr=None), hostings=[outside]) == []
 
 
 # ---------------------------------------------------------------- Proxmox

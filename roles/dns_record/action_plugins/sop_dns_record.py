@@ -29,6 +29,26 @@ def read_key_secret(path: str) -> str:
     return match.group(1)
 
 
+def _plan_diff(plan: Any) -> dict[str, str]:
+    """``before``/``after`` of the name's A and PTR records for a publish plan."""
+    after = [f"{plan.fqdn} A {plan.address}"]
+    before = (
+        [f"{plan.fqdn} A {a}" for a in plan.stale_addresses] if plan.forward != "create" else []
+    )
+    if plan.forward == "none":
+        before = list(after)
+    if plan.reverse != "skip":
+        after.append(f"PTR {plan.address} {plan.fqdn}")
+        if plan.reverse == "none":
+            before.append(f"PTR {plan.address} {plan.fqdn}")
+    return {
+        "before": "".join(line + "\n" for line in before),
+        "after": "".join(line + "\n" for line in after),
+        "before_header": f"DNS {plan.fqdn}",
+        "after_header": f"DNS {plan.fqdn}",
+    }
+
+
 class ActionModule(ActionBase):
     """Publish or remove one name's A, TXT (owner) and PTR records."""
 
@@ -73,13 +93,16 @@ class ActionModule(ActionBase):
                 changed = plan.forward != "none" or plan.reverse == "create"
                 if not self._task.check_mode:
                     adapter.apply(plan)
-                return {
+                out = {
                     **result,
                     "changed": changed,
                     "fqdn": plan.fqdn,
                     "forward": plan.forward,
                     "reverse": plan.reverse,
                 }
+                if changed:  # what the zone holds, and what it will hold (check mode's drift)
+                    out["diff"] = _plan_diff(plan)
+                return out
             owned = adapter.owner_of(label) == owner
             if not self._task.check_mode:
                 adapter.remove(label, address, owner)

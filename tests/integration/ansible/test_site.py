@@ -8,6 +8,13 @@
 
 The Python request carries hostile text (a Jinja lookup and shell metacharacters) in its
 application name: it must reach the server as literal text.
+
+``sop drift``'s Ansible check rides on the same guest (a guest costs minutes under TCG, a
+check-mode run about half a minute): right after each stack's converge, ``site.yml --check
+--diff`` through :class:`~sop_pipeline.adapters.ansible_drift.AnsibleDrift` must find
+nothing (zero false positives over the four stacks); then, on the first stack, nginx's vhost
+is edited by hand, a base package removed and the firewall opened, and the next check finds
+each, and the items are recorded in a real hash-chained ledger.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from __future__ import annotations
 import html
 import json
 import os
+import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +36,10 @@ import pytest
 from ansible_labvm import DNS_PORT, FOREIGN_ADDRESS, FOREIGN_LABEL, HERE, ssh_in_lab
 
 from sop_pipeline.adapters import ansible as adapter
+from sop_pipeline.adapters.ansible_drift import AnsibleDrift
+from sop_pipeline.domain.drift import DriftItem, DriftReport, Hosting
+from sop_pipeline.ledger.store import LedgerStore
+from sop_pipeline.steps.drift import record_drift
 from tests.conftest import REPO
 
 TREE = adapter.AnsibleTree.under(REPO)  # the checkout's playbooks/roles are under test
@@ -103,6 +117,55 @@ class Served:
     app_facts: str
     removed: adapter.PlaybookResult | None = None
     after_removal: dict[str, Any] | None = None
+    #: ``sop drift``'s check right after the converge (must find nothing).
+    drift: list[DriftItem] | None = None
+    #: On the first stack: the check after the three kinds of drift were made by hand.
+    drifted: list[DriftItem] | None = None
+    #: A check that could not run (its error's diagnostics): a failed test, not "no drift".
+    drift_error: str | None = None
+
+
+def hosting(stack: str, vm: Any) -> Hosting:
+    """The stack's request as a live hosting (what ``sop drift`` reads from step 8)."""
+    req = REQUESTS[stack]
+    return Hosting(req["id"], vm.vmid, "pve1", fqdn(stack), vm.address, 2, 1024, frozenset())
+
+
+def drift_check(stack: str, vm: Any, bind: Any) -> list[DriftItem]:
+    """``sop drift``'s Ansible check (the production adapter) on the lab VM."""
+    pinned = [line.split(None, 1)[1] for line in Path(vm.known_hosts).read_text().splitlines()]
+    check = AnsibleDrift(
+        tree=TREE,
+        environment="lab",
+        private_key=Path(vm.identity_file),
+        admin_user=vm.user,
+        host_keys=lambda _h: pinned,
+        extravars=lambda _h: _extravars(stack, vm.address, bind),
+        netns="soplab",
+        timeout=3600,
+    )
+    started = time.monotonic()
+    items = check.check(hosting(stack, vm))
+    print(
+        f"site.yml --check --diff {stack}: {time.monotonic() - started:.0f} s, {len(items)} items"
+    )
+    for item in items:
+        print(f"  {item.sentence()[:300]}")
+    return items
+
+
+#: Drift made by hand on the server, as an administrator would (first stack only).
+HAND_DRIFT = {
+    "vhost": "sudo sed -i '$a # X-Diubah-Tangan' /etc/nginx/sites-available/sop-{id}.conf",
+    "package": "sudo env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q unattended-upgrades",
+    "firewall": "sudo sed -i 's/tcp dport {{ /tcp dport {{ 8080, /' /etc/nftables.conf"
+    " && sudo nft -f /etc/nftables.conf",
+}
+
+
+def make_drift(stack: str, vm: Any) -> None:
+    for command in HAND_DRIFT.values():
+        ssh_in_lab(vm, "sh", "-c", shlex.quote(command.format(id=REQUESTS[stack]["id"])))
 
 
 def remove_site(stack: str, vm: Any, bind: Any) -> adapter.PlaybookResult:
@@ -134,6 +197,16 @@ def served(lab_vm: Any, lab_bind: Any) -> dict[str, Served]:
         )
         app = f"/srv/sop/{REQUESTS[stack]['id']}/app.json"
         served = Served(result, fetch(lab_vm, stack), ssh_in_lab(lab_vm, "cat", app))
+        try:  # a failed check fails the drift tests below, not every test of the module
+            served.drift = drift_check(stack, lab_vm, lab_bind)
+            if stack == STACKS[0] and stack != STACKS[-1]:
+                make_drift(stack, lab_vm)  # site.yml of the next stack puts the base role back
+                served.drifted = drift_check(stack, lab_vm, lab_bind)
+        except (adapter.AnsibleError, AssertionError) as exc:
+            served.drift_error = (
+                exc.diagnostics() if isinstance(exc, adapter.AnsibleError) else str(exc)
+            )
+            print(f"drift check {stack} failed: {served.drift_error}")
         if stack != STACKS[-1]:
             served.removed = remove_site(stack, lab_vm, lab_bind)
             served.after_removal = fetch_name(lab_vm, fqdn(stack))
@@ -201,6 +274,48 @@ def test_hostile_request_text_reaches_the_server_literally(
     assert "uid=" not in page
     assert "<b>x</b>" not in body  # escaped in the HTML
     assert ssh_in_lab(lab_vm, "ls", "/tmp/pwned", "||", "echo", "absent").strip() == "absent"
+
+
+def test_drift_check_finds_nothing_on_each_converged_stack(served: dict[str, Served]) -> None:
+    """Zero false positives: check mode on a server just converged reports no task changed
+    (a "changed" without a diff would be an item too: a defect of the role, not filtered)."""
+    for stack in STACKS:
+        assert served[stack].drift_error is None, (stack, served[stack].drift_error)
+        assert served[stack].drift == [], (stack, served[stack].drift)
+
+
+def test_drift_made_by_hand_is_found_and_recorded(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    stack = STACKS[0]
+    if stack == STACKS[-1]:
+        pytest.skip("the hand-made drift needs a stack that is not the last one")
+    assert served[stack].drift_error is None, served[stack].drift_error
+    items = served[stack].drifted
+    assert items is not None
+    rid = REQUESTS[stack]["id"]
+    assert {i.owner for i in items} == {rid} and {i.source for i in items} == {"ansible"}
+    by_task = {i.resource.split("/", 1)[1]: i for i in items}
+    assert all(i.resource.startswith(fqdn(stack) + "/") for i in items)
+    vhost = by_task["Write the site's virtual host"]
+    assert vhost.attribute == f"/etc/nginx/sites-available/sop-{rid}.conf"
+    assert "X-Diubah-Tangan" in str(vhost.actual)
+    assert "X-Diubah-Tangan" not in str(vhost.approved)
+    package = by_task["Install the base packages"]
+    assert package.attribute == "packages" and "unattended-upgrades" in str(package.approved)
+    firewall = by_task["Write the nftables ruleset"]
+    assert firewall.attribute == "/etc/nftables.conf"
+    assert "8080" in str(firewall.actual) and "8080" not in str(firewall.approved)
+    assert not [i for i in items if "tanpa diff" in str(i.approved)], items  # no defect
+
+    ledgers = LedgerStore(tmp_path / "records")
+    report = DriftReport(items=tuple(items), checks={"ansible:" + rid: "ok"}, hostings=(rid,))
+    (record,) = record_drift(report, ledgers, at=datetime.now(UTC), department=False)
+    assert record.data["verdict"] == "drift"
+    assert [DriftItem.from_json(i) for i in record.data["items"]] == sorted(items)
+    audit = ledgers.audit()
+    assert audit and all(faults == [] for faults in audit.values()), audit
+    print(f"hand-made drift on {stack}: {len(items)} items recorded")
 
 
 def test_a_second_run_changes_nothing(

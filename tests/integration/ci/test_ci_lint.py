@@ -163,3 +163,37 @@ def test_the_github_drift_job_runs_only_on_the_schedule() -> None:
     assert "sop drift" in yaml.safe_dump(job)
     for name in ("check", "plan"):  # a scheduled run provisions nothing and checks no PR
         assert "schedule" not in workflow["jobs"][name]["if"]
+
+
+def test_the_drift_issue_job_holds_its_token_on_protected_schedules_only() -> None:
+    """The issue job runs after `sop drift` on the protected schedule only, with its own
+    token given to curl on stdin, never in argv; it reads only the files `sop drift
+    --issues-dir` wrote (a fixed state word, an id-made title, labels, a Markdown file sent
+    as a form field); its shell is valid bash."""
+    _header, jobs = yaml.safe_load_all(COMPONENT.read_text())
+    job = jobs["sop:drift:issues"]
+    (rule,) = job["rules"]
+    assert rule["if"].startswith('$CI_PIPELINE_SOURCE == "schedule" && ')
+    assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"]
+    assert rule["if"].endswith("&& $SOP_DRIFT_ISSUE_TOKEN")
+    assert job["needs"] == [{"job": "sop:drift", "artifacts": True}]
+    assert "merge_request" not in yaml.safe_dump(job)
+    drift = "\n".join(jobs["sop:drift"]["script"])
+    assert "--issues-dir sop-out/drift-issues" in drift
+    script = "\n".join(job["script"])
+    token_uses = [line for line in script.splitlines() if "SOP_DRIFT_ISSUE_TOKEN" in line]
+    assert token_uses == ["  printf 'PRIVATE-TOKEN: %s\\n' \"$SOP_DRIFT_ISSUE_TOKEN\" |"], (
+        token_uses
+    )
+    assert "--header @-" in script and "CI_JOB_TOKEN" not in script
+    assert '"description@$key.md"' in script and '"body@$key.md"' in script
+    assert "state_event=close" in script and "labels=$labels" in script
+    assert "eval" not in script
+    checked = subprocess.run(
+        ["bash", "-n"], input=script, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    mr_part = COMPONENT.read_text().split(
+        "# -------------------------------------------------------- protected"
+    )[0]
+    assert "SOP_DRIFT_ISSUE_TOKEN" not in mr_part

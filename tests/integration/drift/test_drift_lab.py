@@ -9,6 +9,7 @@ real, through the Proxmox API and by DNS updates, and `sop drift` runs as its ow
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -80,9 +81,9 @@ class DriftLab:
             service="PVE",
         )
 
-    def dns_update(self, build: Any) -> None:
+    def dns_update(self, build: Any, zone: str | None = None) -> None:
         key = dns.tsig.Key(bind.KEY_NAME, self.dns.key_secret, bind.KEY_ALGORITHM)
-        update = dns.update.UpdateMessage(self.zone, keyring=key)
+        update = dns.update.UpdateMessage(zone or self.zone, keyring=key)
         build(update)
         reply = dns.query.tcp(update, self.dns.address, port=self.dns.port, timeout=5)
         assert reply.rcode() == 0, reply
@@ -101,6 +102,8 @@ class DriftLab:
                 "--lab-dir",
                 str(self.lab_dir),
                 "--json",
+                # no guest is booted here: the servers' check is test_site.py's (a real VM)
+                "--without-ansible",
             ],
             capture_output=True,
             text=True,
@@ -230,14 +233,26 @@ def drift_records(lab: DriftLab, name: str) -> list[Any]:
     return [r for r in ledger.records() if r.kind == "drift"]
 
 
-def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftLab) -> None:
+def issue(folder: Path, key: str) -> dict[str, str]:
+    """What `sop drift --issues-dir` wrote for ``key`` (the files the CI job posts)."""
+    return {s: (folder / f"{key}.{s}").read_text() for s in ("state", "title", "labels", "md")}
+
+
+def test_untouched_lab_then_each_drift_found_recorded_reported(
+    drift_lab: DriftLab, tmp_path: Path
+) -> None:
     started = time.monotonic()
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues-0"))
     assert code == 0, (out, err)
+    closed = issue(tmp_path / "issues-0", RID)
+    assert closed["state"] == "close\n" and closed["title"] == f"Drift: {RID}\n"
+    assert closed["labels"] == f"sop-drift,sop-req-{RID}\n"
+    assert "tidak ada drift lagi" in closed["md"]
+    assert issue(tmp_path / "issues-0", "_tanpa-pemilik")["state"] == "close\n"
     assert out["verdict"] == "ok" and out["items"] == [] and out["hostings"] == [RID]
     assert out["checks"]["proxmox"] == "ok" and out["checks"]["dns"] == "ok"
     assert out["checks"]["allocator"] == "ok" and out["checks"][f"terraform:{RID}"] == "ok"
-    assert out["checks"][f"ansible:{RID}"].startswith("skipped")  # not built: needs a VM
+    assert out["checks"][f"ansible:{RID}"].startswith("skipped")  # --without-ansible
     (first,) = drift_records(drift_lab, RID)
     assert first.data["verdict"] == "tidak ada drift" and first.data["items"] == []
     md = Path(out["reports"][0]).read_text()
@@ -253,9 +268,13 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     vm.config.put(protection=0)
     drift_lab.dns_update(lambda u: u.replace(drift_lab.fqdn + ".", 300, "A", "10.99.0.250"))
 
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues-1"))
     assert code == 9, (out, err)
     assert out["verdict"] == "drift"
+    opened = issue(tmp_path / "issues-1", RID)
+    assert opened["state"] == "open\n" and opened["title"] == f"Drift: {RID}\n"
+    assert "## Drift pada hosting" in opened["md"] and "8192" in opened["md"]
+    assert "10.99.0.250" in opened["md"] and "langkah 4 sampai 8" in opened["md"]
     got = found(out)
     assert {
         (RID, "proxmox", "memory_mb", "changed"),
@@ -293,9 +312,17 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert code == 0, (out, err)
     assert out["items"] == []
 
-    # The A record deleted, a foreign name, a VM outside the pipeline, a lease with no VM.
+    # The A record and its PTR deleted, a foreign name and a foreign PTR, a VM outside the
+    # pipeline, a lease with no VM.
     drift_lab.dns_update(lambda u: u.delete(drift_lab.fqdn + ".", "A"))
     drift_lab.dns_update(lambda u: u.add(f"judi.{drift_lab.zone}.", 300, "A", "203.0.113.7"))
+    ptr = ipaddress.IPv4Address(drift_lab.ip).reverse_pointer + "."
+    drift_lab.dns_update(lambda u: u.delete(ptr, "PTR"), zone=bind.REVERSE_ZONE)
+    spare = "199" if not drift_lab.ip.endswith(".199") else "198"  # no hosting's address
+    foreign_ptr = f"{spare}.{bind.REVERSE_ZONE}."
+    drift_lab.dns_update(
+        lambda u: u.add(foreign_ptr, 300, "PTR", f"judi.{drift_lab.zone}."), zone=bind.REVERSE_ZONE
+    )
     api.nodes("pve1").qemu.post(vmid=1500, name="buatan-tangan", memory=512, cores=1)
     pools = load_pools(drift_lab.lab.repo / "inventories" / "pools.yaml")
     drift_lab.infra.allocator(pools).allocate("sisa-lama", "lab")
@@ -304,11 +331,17 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     assert code == 9, (out, err)
     got = found(out)
     assert (RID, "dns", "address", "missing") in got
+    assert (RID, "dns", "name", "missing") in got  # the PTR
     assert ("unowned", "dns", "", "unmanaged") in got
     assert ("unowned", "proxmox", "", "unmanaged") in got
     assert ("unowned", "allocator", "vmid", "missing") in got
     resources = {i["resource"] for i in out["items"] if i["owner"] == "unowned"}
-    assert {f"A judi.{drift_lab.zone}.", "vm/1500", "lease/lab/sisa-lama"} <= resources
+    assert {
+        f"A judi.{drift_lab.zone}.",
+        f"PTR {foreign_ptr}",
+        "vm/1500",
+        "lease/lab/sisa-lama",
+    } <= resources
     department = drift_records(drift_lab, "_drift")[-1]
     assert {i["resource"] for i in department.data["items"]} == resources
     assert department.data["drifted"] == ["dinkes-simpus", "unowned"]
@@ -336,13 +369,15 @@ def test_untouched_lab_then_each_drift_found_recorded_reported(drift_lab: DriftL
     print(f"drift/lab: 7 runs of sop drift in {time.monotonic() - started:.1f} s")
 
 
-def test_a_check_that_fails_is_never_no_drift(drift_lab: DriftLab) -> None:
+def test_a_check_that_fails_is_never_no_drift(drift_lab: DriftLab, tmp_path: Path) -> None:
     code, out, _ = drift_lab.drift()
     assert code == 0, out
 
     bind.stop(drift_lab.dns)
-    code, out, err = drift_lab.drift()
+    code, out, err = drift_lab.drift("--issues-dir", str(tmp_path / "issues"))
     assert code == 10, (out, err)
+    # No verdict: the hosting's issue is neither opened nor closed.
+    assert (tmp_path / "issues" / f"{RID}.state").read_text() == "keep\n"
     assert out["verdict"] == "failed" and out["checks"]["dns"].startswith("gagal")
     assert "pemeriksaan dns gagal" in err and "tidak ada drift" not in err.replace(
         "bukan 'tidak ada drift'", ""
