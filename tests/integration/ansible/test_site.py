@@ -141,7 +141,7 @@ def drift_check(stack: str, vm: Any, bind: Any) -> list[DriftItem]:
         admin_user=vm.user,
         host_keys=lambda _h: pinned,
         extravars=lambda _h: _extravars(stack, vm.address, bind),
-        netns="soplab",
+        netns=ansible_labvm.NAMESPACE,
         timeout=3600,
     )
     started = time.monotonic()
