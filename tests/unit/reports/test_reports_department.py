@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ GOOD = (REPO / "inventories" / "department.yaml").read_text()
 
 def _write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "department.yaml").write_text(text)
+    shutil.copy(REPO / "inventories" / "lambang-contoh.png", tmp_path)
     return tmp_path
 
 
