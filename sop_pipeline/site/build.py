@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -57,6 +57,8 @@ class SiteOptions:
     gitlab_url: str = ""  # the requests project, e.g. https://gitlab.example/dkis/hosting
     branch: str = "{request_id}"  # the merge request's branch of a request
     verifier: VerifyMode = VerifyMode.BOTH
+    #: request id -> last backup as printed (``--backups FILE`` of ``sop backups --json``)
+    backups: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,10 @@ def build_site(
             now=now.astimezone(calendar.tz),
             working_day=calendar.typical_day(),
             audit=audit,
-            hostings=_hostings(ws, ids),
+            hostings=[
+                replace(x, last_backup=options.backups.get(x.request_id, ""))
+                for x in _hostings(ws, ids)
+            ],
         )
     )
     pages.append(summary_page(views, agency=agency, now=now.astimezone(calendar.tz), audit=audit))

@@ -34,6 +34,30 @@ class Hosting:
     last_backup: str = ""  # "" when no backup is recorded where the site is built
 
 
+def last_backups(data: Any, where: str) -> dict[str, str]:
+    """request id -> its last good backup as the dashboard prints it, from the output of
+    ``sop backups --json``; ValueError naming ``where`` and the entry on a wrong shape."""
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: harus daftar JSON keluaran `sop backups --json` [backups-json]")
+    found = {}
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or not isinstance(entry.get("request_id"), str):
+            raise ValueError(f"{where}: [{i}].request_id: wajib teks [backups-json]")
+        last = entry.get("last_backup")
+        if last is None:
+            found[entry["request_id"]] = "belum ada cadangan"
+            continue
+        try:
+            at = datetime.fromisoformat(str(last["ctime"]))
+        except (TypeError, KeyError, ValueError) as err:
+            raise ValueError(
+                f"{where}: [{i}].last_backup.ctime: wajib waktu ISO 8601 [backups-json]"
+            ) from err
+        verdict = "MELANGGAR" if entry.get("breach") else "baik"
+        found[entry["request_id"]] = f"{at.isoformat(timespec='minutes')} ({verdict})"
+    return found
+
+
 def hostings_section(hostings: Sequence[Hosting], today: date) -> str:
     """Every live hosting: days left, the last backup, availability; those ending within
     EXPIRY_DAYS first, marked."""
