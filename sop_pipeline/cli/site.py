@@ -54,6 +54,12 @@ def site_group() -> None:
     show_default=True,
     help="How earlier statements are checked (their hashes go into builds_on).",
 )
+@click.option(
+    "--backups",
+    "backups_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The output of `sop backups --json` (a CI artefact): each hosting's last backup.",
+)
 @click.option("--now", "now_", metavar="ISO-TIME", help="The data time (default: now).")
 @base_option("the keyring and the working calendar")
 @click.pass_obj
@@ -65,6 +71,7 @@ def build_cmd(
     branch: str,
     target_branch: str,
     verifier: str,
+    backups_file: Path | None,
     now_: str | None,
     base: str,
 ) -> None:
@@ -73,6 +80,16 @@ def build_cmd(
     from sop_pipeline.signing.approvals import VerifyMode
     from sop_pipeline.site.build import SiteOptions, build_site
 
+    backups: dict[str, str] = {}
+    if backups_file is not None:
+        import json
+
+        from sop_pipeline.site.dashboard import last_backups
+
+        try:
+            backups = last_backups(json.loads(backups_file.read_text("utf-8")), str(backups_file))
+        except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+            raise click.BadParameter(str(err), param_hint="--backups") from err
     now = datetime.fromisoformat(now_) if now_ else datetime.now(UTC)
     if now.tzinfo is None:
         raise click.BadParameter("--now harus memuat zona waktu (Z atau +07:00)")
@@ -87,6 +104,7 @@ def build_cmd(
             branch=branch,
             target_branch=target_branch,
             verifier=VerifyMode(verifier),
+            backups=backups,
         ),
     )
     click.echo(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,14 @@ from sop_pipeline.loader import RequestInvalid, load_yaml_file
 from sop_pipeline.reports.indonesian import roman_month
 
 FILE_NAME = "department.yaml"
+#: The emblem's file types, by suffix, and how a document embeds them.
+EMBLEM_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+MAX_EMBLEM_BYTES = 2_000_000
 #: Document kinds that carry a number, and the key of their classification code.
 DOCUMENT_KINDS = ("disposisi", "analisis", "hasil_hosting", "berita_acara", "kegiatan")
 #: Kinds whose code may be left out (a default is used): the Laporan Drift's.
@@ -42,6 +50,15 @@ class Letterhead:
     phone: str
     email: str
     website: str
+
+
+@dataclass(frozen=True)
+class Emblem:
+    """The provincial emblem (lambang daerah) at the left of the kop, read from inventories/."""
+
+    path: str  # as department.yaml names it, relative to inventories/
+    media_type: str
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -83,9 +100,8 @@ class Department:
     tz: tzinfo
     officials: Mapping[Role, Official]
     numbering: Numbering
-    # ``draft: true``: placeholders such as "[Nama Kepala Dinas]" are allowed (samples,
-    # tests). Without it they stop report generation (sop_pipeline.reports.readiness).
-    draft: bool = False
+    #: None only for a Department built in code; department.yaml must name one.
+    emblem: Emblem | None = None
 
     def official(self, role: Role) -> Official:
         return self.officials[role]
@@ -122,6 +138,38 @@ def _pattern(pattern: str, path: Path) -> str:
     return pattern
 
 
+def _emblem(name: str, path: Path) -> Emblem:
+    """The emblem file ``letterhead.emblem`` names, inside the folder of department.yaml."""
+    where = f"{path}: letterhead.emblem"
+    folder = path.parent
+    suffix = Path(name).suffix.lower()
+    if suffix not in EMBLEM_TYPES:
+        raise ConfigError(
+            f"{where}: {name!r} harus berkas {', '.join(sorted(EMBLEM_TYPES))} [emblem-type]"
+        )
+    file = folder / name
+    try:
+        inside = file.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        inside = False
+    if Path(name).is_absolute() or ".." in Path(name).parts or not inside:
+        raise ConfigError(f"{where}: {name!r} harus berada di dalam {folder} [emblem-path]")
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise ConfigError(
+            f"{where}: berkas lambang {file} tidak dapat dibaca ({err.strerror or err}); "
+            "letakkan berkas lambang daerah di sana atau perbaiki nama berkasnya "
+            "[emblem-missing]"
+        ) from err
+    if not data or len(data) > MAX_EMBLEM_BYTES:
+        raise ConfigError(
+            f"{where}: berkas lambang {file} kosong atau lebih dari "
+            f"{MAX_EMBLEM_BYTES // 1_000_000} MB [emblem-size]"
+        )
+    return Emblem(path=name, media_type=EMBLEM_TYPES[suffix], data=data)
+
+
 def parse_department(data: Any, path: Path) -> Department:
     """A :class:`Department` from the parsed file; ConfigError on the first wrong value."""
     if not isinstance(data, dict):
@@ -132,6 +180,7 @@ def parse_department(data: Any, path: Path) -> Department:
     letterhead = Letterhead(
         **{name: _text(head, name, "letterhead.", path) for name in Letterhead.__dataclass_fields__}
     )
+    emblem = _emblem(_text(head, "emblem", "letterhead.", path), path)
     try:
         tz = ZoneInfo(_text(data, "timezone", "", path))
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -160,12 +209,14 @@ def parse_department(data: Any, path: Path) -> Department:
         raise ConfigError(
             f"{path}: numbering.codes: wajib ada kode (teks) untuk {', '.join(missing)} [required]"
         )
-    draft = data.get("draft", False)
-    if not isinstance(draft, bool):
-        raise ConfigError(f"{path}: draft: harus true atau false [type]")
+    if "draft" in data:
+        raise ConfigError(
+            f"{path}: draft: tidak berlaku lagi; isian contoh seperti [Nama Kepala Dinas] "
+            "selalu menghentikan pembuatan dokumen. Hapus baris ini [draft-removed]"
+        )
     return Department(
-        draft=draft,
         letterhead=letterhead,
+        emblem=emblem,
         place=_text(data, "place", "", path),
         tz=tz,
         officials=officials,

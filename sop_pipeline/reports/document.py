@@ -63,7 +63,8 @@ class SignatureBlock:
     name: str
     nip: str  # printed as "NIP. ..." when not empty
     rank: str = ""
-    #: The electronic signature the ledger holds for this step, if any (principal, time).
+    #: The electronic signature the ledger holds for this step, if any: who, when, the key's
+    #: fingerprint, and what kind of signature it is (and is not).
     electronic: str = ""
 
 
@@ -74,14 +75,26 @@ class Signatures:
 
     rows: tuple[tuple[SignatureBlock, ...], ...]
     centered_rows: frozenset[int] = frozenset()
+    #: A line above the blocks, right-aligned: "Padang, 30 November 2026".
+    dated: str = ""
 
 
 Block = Heading | Paragraph | Fields | Table | Items | Signatures
 
 
 @dataclass(frozen=True)
+class Image:
+    """An image embedded in the document itself (never fetched): the kop's emblem."""
+
+    media_type: str  # image/png, image/jpeg or image/svg+xml
+    data: bytes = field(repr=False)
+    alt: str = ""
+
+
+@dataclass(frozen=True)
 class Letterhead:
     lines: tuple[str, ...]  # government, agency (large), then contact lines (small)
+    emblem: Image | None = None  # at the left of the kop (HTML and PDF only)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sop_pipeline.reports.document import (
     Document,
     Fields,
     Heading,
+    Image,
     Items,
     Letterhead,
     Paragraph,
@@ -31,6 +32,7 @@ from sop_pipeline.reports.document import (
     Strong,
     Table,
 )
+from sop_pipeline.reports.glossary import plain, with_glossary
 from sop_pipeline.reports.model import (
     ActivityEntry,
     ActivityReport,
@@ -44,6 +46,7 @@ from sop_pipeline.reports.model import (
     analysis_findings,
     feasible,
 )
+from sop_pipeline.reports.readiness import require_department_ready
 
 SOP_NAME = "SOP Hosting Website/Aplikasi Nomor 555/129/Dikominfotik-2021"
 GENERATOR = "sop-pipeline"
@@ -94,14 +97,27 @@ def label(table: dict[str, str], value: str) -> str:
 
 def letterhead(dept: Department) -> Letterhead:
     lh = dept.letterhead
+    emblem = dept.emblem
     return Letterhead(
         (
             lh.government,
             lh.agency,
             f"{lh.address}, {lh.city} {lh.postal_code}, Telepon {lh.phone}",
             f"Laman: {lh.website}  Pos-el: {lh.email}",
-        )
+        ),
+        emblem=Image(emblem.media_type, emblem.data, f"Lambang {lh.government}")
+        if emblem
+        else None,
     )
+
+
+def target_text(label_: str) -> str:
+    """A step's target as the SOP writes it; "Tentatif" written out, never a bare word."""
+    return TENTATIVE if label_ == "Tentatif" else label_
+
+
+#: What the SOP's "Tentatif" (step 6, the technical analysis) means on paper.
+TENTATIVE = "Tentatif (tidak ada batas waktu baku)"
 
 
 def place_date(dept: Department, moment: datetime) -> str:
@@ -127,10 +143,15 @@ def official_block(
     )
 
 
-def electronic_note(dept: Department, signer: str, at: datetime) -> str:
+def electronic_note(dept: Department, signer: str, at: datetime, key: str = "") -> str:
+    """What the electronic signature is, and is not, beside the space for a wet one."""
+    fingerprint = f", sidik jari kunci {key}" if key else ""
     return (
-        f"Ditandatangani secara elektronik (SSHSIG) oleh {signer} "
-        f"pada {ind.short_date_time(at, dept.tz)} {ind.zone_label(dept.tz)}"
+        f"Ditandatangani secara elektronik dengan kunci SSH (SSHSIG) oleh {signer} pada "
+        f"{ind.short_date_time(at, dept.tz)} {ind.zone_label(dept.tz)}{fingerprint}. "
+        "Siapa pun dapat memeriksanya dengan ssh-keygen -Y verify terhadap daftar kunci dinas "
+        "(approvers/). Ini bukan tanda tangan elektronik tersertifikasi (bukan dari PSrE); "
+        "ruang di atas untuk tanda tangan basah."
     )
 
 
@@ -226,7 +247,6 @@ def disposition(dept: Department, d: Disposition) -> Document:
                 DISPOSITION_TO[step_number].label,
                 DISPOSITION_TEXT[step_number],
                 ind.short_date_time(entry.at, dept.tz) if entry else "belum",
-                entry.signer if entry else "-",
             )
         )
     blocks: list[Block] = [
@@ -246,11 +266,11 @@ def disposition(dept: Department, d: Disposition) -> Document:
         ),
         Heading("Disposisi"),
         Table(
-            ("Langkah", "Dari", "Kepada", "Isi disposisi", "Tanggal", "Ditandatangani oleh"),
+            ("Langkah", "Dari", "Kepada", "Isi disposisi", "Tanggal"),
             tuple(rows),
-            widths=(11, 12, 14, 29, 13, 21),
+            widths=(11, 14, 16, 41, 18),
             note=f"Waktu dalam {ind.zone_label(dept.tz)}. Tanda tangan elektronik diperiksa "
-            "terhadap keyring cabang utama.",
+            "terhadap keyring cabang utama; penanda tangan tertulis di bawah tiap tanda tangan.",
         ),
         Heading("Ringkasan Permintaan"),
         Fields(
@@ -272,9 +292,9 @@ def disposition(dept: Department, d: Disposition) -> Document:
     sig_rows = []
     for step_number, role in ((2, Role.KADIS), (3, Role.KABID)):
         entry = by_step.get(step_number)
-        note = electronic_note(dept, entry.signer, entry.at) if entry else ""
+        note = electronic_note(dept, entry.signer, entry.at, entry.key) if entry else ""
         sig_rows.append(official_block(dept, role, (), electronic=note))
-    blocks.append(Signatures((tuple(sig_rows),)))
+    blocks.append(Signatures((tuple(sig_rows),), dated=place_date(dept, d.issued)))
     return _document(dept, d, "Lembar Disposisi", subject_line(r), blocks, r)
 
 
@@ -300,7 +320,7 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         Table(
             ("No", "Aspek", "Hasil", "Keterangan"),
             tuple(
-                (str(i), f.label, "Memenuhi" if f.ok else "Tidak memenuhi", f.detail)
+                (str(i), f.label, "Memenuhi" if f.ok else "Tidak memenuhi", plain(f.detail))
                 for i, f in enumerate(findings, 1)
             ),
             marked=frozenset(i for i, f in enumerate(findings) if not f.ok),
@@ -329,7 +349,8 @@ def analysis(dept: Department, a: AnalysisReport) -> Document:
         _quota_table(a),
         Heading("E. Ringkasan Rencana Terraform"),
         Items(
-            (res.plan_summary or ("(tidak ada ringkasan rencana)",)) + change_class_lines(res),
+            tuple(plain(line) for line in res.plan_summary or ("(tidak ada ringkasan rencana)",))
+            + change_class_lines(res),
             ordered=False,
         ),
         Heading("F. Kesimpulan"),
@@ -527,7 +548,7 @@ def hosting(dept: Department, report: HostingReport) -> Document:
                 (
                     "Lama pelaksanaan",
                     f"{ind.duration(elapsed)} (target SOP langkah 8: "
-                    f"{sop_step(8).target.label} kerja)",
+                    f"{target_text(sop_step(8).target.label)} kerja)",
                 ),
             )
         ),
@@ -699,7 +720,7 @@ def _verdict(t: StepTiming, dept: Department) -> str:
     if t.running:
         state = "sedang berjalan"
     elif t.deadline is None:
-        state = "tentatif"
+        state = "target tentatif, tidak dinilai"
     else:
         state = "sesuai target"
     if t.breached and t.deadline is not None:
@@ -715,7 +736,7 @@ def _steps_table(e: ActivityEntry, dept: Department) -> Table:
             ind.short_date_time(t.started, dept.tz),
             ind.short_date_time(t.ended, dept.tz) if t.ended else "-",
             ind.duration(t.elapsed),
-            t.target_label,
+            target_text(t.target_label),
             _verdict(t, dept),
         )
         for t in e.timings
@@ -807,7 +828,7 @@ def activity(dept: Department, report: ActivityReport) -> Document:
                         e.request_id,
                         f"{t.step}. {sop_step(t.step).activity}",
                         sop_step(t.step).actor.label,
-                        t.target_label,
+                        target_text(t.target_label),
                         ind.short_date_time(t.deadline, dept.tz) if t.deadline else "-",
                         ind.duration(t.elapsed) + (" (berjalan)" if t.running else ""),
                     )
@@ -896,7 +917,13 @@ def _backups_section(dept: Department, report: ActivityReport) -> list[Block]:
 
 
 def build(dept: Department, report: Report) -> Document:
-    """The document for any report model."""
+    """The document for any report model, with its glossary. NotReadyForDocuments (a
+    ConfigError naming each field) while department.yaml still holds a placeholder."""
+    require_department_ready(dept)
+    return with_glossary(_build(dept, report))
+
+
+def _build(dept: Department, report: Report) -> Document:
     if isinstance(report, Disposition):
         return disposition(dept, report)
     if isinstance(report, AnalysisReport):

@@ -28,9 +28,11 @@ from sop_pipeline.reports.document import (
     Table,
 )
 from sop_pipeline.reports.documents import GENERATOR, letterhead, official_block, place_date
+from sop_pipeline.reports.glossary import with_glossary
 from sop_pipeline.reports.html import render_html
 from sop_pipeline.reports.markdown import render_markdown
 from sop_pipeline.reports.pdf import html_to_pdf
+from sop_pipeline.reports.readiness import require_department_ready
 
 FOLDER = "_drift"
 FILE_STEM = "laporan-drift"
@@ -146,18 +148,23 @@ def drift_document(dept: Department, run: DriftRun) -> Document:
             ((official_block(dept, Role.TIM_TEKNIS, (place_date(dept, run.at), "Pemeriksa,")),),),
         ),
     ]
-    return Document(
-        letterhead=letterhead(dept),
-        title=TITLE.upper(),
-        subtitle="Perbandingan yang disetujui dengan yang berjalan",
-        number=number,
-        blocks=tuple(blocks),
-        footer=f"{dept.letterhead.short_name} · {TITLE} Nomor {number} · dibuat oleh {GENERATOR}",
-        meta={
-            "author": f"{dept.letterhead.agency}, {dept.letterhead.government}",
-            "generator": GENERATOR,
-            "description": f"{TITLE} Nomor {number}",
-        },
+    require_department_ready(dept)
+    return with_glossary(
+        Document(
+            letterhead=letterhead(dept),
+            title=TITLE.upper(),
+            subtitle="Perbandingan yang disetujui dengan yang berjalan",
+            number=number,
+            blocks=tuple(blocks),
+            footer=(
+                f"{dept.letterhead.short_name} · {TITLE} Nomor {number} · dibuat oleh {GENERATOR}"
+            ),
+            meta={
+                "author": f"{dept.letterhead.agency}, {dept.letterhead.government}",
+                "generator": GENERATOR,
+                "description": f"{TITLE} Nomor {number}",
+            },
+        )
     )
 
 

@@ -61,3 +61,20 @@ def md_url(url: str) -> str:
 def h(text: object) -> str:
     """Plain text safe as HTML element content or a quoted attribute value."""
     return html.escape(str(text), quote=True)
+
+
+#: An e-mail address (or an e-mail-like signer principal), which must never break mid-word.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def h_text(text: object) -> str:
+    """:func:`h` for running text: every e-mail address in it is kept on one line
+    (``<span class="nobr">``, ``white-space: nowrap``). The address is escaped too."""
+    value = str(text)
+    out, last = [], 0
+    for found in _EMAIL.finditer(value):
+        out.append(h(value[last : found.start()]))
+        out.append(f'<span class="nobr">{h(found.group(0))}</span>')
+        last = found.end()
+    out.append(h(value[last:]))
+    return "".join(out)

@@ -8,11 +8,14 @@ rule, centred underlined title and number, justified text, signature blocks on t
 
 from __future__ import annotations
 
+import base64
+
 from sop_pipeline.reports.document import (
     Block,
     Document,
     Fields,
     Heading,
+    Image,
     Inline,
     Items,
     Paragraph,
@@ -21,7 +24,7 @@ from sop_pipeline.reports.document import (
     Strong,
     Table,
 )
-from sop_pipeline.reports.escape import h
+from sop_pipeline.reports.escape import h, h_text
 
 STYLE = """
 @page {
@@ -36,7 +39,9 @@ html { font-family: Arial, "Liberation Sans", "DejaVu Sans", sans-serif; font-si
 body { margin: 0; }
 .footer-text { position: running(footer); font-size: 7.5pt; color: #444;
                border-top: 0.5pt solid #888; padding-top: 3pt; margin-top: 6pt; }
-.kop { text-align: center; border-bottom: 3pt solid #000; padding-bottom: 4pt; }
+.kop { text-align: center; border-bottom: 3pt solid #000; padding: 0 2.4cm 4pt 2.4cm;
+       position: relative; min-height: 2.2cm; }
+.kop img.emblem { position: absolute; left: 0; top: 0; height: 2.2cm; width: auto; }
 .kop-rule { border-top: 0.8pt solid #000; margin-top: 1.5pt; margin-bottom: 14pt; }
 .kop .gov { font-size: 13pt; letter-spacing: 0.5pt; }
 .kop .agency { font-size: 15pt; font-weight: bold; letter-spacing: 0.3pt; }
@@ -68,18 +73,21 @@ table.signatures tr.head td { vertical-align: bottom; padding-top: 10pt; }
 table.signatures tr.space td { height: 56pt; }
 table.signatures tr.who td { vertical-align: top; }
 .sig-name { font-weight: bold; text-decoration: underline; }
+.sig-dated { text-align: right; margin: 12pt 0 0 0; padding-right: 6pt; }
+.nobr { white-space: nowrap; }
 .sig-e { font-size: 7.5pt; font-style: italic; color: #333; margin-top: 3pt;
          overflow-wrap: anywhere; }
 """
 
 
 def _inline(part: Inline) -> str:
-    return f"<strong>{h(part.text)}</strong>" if isinstance(part, Strong) else h(part)
+    return f"<strong>{h_text(part.text)}</strong>" if isinstance(part, Strong) else h_text(part)
 
 
 def _fields(block: Fields) -> str:
     rows = "".join(
-        f'<tr><td class="label">{h(label)}</td><td class="colon">:</td><td>{h(value)}</td></tr>'
+        f'<tr><td class="label">{h(label)}</td><td class="colon">:</td>'
+        f"<td>{h_text(value)}</td></tr>"
         for label, value in block.rows
     )
     return f'<table class="fields">{rows}</table>'
@@ -93,11 +101,11 @@ def _table(block: Table) -> str:
     head = "".join(f"<th>{h(c)}</th>" for c in block.header)
     body = "".join(
         ('<tr class="marked">' if i in block.marked else "<tr>")
-        + "".join(f"<td>{h(c)}</td>" for c in row)
+        + "".join(f"<td>{h_text(c)}</td>" for c in row)
         + "</tr>"
         for i, row in enumerate(block.rows)
     )
-    note = f'<p class="note">{h(block.note)}</p>' if block.note else ""
+    note = f'<p class="note">{h_text(block.note)}</p>' if block.note else ""
     return (
         f'<table class="grid"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>{note}"
@@ -111,13 +119,13 @@ def _who(block: SignatureBlock) -> str:
     if block.nip:
         parts.append(f"<div>NIP. {h(block.nip)}</div>")
     if block.electronic:
-        parts.append(f'<div class="sig-e">{h(block.electronic)}</div>')
+        parts.append(f'<div class="sig-e">{h_text(block.electronic)}</div>')
     return "".join(parts)
 
 
 def _signature_row(row: tuple[SignatureBlock, ...], centered: bool) -> str:
     """Three table rows (heading, space to sign, name) so that names line up across blocks."""
-    heads = ["".join(f"<div>{h(line)}</div>" for line in s.lines) for s in row]
+    heads = ["".join(f"<div>{h_text(line)}</div>" for line in s.lines) for s in row]
     whos = [_who(s) for s in row]
     if len(row) == 1 and centered:
         cell = '<td colspan="2">{}</td>'
@@ -137,7 +145,8 @@ def _signatures(block: Signatures) -> str:
     rows = "".join(
         _signature_row(row, i in block.centered_rows) for i, row in enumerate(block.rows)
     )
-    return f'<table class="signatures">{rows}</table>'
+    dated = f'<p class="sig-dated">{h(block.dated)}</p>' if block.dated else ""
+    return f'{dated}<table class="signatures">{rows}</table>'
 
 
 def _block(block: Block) -> str:
@@ -151,8 +160,16 @@ def _block(block: Block) -> str:
         return _table(block)
     if isinstance(block, Items):
         tag = "ol" if block.ordered else "ul"
-        return f"<{tag}>{''.join(f'<li>{h(i)}</li>' for i in block.items)}</{tag}>"
+        return f"<{tag}>{''.join(f'<li>{h_text(i)}</li>' for i in block.items)}</{tag}>"
     return _signatures(block)
+
+
+def _emblem(image: Image) -> str:
+    """The emblem embedded as a ``data:`` URL: the page loads nothing (pdf.py decodes it)."""
+    data = base64.b64encode(image.data).decode("ascii")
+    return (
+        f'<img class="emblem" src="data:{h(image.media_type)};base64,{data}" alt="{h(image.alt)}">'
+    )
 
 
 def render_html(doc: Document) -> str:
@@ -162,7 +179,9 @@ def render_html(doc: Document) -> str:
     if rest:
         agency, *contact = rest
         kop.append(f'<div class="agency">{h(agency.upper())}</div>')
-        kop += [f'<div class="contact">{h(c)}</div>' for c in contact]
+        kop += [f'<div class="contact">{h_text(c)}</div>' for c in contact]
+    if doc.letterhead.emblem is not None:
+        kop.insert(0, _emblem(doc.letterhead.emblem))
     meta = "".join(
         f'<meta name="{h(name)}" content="{h(value)}">' for name, value in sorted(doc.meta.items())
     )
@@ -170,7 +189,7 @@ def render_html(doc: Document) -> str:
         "<!DOCTYPE html>",
         '<html lang="id"><head><meta charset="utf-8">',
         f"<title>{h(doc.title)}</title>{meta}<style>{STYLE}</style></head><body>",
-        f'<div class="footer-text">{h(doc.footer)}</div>',
+        f'<div class="footer-text">{h_text(doc.footer)}</div>',
         f'<header class="kop">{"".join(kop)}</header><div class="kop-rule"></div>',
         f"<h1>{h(doc.title)}</h1>",
     ]

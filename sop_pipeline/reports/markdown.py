@@ -70,7 +70,7 @@ def _block(block: Block) -> list[str]:
 
 
 def _signatures(block: Signatures) -> list[str]:
-    out: list[str] = []
+    out: list[str] = [md(block.dated), ""] if block.dated else []
     for row in block.rows:
         for sig in row:
             out += [*_signature(sig), ""]

@@ -196,6 +196,7 @@ class DispositionEntry:
     step: int
     signer: str  # the principal whose signature the ledger recorded
     at: datetime
+    key: str = ""  # the signing key's fingerprint (SHA256:...), from the step's record
 
 
 def disposition_entries(state: RequestState) -> tuple[DispositionEntry, ...]:

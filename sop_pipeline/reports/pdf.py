@@ -9,6 +9,8 @@ renderer read a local file or reach the network.
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 from sop_pipeline.errors import AdapterError
@@ -23,13 +25,22 @@ class ReportError(AdapterError):
     """A report could not be rendered or written."""
 
 
+#: The only URLs a document may hold: an image embedded as base64 (the kop's emblem).
+_EMBEDDED = re.compile(r"data:(image/(?:png|jpeg|svg\+xml));base64,([A-Za-z0-9+/=]*)\Z")
+
+
 def _fetcher_class() -> Any:
-    from weasyprint.urls import URLFetcher
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     class RefuseAll(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
-        """Loads nothing: the documents are self-contained."""
+        """Loads nothing: the documents are self-contained. An embedded image (a ``data:``
+        URL of PNG, JPEG or SVG) is decoded here, with no I/O; anything else is refused."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
+            found = _EMBEDDED.match(url)
+            if found:
+                body = base64.b64decode(found.group(2), validate=True)
+                return URLFetcherResponse(url, body, {"Content-Type": found.group(1)}, 200)
             raise ValueError(f"sop-pipeline reports load no external resource ({url[:80]})")
 
     return RefuseAll

@@ -51,23 +51,32 @@ def calendar_problems(
 def department_problems(
     department: Department, path: str = "inventories/department.yaml"
 ) -> list[str]:
-    """Every placeholder still in the letterhead and the officials, unless marked a draft."""
-    if department.draft:
-        return []
+    """Every placeholder ("[Nama Kepala Dinas]", "....") still in the letterhead, the place
+    of signing and the officials."""
     found = []
     for name in (f.name for f in fields(department.letterhead)):
-        value = getattr(department.letterhead, name)
-        if _PLACEHOLDER.search(value):
-            found.append(f"letterhead.{name}")
+        found.append((f"letterhead.{name}", getattr(department.letterhead, name)))
+    found.append(("place", department.place))
     for role, official in department.officials.items():
         for name in ("name", "nip", "title", "rank"):
-            if _PLACEHOLDER.search(getattr(official, name)):
-                found.append(f"officials.{role}.{name}")
+            found.append((f"officials.{role}.{name}", getattr(official, name)))
     return [
-        f"{path}: {where}: masih berisi isian contoh; tulis data dinas yang sebenarnya "
-        "sebelum dokumen resmi dibuat [department-placeholder]"
-        for where in found
+        f"{path}: {where}: masih berisi isian contoh ({value!r}); tulis data dinas yang "
+        "sebenarnya sebelum dokumen resmi dibuat [department-placeholder]"
+        for where, value in found
+        if _PLACEHOLDER.search(value)
     ]
+
+
+def require_department_ready(department: Department) -> None:
+    """Raise NotReadyForDocuments when a placeholder is left: no document is built then."""
+    problems = department_problems(department)
+    if problems:
+        raise NotReadyForDocuments(
+            "\n".join(
+                [*problems, "Dokumen tidak dibuat: perbaiki inventories/department.yaml dulu."]
+            )
+        )
 
 
 def require_ready(calendar: WorkingCalendar, department: Department, years: Iterable[int]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -30,7 +30,7 @@ from sop_pipeline.signing.errors import StatementInvalid
 from sop_pipeline.signing.keyring import Keyring
 from sop_pipeline.signing.signer import builds_on, free_path
 from sop_pipeline.signing.subject import Subject, approvals_dir, load_subject
-from sop_pipeline.site.dashboard import RequestView, dashboard_page, summary_page
+from sop_pipeline.site.dashboard import Hosting, RequestView, dashboard_page, summary_page
 from sop_pipeline.site.enrol import enrol_page
 from sop_pipeline.site.form import SCRIPT as FORM_SCRIPT
 from sop_pipeline.site.form import form_inputs, form_pages
@@ -60,6 +60,8 @@ class SiteOptions:
     branch: str = "{request_id}"  # the merge request's branch of a request
     target_branch: str = "main"  # where merge requests go (the request form's GitLab links)
     verifier: VerifyMode = VerifyMode.BOTH
+    #: request id -> last backup as printed (``--backups FILE`` of ``sop backups --json``)
+    backups: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,28 @@ def _opd(path: Path) -> str:
     return facts.get("opd.code", "(tidak diketahui)")
 
 
+def _hostings(ws: Workspace, ids: list[str]) -> list[Hosting]:
+    """Live hostings (step 8 recorded): the period's end as the request file says it."""
+    from datetime import date
+
+    from sop_pipeline.ledger.tracking import state_of
+
+    found = []
+    for rid in ids:
+        path = ws.request_path(rid)
+        try:
+            built = state_of(ws.ledgers, rid).built
+        except SopError:
+            continue
+        facts = dict(_facts(path)) if built and path.is_file() else {}
+        try:
+            end = date.fromisoformat(facts.get("period.end", ""))
+        except ValueError:
+            continue
+        found.append(Hosting(rid, facts.get("opd.code", "(tidak diketahui)"), end))
+    return found
+
+
 def build_site(
     *, ws: Workspace, trusted: TrustedConfig, out: Path, now: datetime, options: SiteOptions
 ) -> Built:
@@ -249,6 +273,10 @@ def build_site(
             now=now.astimezone(calendar.tz),
             working_day=calendar.typical_day(),
             audit=audit,
+            hostings=[
+                replace(x, last_backup=options.backups.get(x.request_id, ""))
+                for x in _hostings(ws, ids)
+            ],
         )
     )
     pages.append(summary_page(views, agency=agency, now=now.astimezone(calendar.tz), audit=audit))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sop_pipeline.domain.sop import STEPS, Role
@@ -20,6 +20,70 @@ from sop_pipeline.reports.indonesian import working_duration
 from sop_pipeline.site.layout import Page, render, table
 
 AMBER_SHARE = 0.75  # a step that used more than this share of its target is amber
+EXPIRY_DAYS = 30  # hostings whose period ends within this many days are listed
+NOT_MONITORED = "belum dipantau"  # availability, until monitoring exists (issue 14)
+
+
+@dataclass(frozen=True)
+class Hosting:
+    """A live hosting (step 8 done): its period's end, from the request file on record."""
+
+    request_id: str
+    opd: str
+    period_end: date
+    last_backup: str = ""  # "" when no backup is recorded where the site is built
+
+
+def last_backups(data: Any, where: str) -> dict[str, str]:
+    """request id -> its last good backup as the dashboard prints it, from the output of
+    ``sop backups --json``; ValueError naming ``where`` and the entry on a wrong shape."""
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: harus daftar JSON keluaran `sop backups --json` [backups-json]")
+    found = {}
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or not isinstance(entry.get("request_id"), str):
+            raise ValueError(f"{where}: [{i}].request_id: wajib teks [backups-json]")
+        last = entry.get("last_backup")
+        if last is None:
+            found[entry["request_id"]] = "belum ada cadangan"
+            continue
+        try:
+            at = datetime.fromisoformat(str(last["ctime"]))
+        except (TypeError, KeyError, ValueError) as err:
+            raise ValueError(
+                f"{where}: [{i}].last_backup.ctime: wajib waktu ISO 8601 [backups-json]"
+            ) from err
+        verdict = "MELANGGAR" if entry.get("breach") else "baik"
+        found[entry["request_id"]] = f"{at.isoformat(timespec='minutes')} ({verdict})"
+    return found
+
+
+def hostings_section(hostings: Sequence[Hosting], today: date) -> str:
+    """Every live hosting: days left, the last backup, availability; those ending within
+    EXPIRY_DAYS first, marked."""
+    rows = []
+    for x in sorted(hostings, key=lambda x: (x.period_end, x.request_id)):
+        left = (x.period_end - today).days
+        soon = left <= EXPIRY_DAYS
+        state = "sudah berakhir" if left < 0 else f"{left} hari lagi"
+        rows.append(
+            f'<tr class="hosting" data-request="{h(x.request_id)}" data-days-left="{left}" '
+            f'data-expiring="{str(soon).lower()}"><td>{h(x.opd)}</td><td>{h(x.request_id)}</td>'
+            f"<td>{h(x.period_end.isoformat())}</td>"
+            f'<td class="{"red" if soon else "green"}">{h(state)}</td>'
+            f"<td>{h(x.last_backup or 'belum dicatat')}</td><td>{h(NOT_MONITORED)}</td></tr>"
+        )
+    expiring = sum(1 for x in hostings if (x.period_end - today).days <= EXPIRY_DAYS)
+    head = (
+        "<tr><th>OPD</th><th>Permintaan</th><th>Akhir masa hosting</th><th>Sisa</th>"
+        "<th>Cadangan terakhir</th><th>Ketersediaan</th></tr>"
+    )
+    body = "".join(rows) or '<tr><td colspan="6">Belum ada hosting yang berjalan.</td></tr>'
+    return (
+        f'<h2 id="hostings">Hosting yang berjalan</h2><p id="expiring" data-count="{expiring}">'
+        f"Berakhir dalam {EXPIRY_DAYS} hari: {expiring}.</p>"
+        f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +224,7 @@ def dashboard_page(
     now: datetime,
     working_day: timedelta,
     audit: tuple[int, Sequence[str]],
+    hostings: Sequence[Hosting] = (),
 ) -> Page:
     checked, faults = audit
     verdict = (
@@ -201,7 +266,8 @@ def dashboard_page(
     stamp = now.strftime("%d-%m-%Y %H:%M")
     body = (
         f'<p id="data-time">Data per {h(stamp)} WIB</p>{verdict}{legend}'
-        f"<h2>Ringkasan per OPD</h2>{overview}{sections}"
+        f"<h2>Ringkasan per OPD</h2>{overview}{hostings_section(hostings, now.date())}"
+        f"{sections}"
     )
     return render("index.html", title="Dasbor layanan hosting", body=body, agency=agency)
 

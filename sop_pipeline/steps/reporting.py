@@ -207,11 +207,20 @@ def _step_time(request_id: str, document: str, records: Sequence[Record], step: 
     return record.time
 
 
+def _signing_key(records: Sequence[Record], step: int) -> str:
+    """The fingerprint(s) of the key(s) whose signature the step's record holds."""
+    record = last_step_record(records, step)
+    keys = record.data.get("keys", []) if record else []
+    return ", ".join(str(k) for k in keys if k) if isinstance(keys, list) else ""
+
+
 def disposition(facts: Request, records: Sequence[Record]) -> Disposition:
     """Lembar Disposisi (steps 2-3), numbered with the step-5 ticket, dated at step 3."""
     state = state_of_records(facts.request_id, records)
     _require(facts.request_id, "disposisi", state, (2, 3, TICKET_STEP))
-    entries = disposition_entries(state)
+    entries = tuple(
+        replace(e, key=_signing_key(records, e.step)) for e in disposition_entries(state)
+    )
     return Disposition(
         request=facts,
         sequence=ticket_sequence(ticket_of(records)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from sop_pipeline.demo.officials import Lab
@@ -37,16 +38,20 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def commit_on_branch(lab: Lab, branch: str, files: dict[str, str], message: str) -> None:
-    """Write ``files`` (path -> text) on ``branch`` (made from main if absent), come back."""
+def commit_on_branch(lab: Lab, branch: str, files: Mapping[str, str | bytes], message: str) -> None:
+    """Write ``files`` (path -> text or bytes) on ``branch`` (made from main if absent),
+    come back."""
     current = git(lab.repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     git(lab.repo, "stash", "push", "-q", "--include-untracked")
     if branch not in git(lab.repo, "branch", "--list", branch):
         git(lab.repo, "branch", branch, "main")
     git(lab.repo, "checkout", "-q", branch)
-    for name, text in files.items():
+    for name, content in files.items():
         (lab.repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (lab.repo / name).write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):  # the kop's emblem
+            (lab.repo / name).write_bytes(content)
+        else:
+            (lab.repo / name).write_text(content, encoding="utf-8")
     git(lab.repo, "add", *files)
     git(lab.repo, "commit", "-q", "-m", message)
     git(lab.repo, "checkout", "-q", current)
@@ -56,8 +61,8 @@ def commit_on_branch(lab: Lab, branch: str, files: dict[str, str], message: str)
 
 def with_inventories(lab: Lab) -> None:
     """The repository's inventories (calendar, policy) on the lab's base branch."""
-    files = {
-        f"inventories/{p.name}": p.read_text(encoding="utf-8")
+    files: dict[str, str | bytes] = {
+        f"inventories/{p.name}": p.read_bytes() if p.suffix == ".png" else p.read_text("utf-8")
         for p in (REPO / "inventories").iterdir()
         if p.is_file()
     }

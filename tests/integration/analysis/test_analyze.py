@@ -114,7 +114,7 @@ def test_a_request_that_fits_is_feasible_and_its_plan_adds_one_vm(
         "simpus.sumbarprov.go.id belum dipakai",
         "debian-12-cloudinit tersedia",
         "module.vm.proxmox_virtual_environment_vm.this: akan dibuat",
-        "Plan: 1 to add, 0 to change, 0 to destroy.",
+        "Rencana Terraform: 1 dibuat, 0 diubah, 0 dihapus.",
         "| pve1 | aktif |",
     ):
         assert text in md, text
@@ -124,7 +124,7 @@ def test_a_request_that_fits_is_feasible_and_its_plan_adds_one_vm(
         "SIMPUS",
         "10.99.0.100",
         "simpus.sumbarprov.go.id",
-        "Plan: 1 to add, 0 to change, 0 to destroy.",
+        "Rencana Terraform: 1 dibuat, 0 diubah, 0 dihapus.",
         "DAPAT DILAKSANAKAN",
         "pve1",
     ):
@@ -176,7 +176,7 @@ def test_a_request_over_the_opd_quota_is_not_feasible(
     assert "tidak memenuhi: Kuota OPD DINKES" in md
     text = pdf_text(report_dir(repo) / "laporan-analisis-teknis.pdf")
     assert "Kuota OPD DINKES" in text and "BELUM DAPAT DILAKSANAKAN" in text
-    assert "Plan: 1 to add" in text  # the plan still shows what would be made
+    assert "Rencana Terraform: 1 dibuat" in text  # the plan still shows what would be made
     recorded = last_analysis(repo)
     assert recorded.data["feasible"] is False
     assert recorded.data["verdict"] == "BELUM DAPAT DILAKSANAKAN"

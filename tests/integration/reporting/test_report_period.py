@@ -23,7 +23,7 @@ SIMPUS_ROWS = [
     ("3", "3 menit", "selesai; sesuai target"),
     ("4", "3 menit", "lengkap; sesuai target"),
     ("5", "3 menit", "selesai; sesuai target"),
-    ("6", "Tentatif", "selesai; tentatif"),
+    ("6", "Tentatif (tidak ada batas waktu baku)", "selesai; target tentatif, tidak dinilai"),
     ("7", "30 menit", "disetujui; LEWAT target (batas 30-11-2026 10.05)"),
     ("8", "1 hari", "selesai; sesuai target"),
     ("9", "1 hari", "selesai; sesuai target"),

@@ -54,22 +54,28 @@ def test_a_missing_year_stops_the_laporan_kegiatan(walk: Walk) -> None:
 
 def test_placeholders_in_department_yaml_stop_every_report(walk: Walk) -> None:
     walk.advance(RID, 0)
-    on_main(walk.lab, "department.yaml", ("draft: true\n", ""), "kop surat: bukan draf lagi")
+    on_main(
+        walk.lab,
+        "department.yaml",
+        ('name: "Drs. Hendra Saputra, M.Si."', 'name: "[Nama Kepala Dinas]"'),
+        "kop surat: isian contoh tertinggal",
+    )
     result = sop(walk.lab.repo, "report", RID, "--no-advance")
     assert result.exit_code == 3, result.output
     lines = [line for line in result.output.splitlines() if "[department-placeholder]" in line]
     assert (
-        "inventories/department.yaml: officials.kadis.name: masih berisi isian contoh; tulis "
-        "data dinas yang sebenarnya sebelum dokumen resmi dibuat [department-placeholder]"
+        "inventories/department.yaml: officials.kadis.name: masih berisi isian contoh "
+        "('[Nama Kepala Dinas]'); tulis data dinas yang sebenarnya sebelum dokumen resmi "
+        "dibuat [department-placeholder]"
     ) in lines
-    assert any("letterhead.address" in line for line in lines)
+    assert len(lines) == 1  # only the field left as a placeholder
     assert written(walk.lab) == []
     period = sop(walk.lab.repo, "report", "--period", "2026-11", "--now", "2026-12-07T08:00+07:00")
     assert period.exit_code == 3 and "[department-placeholder]" in period.output
     assert written(walk.lab) == []
 
 
-def test_the_shipped_draft_department_and_a_filled_year_still_report(walk: Walk) -> None:
+def test_the_shipped_example_department_and_a_filled_year_still_report(walk: Walk) -> None:
     """The control: the same harness does write documents when nothing is missing."""
     walk.advance(RID, 0)
     result = sop(walk.lab.repo, "report", "--period", "2026-11", "--now", "2026-12-07T08:00+07:00")

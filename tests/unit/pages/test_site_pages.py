@@ -94,3 +94,45 @@ def test_enrol_page_offers_every_signing_role_with_its_namespaces() -> None:
     )
     assert set(data["namespaces"]) == {"kadis", "kabid", "koordinator", "tim_teknis"}
     assert 'value="20270302Z"' in page.html
+
+
+def test_hostings_expiring_within_30_days_are_marked_and_availability_is_not_claimed() -> None:
+    from datetime import date
+
+    from sop_pipeline.site.dashboard import Hosting, hostings_section
+
+    today = date(2026, 12, 5)
+    html = hostings_section(
+        [
+            Hosting("dinkes-simpus", "DINKES", date(2027, 12, 31)),
+            Hosting(HOSTILE, "BPBD", date(2027, 1, 4), last_backup="04-12-2026 02.00 WIB"),
+            Hosting("disdik-lama", "DISDIK", date(2026, 12, 1)),
+        ],
+        today,
+    )
+    assert 'id="expiring" data-count="2"' in html
+    assert 'data-days-left="30" data-expiring="true"' in html
+    assert 'data-days-left="391" data-expiring="false"' in html
+    assert "sudah berakhir" in html and "belum dicatat" in html
+    assert html.count("belum dipantau") == 3
+    assert "<script>" not in html and "&lt;/script&gt;" in html
+
+
+def test_last_backups_come_from_sop_backups_json() -> None:
+    import pytest
+
+    from sop_pipeline.site.dashboard import last_backups
+
+    data = [
+        {"request_id": "dinkes-simpus", "breach": False,
+         "last_backup": {"volid": "b:1", "ctime": "2026-12-04T02:00:00+07:00", "size": 1}},
+        {"request_id": "bpbd-peringatan-dini", "breach": True, "last_backup": None},
+    ]  # fmt: skip
+    assert last_backups(data, "b.json") == {
+        "dinkes-simpus": "2026-12-04T02:00+07:00 (baik)",
+        "bpbd-peringatan-dini": "belum ada cadangan",
+    }
+    with pytest.raises(ValueError, match=r"b\.json: \[0\]\.last_backup\.ctime"):
+        last_backups([{"request_id": "x", "last_backup": {"ctime": "kemarin"}}], "b.json")
+    with pytest.raises(ValueError, match=r"\[backups-json\]"):
+        last_backups({"request_id": "x"}, "b.json")

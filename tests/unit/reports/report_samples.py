@@ -6,6 +6,7 @@ real state machine, the facts from the real loader, the department from the real
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,6 +45,11 @@ MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=WIB)
 KADIS = "kadis@diskominfotik.sumbarprov.go.id"
 KABID = "kabid@diskominfotik.sumbarprov.go.id"
 KOORDINATOR = "koordinator@diskominfotik.sumbarprov.go.id"
+#: The fingerprints of the officials' keys, as ssh-keygen -l prints them.
+KEYS = {
+    KADIS: "SHA256:0Vn1S3bqkW1z2lBqk8gq4m9FJm0xH8cYw7yq3s6Qh4E",
+    KABID: "SHA256:Jx2vQ8Lr5nTzq1wP4kHcM7bYd0eF3gS6uA9iR2oV5Xk",
+}
 
 
 def at(minutes: int) -> datetime:
@@ -173,7 +179,7 @@ def disposition(request: Request | None = None) -> Disposition:
         sequence=12,
         issued=at(4),
         received=received_at(state),
-        entries=disposition_entries(state),
+        entries=tuple(replace(e, key=KEYS[e.signer]) for e in disposition_entries(state)),
     )
 
 

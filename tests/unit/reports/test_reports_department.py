@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ GOOD = (REPO / "inventories" / "department.yaml").read_text()
 
 def _write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "department.yaml").write_text(text)
+    shutil.copy(REPO / "inventories" / "lambang-contoh.png", tmp_path)
     return tmp_path
 
 
@@ -77,3 +79,24 @@ def test_an_unknown_timezone_is_refused(tmp_path: Path) -> None:
     bad = GOOD.replace("timezone: Asia/Jakarta", "timezone: Asia/Bukittinggi")
     with pytest.raises(ConfigError, match="timezone"):
         load_department(_write(tmp_path, bad))
+
+
+def test_the_emblem_must_be_there_and_inside_inventories(tmp_path: Path) -> None:
+    folder = _write(tmp_path, GOOD)
+    assert load_department(folder).emblem is not None
+    (folder / "lambang-contoh.png").unlink()
+    with pytest.raises(
+        ConfigError,
+        match=r"department\.yaml: letterhead\.emblem: berkas lambang .*\[emblem-missing\]",
+    ):
+        load_department(folder)
+    with pytest.raises(ConfigError, match=r"letterhead\.emblem: .*\[emblem-path\]"):
+        load_department(
+            _write(tmp_path, GOOD.replace("emblem: lambang-contoh.png", "emblem: ../x.png"))
+        )
+    with pytest.raises(ConfigError, match=r"letterhead\.emblem: .*\[emblem-type\]"):
+        load_department(
+            _write(tmp_path, GOOD.replace("emblem: lambang-contoh.png", "emblem: x.gif"))
+        )
+    with pytest.raises(ConfigError, match=r"letterhead\.emblem: wajib diisi \[required\]"):
+        load_department(_write(tmp_path, GOOD.replace("  emblem: lambang-contoh.png\n", "")))

@@ -3,6 +3,7 @@ signature blocks, and escaping of hostile request values."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from dataclasses import replace
@@ -30,6 +31,14 @@ HOSTILE = (
 OUR_TAGS = {
     "html", "head", "meta", "title", "style", "body", "div", "header", "h1", "h2", "p",
     "table", "colgroup", "col", "thead", "tbody", "tr", "th", "td", "strong", "ol", "ul", "li",
+}  # fmt: skip
+
+
+#: The class attributes our HTML renderer writes.
+HTML_CLASSES = {
+    "footer-text", "kop", "kop-rule", "gov", "agency", "contact", "emblem", "subtitle",
+    "number", "fields", "label", "colon", "grid", "marked", "note", "signatures", "head",
+    "space", "who", "sig-name", "sig-e", "sig-dated", "nobr",
 }  # fmt: skip
 
 
@@ -73,7 +82,7 @@ def test_request_documents_carry_the_facts(kind: str) -> None:
         )
         # signature blocks, with the officials of department.yaml
         assert "NIP. " in text
-        assert re.search(r"Nama (Kepala|Ketua|Koordinator|Petugas)", text)
+        assert re.search(r"(Saputra|Fitriani|Hidayat|Anggraini|Kurniawan)", text)
 
 
 def test_titles_and_numbers_per_document() -> None:
@@ -102,7 +111,14 @@ def test_disposition_shows_both_dispositions_and_their_signers() -> None:
     assert "kabid\\@diskominfotik.sumbarprov.go.id" in md
     assert "30-11-2026 08.02" in md and "30-11-2026 08.04" in md
     assert "440/1123/Dinkes-2026" in md
-    assert "Ditandatangani secara elektronik (SSHSIG)" in md
+    assert "Ditandatangani secara elektronik dengan kunci SSH (SSHSIG)" in md
+    assert "sidik jari kunci " + samples.KEYS[samples.KADIS].replace(":", "\\:") in md
+    assert "bukan tanda tangan elektronik tersertifikasi" in md
+    assert "ruang di atas untuk tanda tangan basah" in md
+    # the place and date of signing, above the signatures (issued at step 3, WIB)
+    signatures = md.split("## Ringkasan Permintaan")[1]
+    assert "\nPadang, 30 November 2026\n" in signatures
+    assert signatures.index("Padang, 30 November 2026") < signatures.index("Kepala Dinas")
 
 
 def test_disposition_before_step_3_says_so() -> None:
@@ -122,7 +138,7 @@ def test_analysis_report_lists_every_check_and_the_conclusion() -> None:
         "10.20.130.21 dari pool production 10.20.130.0/24",
         "simpus.sumbarprov.go.id belum dipakai",
         "debian-12-cloudinit tersedia",
-        "Plan: 1 to add, 0 to change, 0 to destroy.",
+        "Rencana Terraform: 1 dibuat, 0 diubah, 0 dihapus.",
         "| pve3 | tidak aktif |",
         "DAPAT DILAKSANAKAN",
         "Senin, 30 November 2026 pukul 09.00 WIB",
@@ -231,9 +247,15 @@ def _hostile_request() -> Request:
 def test_hostile_values_stay_text_in_html(kind: str) -> None:
     html = render_html(build(DEPT, _reports(_hostile_request())[kind]))
     parsed = _parse(html)
-    assert parsed.tags <= OUR_TAGS, parsed.tags - OUR_TAGS
-    assert not any(name in ("src", "href", "onerror") for name, _ in parsed.attrs)
-    assert "<script>" not in html and "<img" not in html
+    assert parsed.tags <= OUR_TAGS | {"span", "img"}, parsed.tags - OUR_TAGS
+    # the one image is the kop's emblem, embedded; spans only keep e-mail addresses whole
+    assert html.count("<img") == 1
+    assert [v for name, v in parsed.attrs if name == "src"] == [
+        "data:image/png;base64," + base64.b64encode(DEPT.emblem.data).decode()  # type: ignore[union-attr]
+    ]
+    assert not any(name in ("href", "onerror") for name, _ in parsed.attrs)
+    assert {v for name, v in parsed.attrs if name == "class"} <= HTML_CLASSES
+    assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)</script>" in "".join(parsed.text)  # shown as text, verbatim
 
