@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 log() { printf 'setup/base: %s\n' "$*" >&2; }
 
-APT_PACKAGES=(git openssh-client)
+APT_PACKAGES=(git openssh-client age)  # age: database credentials handed over (docs/deploy.md)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -397,6 +397,8 @@ def _inventory(target: SshTarget) -> dict[str, Any]:
 ROLE_PHASES = {
     "": "persiapan",  # the play's own pre_tasks and tasks
     "base": "pengamanan dasar server",
+    "deploy": "akun deploy SFTP",
+    "database": "basis data",
     "stack_static": "aplikasi statis",
     "stack_php": "aplikasi PHP-FPM",
     "stack_nodejs": "aplikasi Node.js",

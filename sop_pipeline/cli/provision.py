@@ -139,7 +139,7 @@ def _run(
 
     infra = reach_infrastructure(lab_dir, err=as_json)
     with TrustedConfig.from_commit(ws.root, base) as trusted:  # one tree, each file read once
-        provisioner = provisioner_for(infra, trusted, _now)
+        provisioner = provisioner_for(infra, trusted, _now, handover_dir=ws.records_dir / "reports")
         pipeline = Pipeline(ws, trusted=trusted, now=_now, log=say, provisioner=provisioner)
         result = pipeline.advance(request_id)
     times = dict(provisioner.times.seconds)

@@ -587,6 +587,10 @@ def hosting(dept: Department, report: HostingReport) -> Document:
 # ------------------------------------------------------------- Berita Acara Serah Terima
 
 
+#: Step 8's checks that are things handed over (steps/provisioning.py ``_handover``).
+HANDED_OVER = frozenset({"Akun deploy SFTP", "Kredensial basis data diserahkan"})
+
+
 def handover(dept: Department, m: HandoverMinutes) -> Document:
     r, res = m.request, m.result
     first = dept.official(Role.KABID)
@@ -662,6 +666,8 @@ def handover(dept: Department, m: HandoverMinutes) -> Document:
                         ),
                         ("Klasifikasi data", label(CLASSIFICATION_LABELS, r.data_classification)),
                         ("Hasil pemeriksaan", f"{passed} dari {len(res.checks)} berhasil"),
+                        # what the OPD receives to operate it, by key fingerprint, never a secret
+                        *((c.name, c.detail) for c in res.checks if c.name in HANDED_OVER),
                     ),
                     1,
                 )

@@ -9,7 +9,10 @@ bytes under the request's lock (steps 1-2 of the sequence); this module does the
                 with at most the configured number of applies per node at once;
 5. agent        wait for the guest agent to report the allocated address, and read the SSH
                 host keys through it (Ansible's known_hosts is pinned to them);
-6. ansible      ``playbooks/site.yml`` (base, web, the stack, TLS, the DNS record);
+6. ansible      ``playbooks/site.yml`` (base, the deploy account and the database where the
+                request has them, web, the stack, TLS, the DNS record); then the database
+                credentials, encrypted with age to the deployers' keys, in the handover
+                folder (``records/reports/<id>/``, docs/deploy.md);
 7. dns          the department's DNS answers the name with the VM's address;
 8. http         the site answers under its name over HTTPS, with the request's own content;
 9. backup       the hosting joins its backup job (retention by its data classification,
@@ -40,7 +43,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sop_pipeline.adapters import ansible, processes
+from sop_pipeline.adapters import age, ansible, processes
 from sop_pipeline.adapters.allocator import Allocation, Pool
 from sop_pipeline.adapters.infrastructure import Infrastructure
 from sop_pipeline.adapters.proxmox import ExistingVm, ProxmoxError
@@ -54,6 +57,12 @@ from sop_pipeline.adapters.terraform import (
 from sop_pipeline.config import TrustedConfig
 from sop_pipeline.domain.change import CHANGE_KINDS, growth
 from sop_pipeline.domain.change_class import ChangeClass, classify
+from sop_pipeline.domain.credentials import (
+    CREDENTIALS_FILE,
+    credentials_text,
+    database_password,
+    recipients,
+)
 from sop_pipeline.domain.maintenance import Window, window_refusal
 from sop_pipeline.domain.placement import (
     Demand,
@@ -191,6 +200,9 @@ class InfraProvisioner:
     #: Pauses before retrying PVE's config-lock timeout (default :func:`backoff_delays`).
     pauses: Sequence[float] | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: The handover folder: the request's credentials land in ``<handover_dir>/<id>/``
+    #: (``records/reports``, beside the Berita Acara). None: none are written (no database).
+    handover_dir: Path | None = None
 
     @property
     def policy(self) -> Policy:
@@ -275,7 +287,13 @@ class InfraProvisioner:
         node, alloc = placed.node, placed.allocation
         known_hosts = run("agent", lambda: self._agent(ad.proxmox, node, alloc, log))
         with known_hosts as pinned:
-            result = run("ansible", lambda: self._ansible(request, alloc, key, pinned, log))
+            result, handed = run(
+                "ansible",
+                lambda: (
+                    self._ansible(request, alloc, key, pinned, log),
+                    self._handover(facts, key, log),
+                ),
+            )
         log(f"{rid}:   Ansible: {result.changed} tugas berubah, mode {result.tuning}")
         run("dns", lambda: self._dns(ad, facts, alloc))
         answer = run("http", lambda: self._http(ad.proxmox, node, alloc, facts))
@@ -297,6 +315,7 @@ class InfraProvisioner:
             Check("Nama DNS", True, f"{facts.fqdn} -> {alloc.ipv4}"),
             Check("Situs menjawab (HTTPS)", True, f"HTTP {answer.status}, memuat {rid}"),
             Check("Cadangan pertama", True, f"{backup.volid} ({backup.size} bita)"),
+            *handed,
         )
         return HostingResult(
             vmid=alloc.vmid,
@@ -341,6 +360,10 @@ class InfraProvisioner:
             alloc.ipv4,
             connect_timeout=int(self.agent_timeout),
         )
+        if request.request.database is not None:  # in the private data dir only, never logged
+            extravars["sop_database_password"] = database_password(
+                key.read_bytes(), request.request_id, request.request.database
+            )
         target = ansible.SshTarget(alloc.ipv4, self.infra.admin_user, key, known_hosts)
 
         def progress(event: Mapping[str, Any]) -> None:
@@ -364,6 +387,48 @@ class InfraProvisioner:
             # its processes carry the same marker as this run's Terraform (its leftovers sweep)
             run_scope=processes.scope_of(self.infra.terraform_work_root),
         )
+
+    def _handover(self, facts: Request, key: Path, log: Log) -> tuple[Check, ...]:
+        """The database credentials, encrypted with age to the deployers' keys, in the
+        handover folder; the checks name the file and the recipients' fingerprints only."""
+        checks: list[Check] = []
+        if facts.deployers:
+            people = recipients(facts.deployers)
+            listed = "; ".join(f"{r.name} {r.fingerprint}" for r in people)
+            checks.append(Check("Akun deploy SFTP", True, f"deploy@{facts.fqdn}, kunci: {listed}"))
+        database = facts.database
+        if database is None:
+            return tuple(checks)
+        people = recipients(facts.deployers)
+        if not people or self.handover_dir is None:
+            raise ConfigError(
+                f"{facts.request_id}: kredensial basis data tidak dapat diserahkan: "
+                + (
+                    "permintaan tanpa deployer"
+                    if not people
+                    else "folder serah terima tidak diatur"
+                )
+            )
+        password = database_password(key.read_bytes(), facts.request_id, database)
+        text = credentials_text(facts.request_id, facts.fqdn, database, password)
+        sealed = age.encrypt(text.encode(), [r.key for r in people])
+        folder = self.handover_dir / facts.request_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / CREDENTIALS_FILE
+        scratch = path.with_name(path.name + ".tmp")
+        scratch.write_bytes(sealed)
+        scratch.replace(path)
+        listed = "; ".join(f"{r.name} {r.fingerprint}" for r in people)
+        log(f"{facts.request_id}:   kredensial basis data terenkripsi age: {path.name}")
+        checks.append(
+            Check(
+                "Kredensial basis data diserahkan",
+                True,
+                f"{database.engine} {database.name} di 127.0.0.1; {path.name} terenkripsi age "
+                f"untuk: {listed}",
+            )
+        )
+        return tuple(checks)
 
     def _dns(self, ad: Ports, facts: Request, alloc: Allocation) -> None:
         if not ad.dns.resolves_to(facts.hostname, alloc.ipv4):
@@ -766,11 +831,15 @@ class _PinnedHosts:
 
 
 def provisioner_for(
-    infra: Infrastructure, trusted: TrustedConfig, now: Callable[[], datetime]
+    infra: Infrastructure,
+    trusted: TrustedConfig,
+    now: Callable[[], datetime],
+    handover_dir: Path | None = None,
 ) -> InfraProvisioner:
     """The provisioner over the base commit's ``trusted`` configuration; it is used while
-    that configuration's tree exists (inside ``TrustedConfig.from_commit``)."""
-    return InfraProvisioner(infra=infra, trusted=trusted, now=now)
+    that configuration's tree exists (inside ``TrustedConfig.from_commit``). ``handover_dir``:
+    where the credentials go (``records/reports``)."""
+    return InfraProvisioner(infra=infra, trusted=trusted, now=now, handover_dir=handover_dir)
 
 
 def fetch_https(

@@ -27,7 +27,8 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-dow
     $(grep -v -e '^#' -e '^$' "$SOP_RECIPE_DIR/preinstall-packages.txt")
 rm -f "$root/usr/sbin/policy-rc.d" "$root"/var/cache/apt/archives/*.deb
 # The roles enable what a site needs; nothing serves or competes for CPU at boot before that.
-chroot "$root" systemctl disable nginx.service php8.2-fpm.service
+chroot "$root" systemctl disable nginx.service php8.2-fpm.service mariadb.service \
+    postgresql.service
 
 # 2. Point apt at the lab mirror only, and start with no package lists.
 printf 'deb [trusted=yes] %s ./\n' "$SOP_MIRROR_URL" > "$root/etc/apt/sources.list"

@@ -37,7 +37,10 @@ from sop_pipeline.adapters import ansible as adapter
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.vm]
 
 #: Order matters only for speed: later roles find packages the earlier ones installed.
-ROLES = ["base", "web", "stack_static", "stack_php", "stack_nodejs", "stack_python", "tls"]
+ROLES = [
+    "base", "web", "stack_static", "stack_php", "stack_nodejs", "stack_python", "tls",
+    "deploy",  # with the database role (both engines): roles/deploy/molecule/default
+]  # fmt: skip
 VMID = 8990
 ADDRESS = "10.99.0.190"
 DNS_PORT = 5355
