@@ -114,14 +114,19 @@ def start(
 ) -> int:
     """Serve the mirror (inside ``namespace``) at ``address:port``; return the server's pid.
 
-    Starting a mirror that already runs returns its pid.
+    Starting a mirror that already runs returns its pid, if it serves this image's mirror in
+    this namespace; any other (a stale pid file's) is stopped and a new one started.
     """
     served = prepare(image)
     state_dir.mkdir(parents=True, exist_ok=True)
     pidfile = state_dir / "mirror.pid"
     running = netns.pid_alive(pidfile)
     if running is not None:
-        return running
+        if _serves(running, served, namespace):
+            return running
+        # Left by an older image's lab, or its namespace was deleted under it (the process
+        # lives on, serving nobody): this lab's VMs would find no mirror.
+        netns.kill_pidfile(pidfile)
     argv = [
         sys.executable, "-m", "http.server", "--bind", address,
         "--directory", str(served), str(port),
@@ -129,6 +134,17 @@ def start(
     pid = netns.spawn(argv, pidfile, state_dir / "mirror.log", namespace)
     _wait_served(address, port, namespace, pidfile)
     return pid
+
+
+def _serves(pid: int, served: Path, namespace: str | None) -> bool:
+    """Whether the running mirror ``pid`` serves ``served`` inside ``namespace``."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        inside = os.stat(f"/proc/{pid}/ns/net").st_ino
+        wanted = os.stat(f"/run/netns/{namespace}" if namespace else "/proc/self/ns/net").st_ino
+    except OSError:
+        return False
+    return inside == wanted and str(served).encode() in argv
 
 
 def _wait_served(address: str, port: int, namespace: str | None, pidfile: Path) -> None:
