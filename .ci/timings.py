@@ -61,10 +61,12 @@ def outcome(case: ET.Element) -> str:
 
 
 def read_cases(reports: Path, part: str) -> list[Case] | None:
-    """The cases of ``<part>.xml`` and of ``<part>.<group>.xml`` (a group of the part that ran
-    beside it, such as vm.kill-matrix.xml)."""
-    files = [reports / f"{part}.xml", *sorted(reports.glob(f"{part}.*.xml"))]
-    if not files[0].is_file():
+    """The cases of ``<part>.xml`` and of every ``<part>.<group>.xml`` (the groups of a part
+    that runs side by side, such as vm.molecule.xml: tests/vm_groups.py)."""
+    files = [
+        f for f in [reports / f"{part}.xml", *sorted(reports.glob(f"{part}.*.xml"))] if f.is_file()
+    ]
+    if not files:
         return None
     cases = []
     for xml in files:
@@ -106,7 +108,10 @@ def main(argv: list[str]) -> int:
         f"{n} {o}{'s' if o == 'error' and n != 1 else ''}" for o, n in counts.items() if n
     )
     failed = [name for name, _, status in parts if status != 0]
-    runs = sum((reports / f"{name}.xml").is_file() for name, _, _ in parts)
+    runs = sum(
+        len(list(reports.glob(f"{name}.xml")) + list(reports.glob(f"{name}.*.xml")))
+        for name, _, _ in parts
+    )
     note = f"{runs} pytest runs" + (f"; parts failed: {', '.join(failed)}" if failed else "")
     lines += ["", f"{'=' * 10} {said or 'no tests ran'} in {total:.2f}s ({note}) {'=' * 10}"]
     print("\n".join(lines))
